@@ -1,0 +1,77 @@
+"""Registered checks: small functions `(exchange) -> None | raise Violation`.
+
+A check may also yield several Violations (a schema walk finds many at once).  The
+observer runs every registered check whose predicate applies on EVERY exchange, so a
+fault is never missed because the test was about something else.  Importing this
+package registers the checks of every area.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from ..client import Exchange
+from ..violations import Note, Violation
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    rules: tuple[str, ...]
+    applies: Callable[[Exchange], bool]
+    fn: Callable[[Exchange], Iterable | None]
+
+
+REGISTRY: list[Check] = []
+
+
+def check(*rules: str, applies: Callable[[Exchange], bool]):
+    """Register a check that enforces `rules` on every exchange where `applies` holds."""
+    def deco(fn):
+        REGISTRY.append(Check(fn.__name__, rules, applies, fn))
+        return fn
+    return deco
+
+
+def run(exchange: Exchange) -> tuple[list[Violation], list[Note]]:
+    violations: list[Violation] = []
+    notes: list[Note] = []
+    for c in REGISTRY:
+        if not c.applies(exchange):
+            continue
+        try:
+            for item in c.fn(exchange) or ():
+                (notes if isinstance(item, Note) else violations).append(item)
+        except Violation as v:
+            violations.append(v)
+    seen, unique = set(), []
+    for v in violations:
+        v.exchange = exchange
+        if v.key() not in seen:
+            seen.add(v.key())
+            unique.append(v)
+    return unique, notes
+
+
+# -- predicates shared by the check modules --------------------------------------------
+def is_chat(ex: Exchange) -> bool:
+    return ex.url.rstrip("/").endswith("/chat/completions") and ex.method == "POST"
+
+
+def ok_json(ex: Exchange) -> bool:
+    return is_chat(ex) and ex.status == 200 and not ex.is_stream
+
+
+def ok_stream(ex: Exchange) -> bool:
+    return is_chat(ex) and ex.status == 200 and ex.is_stream
+
+
+def is_error(ex: Exchange) -> bool:
+    return ex.status is not None and ex.status >= 400
+
+
+def req(ex: Exchange) -> dict:
+    return ex.request_json if isinstance(ex.request_json, dict) else {}
+
+
+from . import errors, http, invariants, response, stream  # noqa: E402,F401  (registration)

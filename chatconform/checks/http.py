@@ -1,0 +1,32 @@
+"""Transport-level checks: media types of successful answers."""
+from __future__ import annotations
+
+from ..violations import Violation
+from . import check, is_chat, req
+
+
+@check("HTTP-003", applies=lambda ex: is_chat(ex) and ex.status == 200 and not ex.wants_stream)
+def json_media_type(ex):
+    if ex.media_type != "application/json":
+        raise Violation("HTTP-003", "Content-Type application/json", repr(ex.headers.get("content-type")), "headers/content-type")
+
+
+@check("HTTP-005", applies=lambda ex: is_chat(ex) and ex.status == 200 and ex.wants_stream)
+def stream_media_type(ex):
+    if ex.media_type != "text/event-stream":
+        raise Violation("HTTP-005", "Content-Type text/event-stream for stream: true",
+                        repr(ex.headers.get("content-type")), "headers/content-type")
+
+
+@check("HTTP-004", applies=lambda ex: is_chat(ex) and ex.status is not None and not ex.is_stream)
+def utf8_body(ex):
+    ct = ex.headers.get("content-type", "").lower()
+    if "charset=" in ct:
+        charset = ct.split("charset=", 1)[1].split(";")[0].strip().strip('"')
+        if charset not in ("utf-8", "utf8"):
+            raise Violation("HTTP-004", "charset utf-8 (or none)", charset, "headers/content-type")
+    if ex.body and not ex.truncated:
+        try:
+            ex.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Violation("HTTP-004", "a UTF-8 body", f"invalid UTF-8 at byte {exc.start}", "body")

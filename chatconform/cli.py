@@ -1,0 +1,93 @@
+"""`chatconform`: run the suite (a thin wrapper over pytest), serve the reference, list rules."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from .schemas import ROOT
+
+HELP = """\
+chatconform: a conformance suite for OpenAI-compatible Chat Completions endpoints.
+
+commands:
+  chatconform run [OPTIONS] [PYTEST ARGS]   run the suites and print the verdict (wraps pytest)
+  chatconform serve [--port N] [--defect NAME]...
+                                            run the embedded reference server (optionally with defects)
+  chatconform rules [--level MUST] [--area stream]
+                                            list the rule catalogue
+  chatconform defects                       list the reference server's injectable defects
+
+run options (the same options work with plain `pytest` in the repository root):
+  --target NAME           a named target from targets.yaml (default: the embedded `reference`)
+  --targets FILE          read targets from FILE instead of targets.yaml
+  --base-url URL          an ad hoc target, e.g. http://127.0.0.1:8000/v1 (needs --model)
+  --model MODEL           the model id to request from the ad hoc target
+  --api-key-env VAR       the environment variable that holds its API key (never the key itself)
+  --capabilities LIST     'all' or a comma list: streaming,stream_usage,tools,parallel_tools,vision,
+                          audio,json_object,json_schema,logprobs,n,auth
+  --level must|should     should (default): MUST and SHOULD rules fail the run;
+                          must: SHOULD violations are reported as warnings
+  --results PATH          write results.json (every rule and test, with evidence)
+  --junitxml PATH         standard JUnit XML (rule IDs in each test case's properties)
+  --alluredir DIR         Allure results
+  -n N                    run in N processes (pytest-xdist)
+
+exit status: 0 every applicable check passed; 1 a check failed (or could not be judged: see
+the ERROR lines); 4 usage or configuration error (bad targets.yaml, unknown target, missing key
+variable); 2 interrupted.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(HELP)
+        return 0 if argv else 4
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "run":
+        return run(rest)
+    if cmd == "serve":
+        from .reference.__main__ import main as serve
+        return serve(rest)
+    if cmd == "rules":
+        return list_rules(rest)
+    if cmd == "defects":
+        from .reference.defects import DEFECTS
+        for d in DEFECTS.values():
+            print(f"{d.name:<40} {d.area:<11} breaks {', '.join(d.breaks):<24} {d.description}")
+        return 0
+    print(f"chatconform: unknown command {cmd!r}\n", file=sys.stderr)
+    print(HELP, file=sys.stderr)
+    return 4
+
+
+def run(args: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in args):
+        print(HELP)
+        return 0
+    suites = [a for a in args if not a.startswith("-") and os.path.exists(a)]
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
+           "-c", str(ROOT / "pyproject.toml")] + ([] if suites else [str(ROOT / "suites")]) + args
+    try:
+        return subprocess.call(cmd, cwd=str(ROOT))
+    except KeyboardInterrupt:
+        return 2
+
+
+def list_rules(args: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="chatconform rules")
+    p.add_argument("--level", choices=("MUST", "SHOULD", "MAY"))
+    p.add_argument("--area")
+    ns = p.parse_args(args)
+    from . import rules
+    for r in rules.catalogue().values():
+        if (ns.level and r.level != ns.level) or (ns.area and r.area != ns.area.lower()):
+            continue
+        print(f"{r.id:<11} {r.level:<6} {(r.capability or '-'):<13} {r.text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""The pytest plugin: options, the target, per-test judging, the summary and the exit status.
+
+A suite test is an ordinary pytest function marked `@pytest.mark.rules(...)`; it uses
+the `client` fixture to talk to the target.  Judging happens here, after the test:
+the violations the observer recorded plus the one the test raised are sorted into
+failures, warnings (SHOULD under --level must) and known deviations (targets.yaml
+expectations), and the pytest report is set to match.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import pathlib
+import secrets
+import time
+
+import pytest
+
+from . import redact, rules as rules_mod
+from .client import Breaker, Client
+from .observer import Recorder
+from .report import render_failure, summary_lines
+from .results import ResultsBook
+from .targets import CAPABILITIES, Target, adhoc, resolve
+from .violations import CannotJudge, UsageError, Violation
+
+STASH = pytest.StashKey["ChatconformSession"]()
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("chatconform", "chatconform: which target, how strict")
+    g.addoption("--target", default=None, help="run against this named target from the targets file (default: the embedded reference)")
+    g.addoption("--targets", default=None, help="the targets file (default: targets.yaml in the repository root)")
+    g.addoption("--base-url", default=None, help="ad hoc target: its base URL, e.g. http://127.0.0.1:8000/v1")
+    g.addoption("--model", default=None, help="ad hoc target: the model id to request")
+    g.addoption("--api-key-env", default=None, help="ad hoc target: the environment variable holding the API key (never the key itself)")
+    g.addoption("--capabilities", default=None, help=f"ad hoc target: 'all' or a comma list of {','.join(CAPABILITIES)}")
+    g.addoption("--level", default="should", choices=("must", "should"),
+                help="should (default): MUST and SHOULD rules fail the run; must: SHOULD violations are warnings")
+    g.addoption("--results", default=None, help="write results.json (data of every rule and test) to this path")
+
+
+class ChatconformSession:
+    def __init__(self, config, target: Target, level: str):
+        self.config = config
+        self.target = target
+        self.level = level
+        self.book = ResultsBook(target, level)
+        self.breaker = Breaker()
+        self.reference = None
+        self.started = time.time()
+
+    def ensure_running(self) -> Target:
+        if self.target.embedded == "reference" and self.reference is None:
+            from . import reference
+            key = "sk-chatconform-ref-" + secrets.token_hex(12)
+            redact.register(key)
+            self.reference = reference.start(api_key=key if self.target.claims("auth") else None,
+                                             models=(self.target.model,))
+            self.target.base_url = self.reference.base_url
+            self.target.api_key = key if self.target.claims("auth") else None
+        return self.target
+
+    def stop(self):
+        if self.reference is not None:
+            self.reference.stop()
+            self.reference = None
+
+
+def _resolve_target(config) -> Target:
+    opt = config.getoption
+    root = pathlib.Path(str(config.rootpath))
+    if opt("base_url"):
+        if opt("target"):
+            raise UsageError("give either --target NAME or --base-url URL, not both")
+        return adhoc(opt("base_url"), opt("model"), opt("api_key_env"), opt("capabilities"))
+    for flag in ("model", "api_key_env", "capabilities"):
+        if opt(flag):
+            raise UsageError(f"--{flag.replace('_', '-')} goes with --base-url (for a named target, edit its entry in the targets file)")
+    path = opt("targets") or root / "targets.yaml"
+    return resolve(opt("target") or "reference", path)
+
+
+def pytest_configure(config):
+    try:
+        target = _resolve_target(config)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[STASH] = ChatconformSession(config, target, config.getoption("level"))
+
+
+def pytest_unconfigure(config):
+    s = config.stash.get(STASH, None)
+    if s is not None:
+        s.stop()
+
+
+def _session(config) -> ChatconformSession:
+    return config.stash[STASH]
+
+
+# -- collection: rules and capabilities ------------------------------------------------
+def cited_rules(item) -> tuple[str, ...]:
+    ids: list[str] = []
+    for m in item.iter_markers("rules"):
+        ids.extend(m.args)
+    return tuple(dict.fromkeys(ids))
+
+
+def needed_capabilities(item) -> list[str]:
+    caps: list[str] = []
+    for rid in cited_rules(item):
+        try:
+            cap = rules_mod.get(rid).capability
+        except KeyError:
+            continue
+        if cap and cap not in caps:
+            caps.append(cap)
+    for m in item.iter_markers("needs"):
+        caps.extend(c for c in m.args if c not in caps)
+    return caps
+
+
+def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        for rid in cited_rules(item):
+            if rid not in rules_mod.catalogue():
+                raise pytest.UsageError(f"{item.nodeid} cites unknown rule {rid!r}")
+
+
+def is_suite_item(item) -> bool:
+    return bool(cited_rules(item))
+
+
+def pytest_runtest_setup(item):
+    if not is_suite_item(item):
+        return
+    s = _session(item.config)
+    missing = [c for c in needed_capabilities(item) if not s.target.claims(c)]
+    if missing:
+        item._chatconform_not_claimed = missing
+        pytest.skip(f"not claimed: {', '.join(missing)}")
+
+
+# -- fixtures ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def target(request) -> Target:
+    s = _session(request.config)
+    try:
+        return s.ensure_running()
+    except OSError as exc:
+        raise UsageError(f"could not start the embedded reference server: {exc}") from None
+
+
+@pytest.fixture
+def recorder(request) -> Recorder:
+    rec = Recorder()
+    request.node._chatconform_recorder = rec
+    return rec
+
+
+@pytest.fixture
+def client(target, recorder, request):
+    s = _session(request.config)
+    c = Client(target, observe=recorder.observe, breaker=s.breaker)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def model(target) -> str:
+    return target.model
+
+
+# -- judging -----------------------------------------------------------------------------
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not is_suite_item(item) or call.when != "call":
+        if is_suite_item(item) and call.when == "setup" and report.skipped:
+            missing = getattr(item, "_chatconform_not_claimed", None)
+            record = {"nodeid": item.nodeid, "rules": list(cited_rules(item)),
+                      "outcome": "not-claimed" if missing else "skip",
+                      "reason": str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "",
+                      "violations": [], "notes": [], "exchanges": [], "duration": 0.0, "completion_tokens": 0}
+            report.chatconform = record
+        elif is_suite_item(item) and call.when == "setup" and report.failed:
+            report.chatconform = _record(item, "error", [], [], [], str(call.excinfo.value) if call.excinfo else "setup failed", 0.0)
+        return
+    s = _session(item.config)
+    rec: Recorder = getattr(item, "_chatconform_recorder", None) or Recorder()
+    exc = call.excinfo.value if call.excinfo else None
+    if isinstance(exc, Violation):
+        rec.add(exc)
+    elif call.excinfo and call.excinfo.errisinstance(pytest.skip.Exception):
+        report.chatconform = _record(item, "skip", [], rec.notes, rec.exchanges, str(exc), call.duration, rec)
+        return
+    verdict = judge(s, item, rec, exc)
+    report.chatconform = _record(item, verdict["outcome"], verdict["violations"], rec.notes, rec.exchanges,
+                                 verdict.get("reason", ""), call.duration, rec)
+    o = verdict["outcome"]
+    if o in ("pass", "warning"):
+        report.outcome, report.longrepr = "passed", None
+    elif o == "known-deviation":
+        report.outcome = "skipped"
+        report.wasxfail = verdict["reason"]
+        report.longrepr = None
+    elif o in ("fail", "error"):
+        report.outcome = "failed"
+        report.longrepr = verdict["text"]
+    for rid in cited_rules(item):
+        report.user_properties.append(("rule", rid))
+    for v in verdict["violations"]:
+        report.user_properties.append(("violated", f"{v['rule']} {v['disposition']}"))
+
+
+def judge(s: ChatconformSession, item, rec: Recorder, exc) -> dict:
+    today = _dt.date.today()
+    expected = {e.rule: e for e in s.target.expectations}
+    cited = cited_rules(item)
+    failing, warnings, known, dispositions = [], [], [], []
+    for v in rec.violations:
+        rule = rules_mod.catalogue().get(v.rule)
+        level = rule.level if rule else "MUST"
+        exp = expected.get(v.rule)
+        if exp and not exp.expired(today):
+            disp = "known-deviation"
+            known.append(v)
+        elif s.level == "must" and level != "MUST":
+            disp = "warning"
+            warnings.append(v)
+        else:
+            disp = "fail"
+            failing.append(v)
+        dispositions.append(_violation_dict(v, disp, exp))
+    out = {"violations": dispositions}
+    if failing:
+        out.update(outcome="fail", text=render_failure(item.nodeid, failing, rec, expected, today))
+        return out
+    if exc is not None and not isinstance(exc, Violation):
+        reason = exc.reason if isinstance(exc, CannotJudge) else f"{type(exc).__name__}: {exc}"
+        reason = redact.text(reason)
+        out.update(outcome="error", reason=reason,
+                   text=f"ERROR (the suite could not judge): {reason}\n" + _evidence(rec))
+        return out
+    # Strict expectations: a declared deviation this test enforces must still occur.
+    stale = [expected[r] for r in cited if r in expected and (expected[r].expired(today) or
+             not any(v.rule == r for v in known))]
+    if stale:
+        lines = []
+        for e in stale:
+            if e.expired(today):
+                lines.append(f"{e.rule}: the expectation expired on {e.expires} ({e.reason}); renew it or fix the target")
+            else:
+                lines.append(f"{e.rule}: declared as a known deviation ({e.reason}) but the target now conforms; "
+                             f"remove the expectation from {s.target.source}")
+        out.update(outcome="fail", text="\n".join(lines))
+        return out
+    if known and any(v.rule in cited for v in known):
+        reasons = "; ".join(sorted({f"{v.rule}: {expected[v.rule].reason} ({expected[v.rule].link}, until {expected[v.rule].expires})" for v in known}))
+        out.update(outcome="known-deviation", reason=f"known deviation {reasons}")
+        return out
+    out["outcome"] = "warning" if warnings else "pass"
+    return out
+
+
+def _violation_dict(v: Violation, disposition: str, exp) -> dict:
+    rule = rules_mod.catalogue().get(v.rule)
+    return {"rule": v.rule, "level": rule.level if rule else None, "expected": redact.text(v.expected),
+            "actual": redact.text(v.actual), "where": v.where, "disposition": disposition,
+            "exchange": v.exchange.label if v.exchange is not None and v.exchange.label else None}
+
+
+def _evidence(rec: Recorder) -> str:
+    if not rec.exchanges:
+        return ""
+    ex = rec.exchanges[-1]
+    return f"  last request: {ex.method} {ex.url}\n  reproduce: {ex.curl()}"
+
+
+def _record(item, outcome, violations, notes, exchanges, reason, duration, rec=None) -> dict:
+    from .results import exchange_record
+    return {
+        "nodeid": item.nodeid, "rules": list(cited_rules(item)), "outcome": outcome,
+        "reason": redact.text(reason or ""), "violations": violations,
+        "notes": [{"rule": n.rule, "message": redact.text(n.message)} for n in notes],
+        "exchanges": [exchange_record(ex) for ex in exchanges[:8]],
+        "duration": round(duration, 4), "completion_tokens": rec.completion_tokens if rec else 0,
+        "requests": len(exchanges),
+    }
+
+
+def pytest_report_teststatus(report, config):
+    rec = getattr(report, "chatconform", None)
+    if not rec or report.when not in ("call", "setup"):
+        return None
+    o = rec["outcome"]
+    if report.when == "call" and o == "error":
+        return "error", "E", ("ERROR", {"yellow": True})
+    if report.when == "call" and o == "warning":
+        return "warned", "w", ("WARNING", {"yellow": True})
+    if o == "not-claimed":
+        return "skipped", "s", ("NOT CLAIMED", {"yellow": True})
+    return None
+
+
+def pytest_runtest_logreport(report):
+    rec = getattr(report, "chatconform", None)
+    if rec is None:
+        return
+    config = _CONFIG.get("config")
+    if config is not None:
+        _session(config).book.add(rec)
+
+
+_CONFIG: dict = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    _CONFIG["config"] = session.config
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    s = config.stash.get(STASH, None)
+    if s is None or not s.book.tests:
+        return
+    if hasattr(config, "workerinput"):
+        return
+    data = s.book.finish()
+    for line in summary_lines(data):
+        terminalreporter.write_line(line)
+    path = config.getoption("results")
+    if path:
+        pathlib.Path(path).write_text(json.dumps(redact.deep(data), indent=1, ensure_ascii=False), encoding="utf-8")
+        terminalreporter.write_line(f"results written to {path}")

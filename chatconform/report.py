@@ -1,0 +1,67 @@
+"""Renderings of violations and results for the terminal.  Values in, text out."""
+from __future__ import annotations
+
+from . import rules as rules_mod
+from .violations import short
+
+
+def render_failure(nodeid: str, violations, rec, expected, today) -> str:
+    lines = []
+    for v in violations:
+        rule = rules_mod.catalogue().get(v.rule)
+        head = f"{v.rule} {rule.level if rule else '?'}: {rule.text if rule else '(unknown rule)'}"
+        lines.append(head if len(head) <= 220 else head[:219] + "…")
+        lines.append(f"  expected: {v.expected}")
+        lines.append(f"  actual:   {v.actual}")
+        if v.where:
+            lines.append(f"  at:       {v.where}")
+        exp = expected.get(v.rule)
+        if exp and exp.expired(today):
+            lines.append(f"  note:     a known deviation was declared until {exp.expires} ({exp.reason}); it has expired")
+        ex = v.exchange
+        if ex is not None:
+            body = ex.request_json if isinstance(ex.request_json, dict) else None
+            lines.append(f"  sent:     {ex.method} {ex.url} {short(body, 200) if body is not None else ''}")
+            lines.append(f"  got:      HTTP {ex.status} {ex.headers.get('content-type', '')}")
+            lines.append(f"  reproduce: {ex.curl()}")
+        lines.append("")
+    from . import redact
+    return redact.text("\n".join(lines).rstrip())
+
+
+def summary_lines(data: dict) -> list[str]:
+    out = ["", "=" * 30 + " chatconform verdict " + "=" * 30]
+    t = data["target"]
+    out.append(f"target: {t['name']}  model: {t['model']}  base_url: {t['base_url']}  level: {data['level']}")
+    out.append(f"claimed: {', '.join(t['capabilities']) or '(nothing beyond the core)'}")
+    # per area
+    areas: dict[str, dict[str, int]] = {}
+    for rid, r in data["rules"].items():
+        a = areas.setdefault(r["area"], {})
+        a[r["outcome"]] = a.get(r["outcome"], 0) + 1
+    cols = ("pass", "fail", "error", "known-deviation", "warning", "not-claimed", "untested")
+    out.append("")
+    out.append(f"{'area':<10}" + "".join(f"{c:>16}" for c in cols))
+    for area, counts in areas.items():
+        out.append(f"{area:<10}" + "".join(f"{counts.get(c, 0):>16}" for c in cols))
+    failing = [(rid, r) for rid, r in data["rules"].items() if r["outcome"] in ("fail", "warning", "known-deviation", "error")]
+    if failing:
+        out.append("")
+        out.append("rules not passing:")
+        cat = rules_mod.catalogue()
+        for rid, r in failing:
+            text = cat[rid].text
+            out.append(f"  {r['outcome'].upper():<16} {rid:<11} {r['level']:<6} {text[:90]}{'…' if len(text) > 90 else ''}")
+    out.append("")
+    out.append("profiles (met = every MUST rule in it ran and passed):")
+    for name, p in data["profiles"].items():
+        extra = ""
+        if p["failed"]:
+            extra = f"  failed: {', '.join(p['failed'])}"
+        elif p["not_run"]:
+            extra = f"  not run: {', '.join(p['not_run'])}"
+        out.append(f"  {name:<11} {p['verdict']:<12}{extra}")
+    sp = data["spend"]
+    out.append("")
+    out.append(f"spent: {sp['requests']} requests, {sp['completion_tokens']} completion tokens")
+    return out

@@ -1,0 +1,127 @@
+"""results.json: the run as data (schemas/results.schema.json).  Reports render this."""
+from __future__ import annotations
+
+import datetime as _dt
+import subprocess
+from typing import Any
+
+from . import __version__, redact, rules as rules_mod
+from .client import Exchange
+
+# Worst first: a rule's outcome is the worst outcome any evidence gives it.
+RULE_ORDER = ("fail", "error", "known-deviation", "warning", "pass", "not-claimed", "skip", "untested")
+BODY_CAP = 16 * 1024
+
+
+def exchange_record(ex: Exchange) -> dict:
+    body = ex.request_body or b""
+    return {
+        "label": ex.label,
+        "request": {"method": ex.method, "url": redact.text(ex.url), "headers": redact.headers(ex.request_headers),
+                    "body": redact.text(body[:BODY_CAP].decode("utf-8", "replace"))},
+        "status": ex.status,
+        "transcript": ex.transcript(BODY_CAP) if ex.status is not None else None,
+        "transport_error": redact.text(ex.transport_error) if ex.transport_error else None,
+        "elapsed": round(ex.elapsed, 4),
+        "curl": ex.curl(),
+    }
+
+
+def _commit() -> str | None:
+    import pathlib
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=pathlib.Path(__file__).resolve().parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class ResultsBook:
+    def __init__(self, target, level: str):
+        self.target = target
+        self.level = level
+        self.tests: list[dict] = []
+        self.started = _dt.datetime.now(_dt.timezone.utc)
+
+    def add(self, record: dict) -> None:
+        # setup-phase records (skips) and call-phase records of the same test: keep the last.
+        self.tests = [t for t in self.tests if t["nodeid"] != record["nodeid"]] + [record]
+
+    def finish(self) -> dict:
+        return build(self.tests, self.target.redacted(), self.level, self.started)
+
+
+def rule_outcomes(tests: list[dict]) -> dict[str, dict]:
+    cat = rules_mod.catalogue()
+    out = {rid: {"outcome": "untested", "tests": [], "violations": 0} for rid in cat}
+    rank = {o: i for i, o in enumerate(RULE_ORDER)}
+
+    def worse(rid, outcome):
+        if rid in out and rank[outcome] < rank[out[rid]["outcome"]]:
+            out[rid]["outcome"] = outcome
+
+    for t in tests:
+        for rid in t["rules"]:
+            if rid in out:
+                out[rid]["tests"].append(t["nodeid"])
+                o = t["outcome"]
+                if o == "fail":
+                    # The test failed, but perhaps for another rule: this rule passes
+                    # unless a violation names it (handled below).
+                    o = "pass" if not any(v["rule"] == rid for v in t["violations"]) else "fail"
+                if o == "known-deviation" and not any(v["rule"] == rid for v in t["violations"]):
+                    o = "pass"
+                worse(rid, o)
+        for v in t["violations"]:
+            rid = v["rule"]
+            if rid in out:
+                out[rid]["violations"] += 1
+                worse(rid, {"fail": "fail", "warning": "warning", "known-deviation": "known-deviation"}[v["disposition"]])
+    return out
+
+
+def profile_verdicts(by_rule: dict[str, dict]) -> dict[str, dict]:
+    cat = rules_mod.catalogue()
+    verdicts: dict[str, dict] = {}
+    for profile in rules_mod.profiles():
+        musts = [r for r in cat.values() if r.profile == profile and r.level == "MUST" and not r.retired]
+        outcomes = {r.id: by_rule[r.id]["outcome"] for r in musts}
+        failed = sorted(r for r, o in outcomes.items() if o in ("fail", "known-deviation"))
+        not_run = sorted(r for r, o in outcomes.items() if o in ("error", "skip", "untested"))
+        unclaimed = sorted(r for r, o in outcomes.items() if o == "not-claimed")
+        if failed:
+            verdict = "not met"
+        elif unclaimed and len(unclaimed) == len(outcomes):
+            verdict = "not claimed"
+        elif not_run or unclaimed:
+            verdict = "incomplete"
+        else:
+            verdict = "met"
+        verdicts[profile] = {"verdict": verdict, "must_rules": len(musts), "failed": failed,
+                             "not_run": not_run, "not_claimed": unclaimed}
+    return verdicts
+
+
+def build(tests: list[dict], target: dict, level: str, started) -> dict:
+    by_rule = rule_outcomes(tests)
+    counts: dict[str, int] = {}
+    for t in tests:
+        counts[t["outcome"]] = counts.get(t["outcome"], 0) + 1
+    cat = rules_mod.catalogue()
+    return {
+        "format": "chatconform-results/1",
+        "suite": {"name": "chatconform", "version": __version__, "commit": _commit()},
+        "spec": {"file": "openai-chat-completions.normalized.openapi.yaml", "version": "2.3.0"},
+        "target": target,
+        "level": level,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "counts": counts,
+        "spend": {"requests": sum(t.get("requests", 0) for t in tests),
+                  "completion_tokens": sum(t.get("completion_tokens", 0) for t in tests)},
+        "profiles": profile_verdicts(by_rule),
+        "rules": {rid: {"level": cat[rid].level, "area": cat[rid].area, "profile": cat[rid].profile, **v}
+                  for rid, v in by_rule.items()},
+        "tests": sorted(tests, key=lambda t: t["nodeid"]),
+    }

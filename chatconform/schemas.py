@@ -1,0 +1,140 @@
+"""Compiled JSON Schema validators for schemas/*.json, with rule attribution.
+
+Validators are built once per process and reused.  Types are strict: a JSON `12.0`
+is not an `integer` and `true` is not a number, as typed clients see it (RESP-018).
+Every error is attributed to a rule through the schema's `x-rule` /
+`x-rule-required` annotations (docs/DESIGN.md).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import pathlib
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError, best_match
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SCHEMA_DIR = ROOT / "schemas"
+
+
+def _is_int(checker, value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(checker, value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_STRICT_TYPES = Draft202012Validator.TYPE_CHECKER.redefine_many({"integer": _is_int, "number": _is_number})
+StrictValidator = validators.extend(Draft202012Validator, type_checker=_STRICT_TYPES)
+
+
+@dataclass
+class SchemaError:
+    rule: str
+    pointer: str          # JSON pointer into the instance
+    message: str
+    value: Any
+
+
+@functools.lru_cache(maxsize=None)
+def load(name: str) -> dict:
+    path = SCHEMA_DIR / f"{name}.schema.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=None)
+def validator(name: str) -> Draft202012Validator:
+    schema = load(name)
+    StrictValidator.check_schema(schema)
+    return StrictValidator(schema)
+
+
+def _pointer(path) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path) or "/"
+
+
+def _resolve_local(root: dict, ref: str) -> Any:
+    node: Any = root
+    if not ref.startswith("#"):
+        return None
+    for part in ref[1:].split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    return node
+
+
+def attribute(root: dict, error: ValidationError) -> str:
+    """The rule a validation error breaks: the deepest `x-rule` on its schema path."""
+    rule = root.get("x-rule", "")
+    node: Any = root
+    for key in error.absolute_schema_path:
+        if isinstance(node, dict) and "x-rule" in node:
+            rule = node["x-rule"]
+        if isinstance(node, dict) and key == "$ref":
+            node = _resolve_local(root, node["$ref"])
+            continue
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            break
+        # A $ref reached as a value (e.g. "items": {"$ref": ...}) is followed by the
+        # validator too; the next key in the path will be "$ref".
+    if isinstance(node, dict) and "x-rule" in node and error.validator != "required":
+        rule = node["x-rule"]
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [p for p in error.validator_value if p not in error.instance]
+        # node is the `required` keyword's value; its parent object holds x-rule-required.
+        parent: Any = root
+        for key in list(error.absolute_schema_path)[:-1]:
+            if isinstance(parent, dict) and key == "$ref":
+                parent = _resolve_local(root, parent["$ref"])
+                continue
+            try:
+                parent = parent[key]
+            except (KeyError, IndexError, TypeError):
+                parent = None
+                break
+        if isinstance(parent, dict):
+            if isinstance(parent.get("$ref"), str) and "x-rule-required" not in parent:
+                parent = _resolve_local(root, parent["$ref"]) or parent
+            by_prop = parent.get("x-rule-required", {})
+            for prop in missing:
+                if prop in by_prop:
+                    return by_prop[prop]
+    return rule
+
+
+def _leaf(error: ValidationError) -> ValidationError:
+    # anyOf/oneOf report one vague error; descend to the most relevant branch error
+    # so the attribution (and message) names the real fault.
+    while error.context:
+        deeper = best_match(error.context)
+        if deeper is None:
+            break
+        error = deeper
+    return error
+
+
+def errors(name: str, instance: Any) -> Iterator[SchemaError]:
+    v = validator(name)
+    root = load(name)
+    seen = set()
+    for err in v.iter_errors(instance):
+        leaf = _leaf(err)
+        rule = attribute(root, leaf)
+        ptr = _pointer(leaf.absolute_path)
+        key = (rule, ptr, leaf.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        yield SchemaError(rule=rule, pointer=ptr, message=leaf.message, value=leaf.instance)
+
+
+def is_valid(name: str, instance: Any) -> bool:
+    return validator(name).is_valid(instance)

@@ -1,0 +1,230 @@
+"""targets.yaml: named targets, validated against schemas/targets.schema.json on load.
+
+Every fault in the file becomes one UsageError naming the file and the field; the
+plugin turns it into exit status 4 with no traceback.  Secrets are read from the
+environment here and nowhere else, and registered with redact at once.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import pathlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from . import redact
+from .schemas import SCHEMA_DIR
+from .violations import UsageError
+
+CAPABILITIES = ("streaming", "stream_usage", "tools", "parallel_tools", "vision", "audio",
+                "json_object", "json_schema", "logprobs", "n", "auth")
+DEFAULT_TIMEOUTS = {"connect": 5.0, "read": 30.0, "total": 120.0}
+DEFAULT_LIMITS = {"max_body_bytes": 8 * 1024 * 1024, "max_events": 20000}
+DEFAULT_RETRIES = {"max": 2, "max_wait": 5.0}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    rule: str
+    reason: str
+    link: str
+    expires: _dt.date
+
+    def expired(self, today: _dt.date | None = None) -> bool:
+        return (today or _dt.date.today()) > self.expires
+
+
+@dataclass
+class Target:
+    name: str
+    base_url: str
+    model: str
+    capabilities: frozenset[str]
+    api_key: str | None = field(default=None, repr=False)
+    api_key_env: str | None = None
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
+    limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    retries: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RETRIES))
+    expectations: tuple[Expectation, ...] = ()
+    embedded: str | None = None          # "reference": the suite starts the server itself
+    allow_remote_images: bool = False
+    source: str = "command line"
+
+    def claims(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    @property
+    def chat_url(self) -> str:
+        return self.base_url.rstrip("/") + "/chat/completions"
+
+    def redacted(self) -> dict:
+        """The effective configuration, safe to print or store."""
+        return {
+            "name": self.name, "base_url": self.base_url, "model": self.model,
+            "capabilities": sorted(self.capabilities),
+            "api_key": (f"${{{self.api_key_env}}}" if self.api_key_env else "(set)") if self.api_key else None,
+            "headers": redact.headers(self.headers), "timeouts": self.timeouts, "limits": self.limits,
+            "retries": self.retries, "embedded": self.embedded,
+            "expectations": [{"rule": e.rule, "reason": e.reason, "link": e.link, "expires": e.expires.isoformat()}
+                             for e in self.expectations],
+        }
+
+
+def parse_capabilities(value: Any, where: str) -> frozenset[str]:
+    if value == "all" or value == ["all"]:
+        return frozenset(CAPABILITIES)
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        raise UsageError(f"{where}: capabilities must be 'all' or a list of {', '.join(CAPABILITIES)}")
+    unknown = [v for v in value if v not in CAPABILITIES]
+    if unknown:
+        raise UsageError(f"{where}: unknown capability {', '.join(map(str, unknown))} (known: {', '.join(CAPABILITIES)}, or 'all')")
+    return frozenset(value)
+
+
+def check_base_url(url: str, where: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"{where}: base_url {url!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)")
+    return url.rstrip("/")
+
+
+def _expand(value: Any, where: str, path: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, where, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, where, f"{path}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise UsageError(f"{where}: {path} needs the environment variable {name}, which is not set")
+
+    return _VAR.sub(sub, value)
+
+
+def _schema() -> dict:
+    import json
+    return json.loads((SCHEMA_DIR / "targets.schema.json").read_text(encoding="utf-8"))
+
+
+def load_file(path: str | os.PathLike) -> dict[str, dict]:
+    p = pathlib.Path(path)
+    if not p.is_file():
+        raise UsageError(f"{p}: no such targets file")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise UsageError(f"{p}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{p}: not UTF-8 text") from None
+    data = _dates_to_text(data)
+    errs = sorted(Draft202012Validator(_schema()).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errs:
+        e = errs[0]
+        field_path = ".".join(str(x) for x in e.absolute_path) or "(top level)"
+        more = f" (and {len(errs) - 1} more problem(s))" if len(errs) > 1 else ""
+        raise UsageError(f"{p}: {field_path}: {_friendly(e)}{more}")
+    return data["targets"]
+
+
+def _dates_to_text(value: Any) -> Any:
+    # YAML reads an unquoted 2027-01-31 as a date; the schema (and people) think of text.
+    if isinstance(value, dict):
+        return {k: _dates_to_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dates_to_text(v) for v in value]
+    return value.isoformat() if isinstance(value, _dt.date) else value
+
+
+def _friendly(e) -> str:
+    if e.validator == "additionalProperties":
+        extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
+        return f"unknown key {', '.join(map(repr, extra))}"
+    if e.validator == "required":
+        return e.message.replace("'", "")
+    return e.message
+
+
+def from_entry(name: str, entry: dict, source: str) -> Target:
+    where = f"{source}: targets.{name}"
+    key_env = None
+    raw_key = entry.get("api_key")
+    if isinstance(raw_key, str):
+        m = _VAR.fullmatch(raw_key.strip())
+        key_env = m.group(1) if m else None
+    entry = _expand(entry, source, f"targets.{name}")
+    api_key = entry.get("api_key") or None
+    redact.register(api_key)
+    headers = {k: str(v) for k, v in (entry.get("headers") or {}).items()}
+    for v in headers.values():
+        if "authorization" in v.lower():
+            redact.register(v)
+    exps = []
+    for i, e in enumerate(entry.get("expectations") or []):
+        from . import rules
+        if e["rule"] not in rules.catalogue():
+            raise UsageError(f"{where}.expectations[{i}].rule: unknown rule id {e['rule']!r}")
+        exps.append(Expectation(rule=e["rule"], reason=e["reason"], link=e["link"], expires=_date(e["expires"], f"{where}.expectations[{i}].expires")))
+    embedded = entry.get("embedded")
+    base = entry.get("base_url")
+    if not embedded:
+        if not base:
+            raise UsageError(f"{where}: base_url is required (or embedded: reference)")
+        base = check_base_url(base, f"{where}.base_url")
+    return Target(
+        name=name, base_url=base or "", model=entry["model"],
+        capabilities=parse_capabilities(entry.get("capabilities", []), f"{where}.capabilities"),
+        api_key=api_key, api_key_env=key_env, headers=headers,
+        timeouts={**DEFAULT_TIMEOUTS, **(entry.get("timeouts") or {})},
+        limits={**DEFAULT_LIMITS, **(entry.get("limits") or {})},
+        retries={**DEFAULT_RETRIES, **(entry.get("retries") or {})},
+        expectations=tuple(exps), embedded=embedded,
+        allow_remote_images=bool(entry.get("allow_remote_images", False)), source=source,
+    )
+
+
+def _date(value: Any, where: str) -> _dt.date:
+    if isinstance(value, _dt.date):
+        return value
+    try:
+        return _dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise UsageError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def resolve(name: str, path: str | os.PathLike) -> Target:
+    entries = load_file(path)
+    if name not in entries:
+        raise UsageError(f"{path}: no target named {name!r} (known: {', '.join(sorted(entries)) or 'none'})")
+    return from_entry(name, entries[name], str(path))
+
+
+def adhoc(base_url: str, model: str | None, api_key_env: str | None, capabilities: str | None) -> Target:
+    where = "--base-url"
+    if not model:
+        raise UsageError("--base-url needs --model MODEL as well")
+    key = None
+    if api_key_env:
+        if api_key_env not in os.environ:
+            raise UsageError(f"--api-key-env {api_key_env}: the environment variable {api_key_env} is not set")
+        key = os.environ[api_key_env]
+        redact.register(key)
+    caps = parse_capabilities(capabilities or "", "--capabilities") if capabilities else frozenset()
+    return Target(name="adhoc", base_url=check_base_url(base_url, where), model=model, capabilities=caps,
+                  api_key=key, api_key_env=api_key_env)

@@ -1,0 +1,2 @@
+# Thin on purpose: the whole engine lives in the chatconform package.
+pytest_plugins = ["chatconform.plugin"]
