@@ -181,9 +181,10 @@ def pytest_runtest_makereport(item, call):
     if not is_suite_item(item) or call.when != "call":
         if is_suite_item(item) and call.when == "setup" and report.skipped:
             missing = getattr(item, "_chatconform_not_claimed", None)
+            reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
             record = {"nodeid": item.nodeid, "rules": list(cited_rules(item)),
-                      "outcome": "not-claimed" if missing else "skip",
-                      "reason": str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else "",
+                      "outcome": "not-claimed" if missing else skip_outcome(reason),
+                      "reason": reason,
                       "violations": [], "notes": [], "exchanges": [], "duration": 0.0, "completion_tokens": 0}
             report.chatconform = record
         elif is_suite_item(item) and call.when == "setup" and report.failed:
@@ -195,8 +196,11 @@ def pytest_runtest_makereport(item, call):
     if isinstance(exc, Violation):
         rec.add(exc)
     elif call.excinfo and call.excinfo.errisinstance(pytest.skip.Exception):
-        report.chatconform = _record(item, "skip", [], rec.notes, rec.exchanges, str(exc), call.duration, rec)
-        return
+        if not rec.violations:
+            reason = str(getattr(exc, "msg", exc))
+            report.chatconform = _record(item, skip_outcome(reason), [], rec.notes, rec.exchanges, reason, call.duration, rec)
+            return
+        exc = None      # a test that skips after seeing a violation still reports the violation
     verdict = judge(s, item, rec, exc)
     report.chatconform = _record(item, verdict["outcome"], verdict["violations"], rec.notes, rec.exchanges,
                                  verdict.get("reason", ""), call.duration, rec)
@@ -214,6 +218,16 @@ def pytest_runtest_makereport(item, call):
         report.user_properties.append(("rule", rid))
     for v in verdict["violations"]:
         report.user_properties.append(("violated", f"{v['rule']} {v['disposition']}"))
+
+
+def skip_outcome(reason: str) -> str:
+    """Skips say why: the situation never arose, or the operator turned the test off."""
+    reason = reason.lower().removeprefix("skipped: ")
+    if reason.startswith("not applicable"):
+        return "not-applicable"
+    if reason.startswith("disabled"):
+        return "disabled"
+    return "skip"
 
 
 def judge(s: ChatconformSession, item, rec: Recorder, exc) -> dict:
@@ -301,8 +315,8 @@ def pytest_report_teststatus(report, config):
         return "error", "E", ("ERROR", {"yellow": True})
     if report.when == "call" and o == "warning":
         return "warned", "w", ("WARNING", {"yellow": True})
-    if o == "not-claimed":
-        return "skipped", "s", ("NOT CLAIMED", {"yellow": True})
+    if o in ("not-claimed", "not-applicable", "disabled"):
+        return "skipped", "s", (o.upper().replace("-", " "), {"yellow": True})
     return None
 
 

@@ -9,7 +9,7 @@ from . import __version__, redact, rules as rules_mod
 from .client import Exchange
 
 # Worst first: a rule's outcome is the worst outcome any evidence gives it.
-RULE_ORDER = ("fail", "error", "known-deviation", "warning", "pass", "not-claimed", "skip", "untested")
+RULE_ORDER = ("fail", "error", "known-deviation", "warning", "pass", "not-applicable", "disabled", "not-claimed", "skip", "untested")
 BODY_CAP = 16 * 1024
 
 
@@ -88,7 +88,7 @@ def profile_verdicts(by_rule: dict[str, dict]) -> dict[str, dict]:
         musts = [r for r in cat.values() if r.profile == profile and r.level == "MUST" and not r.retired]
         outcomes = {r.id: by_rule[r.id]["outcome"] for r in musts}
         failed = sorted(r for r, o in outcomes.items() if o in ("fail", "known-deviation"))
-        not_run = sorted(r for r, o in outcomes.items() if o in ("error", "skip", "untested"))
+        not_run = sorted(r for r, o in outcomes.items() if o in ("error", "skip", "untested", "disabled"))
         unclaimed = sorted(r for r, o in outcomes.items() if o == "not-claimed")
         if failed:
             verdict = "not met"

@@ -1,0 +1,56 @@
+"""Builders shared by the self-tests: recorded exchanges without a server."""
+from __future__ import annotations
+
+import json
+
+from chatconform.client import Exchange
+from chatconform.sse import parse
+
+
+def stream_exchange(raw: bytes, request: dict | None = None) -> Exchange:
+    body = request or {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    ex = Exchange(method="POST", url="http://127.0.0.1:1/v1/chat/completions", request_headers={},
+                  request_body=json.dumps(body).encode(), request_json=body, status=200,
+                  headers={"content-type": "text/event-stream"}, body=raw)
+    ex.sse = parse(raw)
+    return ex
+
+
+def json_exchange(payload, request: dict | None = None, status: int = 200, content_type: str = "application/json") -> Exchange:
+    body = request or {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    ex = Exchange(method="POST", url="http://127.0.0.1:1/v1/chat/completions", request_headers={},
+                  request_body=json.dumps(body).encode(), request_json=body, status=status,
+                  headers={"content-type": content_type}, body=raw)
+    try:
+        ex.json = json.loads(raw)
+    except ValueError as exc:
+        ex.json_error = str(exc)
+    return ex
+
+
+def sse_of(chunks, done: bool = True, sep: str = "\n\n") -> bytes:
+    out = "".join(f"data: {json.dumps(c)}{sep}" for c in chunks)
+    if done:
+        out += f"data: [DONE]{sep}"
+    return out.encode()
+
+
+def chunk(i=0, delta=None, finish=None, **top):
+    c = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "m",
+         "choices": [{"index": i, "delta": delta if delta is not None else {}, "finish_reason": finish}]}
+    c.update(top)
+    return c
+
+
+def good_stream_chunks():
+    return [chunk(delta={"role": "assistant", "content": ""}), chunk(delta={"content": "Hel"}),
+            chunk(delta={"content": "lo"}), chunk(delta={}, finish="stop")]
+
+
+def good_response():
+    import time
+    return {"id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello", "refusal": None},
+                         "logprobs": None, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}

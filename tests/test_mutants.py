@@ -1,0 +1,76 @@
+"""The mutant harness: the suite must catch every defect of the reference, for the right rule,
+and pass the clean reference.
+
+Each defect is the embedded reference with exactly one injected deviation
+(chatconform/reference/defects.py).  The whole suite runs against it in a subprocess,
+as a user would run it (`--base-url ... --capabilities all`), and its results.json
+says which rules failed.  The kill matrix (defect x rules that caught it) is printed
+at the end of the self-test run and written to artifacts/kill-matrix.md.
+"""
+import json
+import os
+import pathlib
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from chatconform.reference import DEFECTS, start
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MATRIX_DIR = ROOT / "artifacts" / "kill-matrix"
+MIN_DEFECTS = 70            # 30 for the core areas (engine issue) + 40 for the feature areas
+
+
+def run_suite(base_url: str, key: str, out: pathlib.Path) -> tuple[int, dict, str]:
+    env = {**os.environ, "CC_MUTANT_KEY": key}
+    cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+           "--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_MUTANT_KEY",
+           "--capabilities", "all", "--results", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    data = json.loads(out.read_text()) if out.exists() else {}
+    return proc.returncode, data, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def failed_rules(data: dict) -> set[str]:
+    return {rid for rid, r in data.get("rules", {}).items() if r["outcome"] == "fail"}
+
+
+def record(name: str, row: dict) -> None:
+    MATRIX_DIR.mkdir(parents=True, exist_ok=True)
+    (MATRIX_DIR / f"{name}.json").write_text(json.dumps(row))
+
+
+def test_enough_distinct_defects():
+    assert len(DEFECTS) >= MIN_DEFECTS, f"{len(DEFECTS)} defects, want >= {MIN_DEFECTS}"
+    areas = {d.area for d in DEFECTS.values()}
+    for area in ("http", "auth", "request", "response", "stream", "errors", "tools", "params", "vision", "audio", "structured"):
+        assert area in areas, f"no defect in area {area}"
+    for d in DEFECTS.values():
+        assert d.breaks, f"{d.name} names no rule it breaks"
+
+
+def test_clean_reference_passes(tmp_path):
+    key = "sk-clean-" + secrets.token_hex(8)
+    with start(api_key=key) as srv:
+        rc, data, tail = run_suite(srv.base_url, key, tmp_path / "clean.json")
+    record("(clean)", {"defect": "(clean)", "area": "-", "breaks": [], "caught": sorted(failed_rules(data)), "rc": rc})
+    assert rc == 0, tail
+    assert not failed_rules(data), failed_rules(data)
+    assert "error" not in data["counts"], tail
+
+
+@pytest.mark.parametrize("name", sorted(DEFECTS))
+def test_defect_is_caught_for_the_right_rule(name, tmp_path):
+    defect = DEFECTS[name]
+    key = "sk-mutant-" + secrets.token_hex(8)
+    with start(api_key=key, defects=[name]) as srv:
+        rc, data, tail = run_suite(srv.base_url, key, tmp_path / "mutant.json")
+    caught = failed_rules(data)
+    record(name, {"defect": name, "area": defect.area, "breaks": list(defect.breaks), "caught": sorted(caught), "rc": rc})
+    assert rc == 1, f"{name}: the suite did not fail (exit {rc})\n{tail}"
+    missing = set(defect.breaks) - caught
+    assert not missing, f"{name} ({defect.description}) breaks {sorted(missing)} but the suite reported {sorted(caught)}"
+    errors = data.get("counts", {}).get("error", 0)
+    assert errors == 0, f"{name}: {errors} tests could not be judged\n{tail}"
