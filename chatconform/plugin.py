@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from . import redact, rules as rules_mod
+from . import allure_bridge, redact, rules as rules_mod
 from .client import Breaker, Client
 from .observer import Recorder
 from .report import render_failure, summary_lines
@@ -173,6 +173,17 @@ def model(target) -> str:
     return target.model
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    use_allure = is_suite_item(item) and allure_bridge.enabled(item.config)
+    if use_allure:
+        allure_bridge.label(item, cited_rules(item))
+    yield
+    rec = getattr(item, "_chatconform_recorder", None)
+    if use_allure and rec is not None:
+        allure_bridge.attach(rec.exchanges)
+
+
 # -- judging -----------------------------------------------------------------------------
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
@@ -214,10 +225,12 @@ def pytest_runtest_makereport(item, call):
     elif o in ("fail", "error"):
         report.outcome = "failed"
         report.longrepr = verdict["text"]
-    for rid in cited_rules(item):
-        report.user_properties.append(("rule", rid))
-    for v in verdict["violations"]:
-        report.user_properties.append(("violated", f"{v['rule']} {v['disposition']}"))
+    # junitxml writes the teardown report's properties, which come from item.user_properties.
+    props = [("rule", rid) for rid in cited_rules(item)] + [("outcome", o)]
+    props += [("violated", f"{v['rule']} {v['disposition']}: expected {v['expected']}; got {v['actual']}")
+              for v in verdict["violations"]]
+    item.user_properties.extend(props)
+    report.user_properties.extend(props)
 
 
 def skip_outcome(reason: str) -> str:
@@ -344,6 +357,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if hasattr(config, "workerinput"):
         return
     data = s.book.finish()
+    if allure_bridge.enabled(config):
+        allure_bridge.environment(config.option.allure_report_dir, s.target)
     for line in summary_lines(data):
         terminalreporter.write_line(line)
     path = config.getoption("results")

@@ -7,8 +7,10 @@ Every error is attributed to a rule through the schema's `x-rule` /
 """
 from __future__ import annotations
 
+import ast
 import functools
 import json
+import re
 import pathlib
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -69,44 +71,50 @@ def _resolve_local(root: dict, ref: str) -> Any:
     return node
 
 
+_MAPPING_KEYWORDS = {"properties", "patternProperties", "dependentSchemas", "$defs"}
+
+
+def _required_property(error: ValidationError) -> str | None:
+    m = re.match(r"^(.*) is a required property$", error.message, re.S)
+    if not m:
+        return None
+    try:
+        return ast.literal_eval(m.group(1))
+    except (ValueError, SyntaxError):
+        return None
+
+
 def attribute(root: dict, error: ValidationError) -> str:
-    """The rule a validation error breaks: the deepest `x-rule` on its schema path."""
+    """The rule a validation error breaks.
+
+    Walk `error.absolute_schema_path` from the root; the deepest node carrying `x-rule`
+    wins (the root's is the fallback).  jsonschema does not record `$ref` in schema
+    paths: when the next key is not in the current node and the node has a `$ref`, the
+    walk continues in the referenced node.  A `required` error goes through
+    `x-rule-required[<missing property>]` of the node that owns the `required` keyword.
+    """
     rule = root.get("x-rule", "")
     node: Any = root
-    for key in error.absolute_schema_path:
-        if isinstance(node, dict) and "x-rule" in node:
-            rule = node["x-rule"]
-        if isinstance(node, dict) and key == "$ref":
+    path = list(error.absolute_schema_path)
+    for i, key in enumerate(path):
+        while isinstance(node, dict) and key not in node and "$ref" in node:
             node = _resolve_local(root, node["$ref"])
-            continue
+            if isinstance(node, dict) and "x-rule" in node:
+                rule = node["x-rule"]
+        if i == len(path) - 1 or not isinstance(node, (dict, list)):
+            break                                  # `key` is the failing keyword; `node` owns it
+        mapping = key in _MAPPING_KEYWORDS         # a name -> schema map is not itself a schema
         try:
             node = node[key]
         except (KeyError, IndexError, TypeError):
             break
-        # A $ref reached as a value (e.g. "items": {"$ref": ...}) is followed by the
-        # validator too; the next key in the path will be "$ref".
-    if isinstance(node, dict) and "x-rule" in node and error.validator != "required":
-        rule = node["x-rule"]
-    if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [p for p in error.validator_value if p not in error.instance]
-        # node is the `required` keyword's value; its parent object holds x-rule-required.
-        parent: Any = root
-        for key in list(error.absolute_schema_path)[:-1]:
-            if isinstance(parent, dict) and key == "$ref":
-                parent = _resolve_local(root, parent["$ref"])
-                continue
-            try:
-                parent = parent[key]
-            except (KeyError, IndexError, TypeError):
-                parent = None
-                break
-        if isinstance(parent, dict):
-            if isinstance(parent.get("$ref"), str) and "x-rule-required" not in parent:
-                parent = _resolve_local(root, parent["$ref"]) or parent
-            by_prop = parent.get("x-rule-required", {})
-            for prop in missing:
-                if prop in by_prop:
-                    return by_prop[prop]
+        if not mapping and isinstance(node, dict) and "x-rule" in node:
+            rule = node["x-rule"]
+    if error.validator == "required" and isinstance(node, dict):
+        prop = _required_property(error)
+        by_prop = node.get("x-rule-required", {})
+        if prop in by_prop:
+            return by_prop[prop]
     return rule
 
 
