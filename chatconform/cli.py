@@ -18,6 +18,8 @@ commands:
   chatconform rules [--level MUST] [--area stream]
                                             list the rule catalogue
   chatconform defects                       list the reference server's injectable defects
+  chatconform rejudge RESULTS [-o NEW]      re-score a results.json's recorded exchanges with the
+                                            current rules, without calling the server; shows changes
 
 run options (the same options work with plain `pytest` in the repository root):
   --target NAME           a named target from targets.yaml (default: the embedded `reference`)
@@ -53,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return serve(rest)
     if cmd == "rules":
         return list_rules(rest)
+    if cmd == "rejudge":
+        from .rejudge import main as rejudge
+        return rejudge(rest)
     if cmd == "defects":
         from .reference.defects import DEFECTS
         for d in DEFECTS.values():

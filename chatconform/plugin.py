@@ -8,9 +8,7 @@ expectations), and the pytest report is set to match.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import os
 import pathlib
 import secrets
 import time
@@ -20,12 +18,14 @@ import pytest
 from . import allure_bridge, redact, rules as rules_mod
 from .client import Breaker, Client
 from .observer import Recorder
-from .report import render_failure, summary_lines
+from .report import summary_lines
+from .verdict import judge
 from .results import ResultsBook
 from .targets import CAPABILITIES, Target, adhoc, resolve
 from .violations import CannotJudge, UsageError, Violation
 
 STASH = pytest.StashKey["ChatconformSession"]()
+MAX_EXCHANGES = 20          # per test in results.json; the property tests make more
 
 
 def pytest_addoption(parser):
@@ -212,7 +212,11 @@ def pytest_runtest_makereport(item, call):
             report.chatconform = _record(item, skip_outcome(reason), [], rec.notes, rec.exchanges, reason, call.duration, rec)
             return
         exc = None      # a test that skips after seeing a violation still reports the violation
-    verdict = judge(s, item, rec, exc)
+    error = None
+    if exc is not None and not isinstance(exc, Violation):
+        error = exc.reason if isinstance(exc, CannotJudge) else f"{type(exc).__name__}: {exc}"
+    verdict = judge(rec.violations, rec.exchanges, cited_rules(item), s.target.expectations, s.level,
+                    error=error, source=s.target.source)
     report.chatconform = _record(item, verdict["outcome"], verdict["violations"], rec.notes, rec.exchanges,
                                  verdict.get("reason", ""), call.duration, rec)
     o = verdict["outcome"]
@@ -243,77 +247,13 @@ def skip_outcome(reason: str) -> str:
     return "skip"
 
 
-def judge(s: ChatconformSession, item, rec: Recorder, exc) -> dict:
-    today = _dt.date.today()
-    expected = {e.rule: e for e in s.target.expectations}
-    cited = cited_rules(item)
-    failing, warnings, known, dispositions = [], [], [], []
-    for v in rec.violations:
-        rule = rules_mod.catalogue().get(v.rule)
-        level = rule.level if rule else "MUST"
-        exp = expected.get(v.rule)
-        if exp and not exp.expired(today):
-            disp = "known-deviation"
-            known.append(v)
-        elif s.level == "must" and level != "MUST":
-            disp = "warning"
-            warnings.append(v)
-        else:
-            disp = "fail"
-            failing.append(v)
-        dispositions.append(_violation_dict(v, disp, exp))
-    out = {"violations": dispositions}
-    if failing:
-        out.update(outcome="fail", text=render_failure(item.nodeid, failing, rec, expected, today))
-        return out
-    if exc is not None and not isinstance(exc, Violation):
-        reason = exc.reason if isinstance(exc, CannotJudge) else f"{type(exc).__name__}: {exc}"
-        reason = redact.text(reason)
-        out.update(outcome="error", reason=reason,
-                   text=f"ERROR (the suite could not judge): {reason}\n" + _evidence(rec))
-        return out
-    # Strict expectations: a declared deviation this test enforces must still occur.
-    stale = [expected[r] for r in cited if r in expected and (expected[r].expired(today) or
-             not any(v.rule == r for v in known))]
-    if stale:
-        lines = []
-        for e in stale:
-            if e.expired(today):
-                lines.append(f"{e.rule}: the expectation expired on {e.expires} ({e.reason}); renew it or fix the target")
-            else:
-                lines.append(f"{e.rule}: declared as a known deviation ({e.reason}) but the target now conforms; "
-                             f"remove the expectation from {s.target.source}")
-        out.update(outcome="fail", text="\n".join(lines))
-        return out
-    if known and any(v.rule in cited for v in known):
-        reasons = "; ".join(sorted({f"{v.rule}: {expected[v.rule].reason} ({expected[v.rule].link}, until {expected[v.rule].expires})" for v in known}))
-        out.update(outcome="known-deviation", reason=f"known deviation {reasons}")
-        return out
-    out["outcome"] = "warning" if warnings else "pass"
-    return out
-
-
-def _violation_dict(v: Violation, disposition: str, exp) -> dict:
-    rule = rules_mod.catalogue().get(v.rule)
-    return {"rule": v.rule, "level": rule.level if rule else None, "expected": redact.text(v.expected),
-            "actual": redact.text(v.actual), "where": v.where, "disposition": disposition,
-            "exchange": v.exchange.label if v.exchange is not None and v.exchange.label else None}
-
-
-def _evidence(rec: Recorder) -> str:
-    if not rec.exchanges:
-        return ""
-    ex = rec.exchanges[-1]
-    return f"  last request: {ex.method} {ex.url}\n  reproduce: {ex.curl()}"
-
-
 def _record(item, outcome, violations, notes, exchanges, reason, duration, rec=None) -> dict:
     from .results import exchange_record
     return {
         "nodeid": item.nodeid, "rules": list(cited_rules(item)), "outcome": outcome,
         "reason": redact.text(reason or ""), "violations": violations,
         "notes": [{"rule": n.rule, "message": redact.text(n.message)} for n in notes],
-        "exchanges": [exchange_record(ex) for ex in exchanges[:8]],
+        "exchanges": [exchange_record(ex) for ex in exchanges[:MAX_EXCHANGES]],
         "duration": round(duration, 4), "completion_tokens": rec.completion_tokens if rec else 0,
         "requests": len(exchanges),
     }

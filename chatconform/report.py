@@ -5,7 +5,7 @@ from . import rules as rules_mod
 from .violations import short
 
 
-def render_failure(nodeid: str, violations, rec, expected, today) -> str:
+def render_failure(violations, expected, today) -> str:
     lines = []
     for v in violations:
         rule = rules_mod.catalogue().get(v.rule)

@@ -10,19 +10,23 @@ from .client import Exchange
 
 # Worst first: a rule's outcome is the worst outcome any evidence gives it.
 RULE_ORDER = ("fail", "error", "known-deviation", "warning", "pass", "not-applicable", "disabled", "not-claimed", "skip", "untested")
-BODY_CAP = 16 * 1024
+BODY_CAP = 64 * 1024      # per body in results.json: evidence, not an archive
 
 
 def exchange_record(ex: Exchange) -> dict:
+    """An exchange as evidence: enough to reproduce it (curl) and to re-judge it (rejudge)."""
     body = ex.request_body or b""
     return {
         "label": ex.label,
         "request": {"method": ex.method, "url": redact.text(ex.url), "headers": redact.headers(ex.request_headers),
-                    "body": redact.text(body[:BODY_CAP].decode("utf-8", "replace"))},
-        "status": ex.status,
-        "transcript": ex.transcript(BODY_CAP) if ex.status is not None else None,
+                    "body": redact.text(body[:BODY_CAP].decode("utf-8", "replace")),
+                    "body_truncated": len(body) > BODY_CAP},
+        "response": None if ex.status is None else {
+            "status": ex.status, "headers": redact.headers(ex.headers),
+            "body": redact.text(ex.body[:BODY_CAP].decode("utf-8", "replace")),
+            "body_truncated": len(ex.body) > BODY_CAP, "cut_by_suite": ex.truncated,
+            "elapsed": round(ex.elapsed, 4)},
         "transport_error": redact.text(ex.transport_error) if ex.transport_error else None,
-        "elapsed": round(ex.elapsed, 4),
         "curl": ex.curl(),
     }
 

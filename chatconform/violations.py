@@ -17,6 +17,7 @@ class Violation(AssertionError):
     actual: str
     where: str = ""          # JSON pointer or place in the exchange ("/choices/0/finish_reason")
     exchange: Any = field(default=None, repr=False, compare=False)  # the Exchange it was seen in
+    origin: str = field(default="test", compare=False)             # "check" (observer) or "test" (the test body)
 
     def __post_init__(self) -> None:
         AssertionError.__init__(self, self.headline())

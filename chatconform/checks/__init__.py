@@ -47,6 +47,7 @@ def run(exchange: Exchange) -> tuple[list[Violation], list[Note]]:
     seen, unique = set(), []
     for v in violations:
         v.exchange = exchange
+        v.origin = "check"
         if v.key() not in seen:
             seen.add(v.key())
             unique.append(v)
