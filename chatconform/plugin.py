@@ -16,6 +16,7 @@ import time
 import pytest
 
 from . import allure_bridge, redact, rules as rules_mod
+from .budget import BUDGETS, Budget
 from .client import Breaker, Client
 from .observer import Recorder
 from .report import summary_lines
@@ -39,6 +40,8 @@ def pytest_addoption(parser):
     g.addoption("--level", default="should", choices=("must", "should"),
                 help="should (default): MUST and SHOULD rules fail the run; must: SHOULD violations are warnings")
     g.addoption("--results", default=None, help="write results.json (data of every rule and test) to this path")
+    g.addoption("--budget", default="standard", choices=tuple(BUDGETS),
+                help="smoke: a few core requests; standard (default): every test; thorough: more property examples")
 
 
 class ChatconformSession:
@@ -127,6 +130,13 @@ def pytest_collection_modifyitems(session, config, items):
         for rid in cited_rules(item):
             if rid not in rules_mod.catalogue():
                 raise pytest.UsageError(f"{item.nodeid} cites unknown rule {rid!r}")
+    budget = BUDGETS[config.getoption("budget")]
+    if budget.smoke_only:
+        keep = [i for i in items if not is_suite_item(i) or i.get_closest_marker("smoke")]
+        dropped = [i for i in items if i not in keep]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
 
 
 def is_suite_item(item) -> bool:
@@ -171,6 +181,11 @@ def client(target, recorder, request):
 @pytest.fixture
 def model(target) -> str:
     return target.model
+
+
+@pytest.fixture(scope="session")
+def budget(request) -> Budget:
+    return BUDGETS[request.config.getoption("budget")]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,7 +1,9 @@
 """Builders shared by the self-tests: recorded exchanges without a server."""
 from __future__ import annotations
 
+import ast
 import json
+import pathlib
 
 from chatconform.client import Exchange
 from chatconform.sse import parse
@@ -54,3 +56,21 @@ def good_response():
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello", "refusal": None},
                          "logprobs": None, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+
+
+SUITES = pathlib.Path(__file__).resolve().parents[1] / "suites"
+
+
+def suite_tests():
+    """(module, test name, cited rule ids) for every test function in suites/, read from the source."""
+    out = []
+    for path in sorted(SUITES.glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                ids = []
+                for dec in node.decorator_list:
+                    if isinstance(dec, ast.Call) and getattr(dec.func, "attr", "") == "rules":
+                        ids += [a.value for a in dec.args if isinstance(a, ast.Constant)]
+                out.append((path.name, node.name, ids))
+    return out

@@ -1,29 +1,14 @@
 """The suite lints its own data: every rule tested, every test citing a known rule, every citation resolving."""
-import ast
 import pathlib
 
 import pytest
 import yaml
 
 from chatconform import rules
+from tests.helpers import suite_tests
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SPEC = ROOT.parent / "shared" / "reference" / "openai-chat-completions.normalized.openapi.yaml"
-
-
-def suite_tests():
-    """(module, test name, cited rule ids) for every test function in suites/, read from the source."""
-    out = []
-    for path in sorted((ROOT / "suites").glob("test_*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                ids = []
-                for dec in node.decorator_list:
-                    if isinstance(dec, ast.Call) and getattr(dec.func, "attr", "") == "rules":
-                        ids += [a.value for a in dec.args if isinstance(a, ast.Constant)]
-                out.append((path.name, node.name, ids))
-    return out
 
 
 def test_every_suite_test_cites_a_rule():
