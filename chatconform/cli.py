@@ -18,6 +18,9 @@ commands:
   chatconform rules [--level MUST] [--area stream]
                                             list the rule catalogue
   chatconform defects                       list the reference server's injectable defects
+  chatconform discover --base-url URL --model M [--api-key-env VAR] [-o FILE]
+                                            probe a server and propose a targets.yaml entry
+                                            (capabilities marked as detected, never trusted)
   chatconform rejudge RESULTS [-o NEW]      re-score a results.json's recorded exchanges with the
                                             current rules, without calling the server; shows changes
 
@@ -55,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         return serve(rest)
     if cmd == "rules":
         return list_rules(rest)
+    if cmd == "discover":
+        from .discover import main as discover
+        return discover(rest)
     if cmd == "rejudge":
         from .rejudge import main as rejudge
         return rejudge(rest)
