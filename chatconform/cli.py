@@ -18,6 +18,11 @@ commands:
   chatconform rules [--level MUST] [--area stream]
                                             list the rule catalogue
   chatconform defects                       list the reference server's injectable defects
+  chatconform report RESULTS [-o report.html]
+                                            one run as a self-contained HTML page (verdicts, a card per failure)
+  chatconform compare A.json B.json ... [-o matrix.html] [--format html|md]
+                                            rules x targets matrix, with filters; Markdown for pull requests
+  chatconform badge RESULTS [-o DIR]        shields.io endpoint JSON per profile
   chatconform discover --base-url URL --model M [--api-key-env VAR] [-o FILE]
                                             probe a server and propose a targets.yaml entry
                                             (capabilities marked as detected, never trusted)
@@ -58,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         return serve(rest)
     if cmd == "rules":
         return list_rules(rest)
+    if cmd in ("report", "compare", "badge"):
+        from . import reporting
+        return getattr(reporting, "main_" + cmd)(rest)
     if cmd == "discover":
         from .discover import main as discover
         return discover(rest)
