@@ -40,3 +40,11 @@ def rejected(ex: Exchange, rule: str, what: str, statuses: tuple[int, ...] = (40
 def field(ex: Exchange, rule: str, value, expected: str, ok_: bool, where: str) -> None:
     if not ok_:
         raise Violation(rule, expected, short(value), where, ex)
+
+
+def once(recorder, v: Violation) -> None:
+    """Raise `v` unless the observer already recorded this rule on this exchange: the
+    test fails either way, and the report names the fault once."""
+    if any(o.rule == v.rule and o.exchange is v.exchange for o in recorder.violations):
+        return
+    raise v
