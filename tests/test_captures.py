@@ -16,8 +16,9 @@ def request_for(raw: bytes) -> dict:
     """The request a capture answered, rebuilt from what the stream shows (README table)."""
     p = parse(raw)
     a = assemble(p.chunks)
-    req = {"model": "gpt-4o-2024-08-06", "messages": [{"role": "user", "content": "x"}], "stream": True,
-           "stream_options": {"include_usage": True}}
+    req = {"model": "gpt-4o-2024-08-06", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    if a.usage_chunks:
+        req["stream_options"] = {"include_usage": True}
     if len(a.order) > 1:
         req["n"] = len(a.order)
     if any(c.saw_logprobs for c in a.choices.values()):

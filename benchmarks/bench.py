@@ -1,0 +1,194 @@
+"""Benchmark of the suite's own cost, reported as ratios measured in one run.
+
+    python benchmarks/bench.py            # the full benchmark (a few minutes)
+    python benchmarks/bench.py --smoke    # a quick pass: every measurement, smallest sizes
+
+Measures (docs/BENCHMARKS.md records the figures):
+ 1. suite overhead: the `standard` run against the embedded reference vs a bare httpx
+    loop replaying the same recorded requests without any checking;
+ 2. stream checking: parse + validate + assemble of recorded SSE streams (the official
+    captures and a generated 10k-chunk stream) vs the official openai SDK decoding the
+    same bytes (its Stream class, no network);
+ 3. schema validation per second for a response and a chunk (fast path and jsonschema);
+ 4. wall time of the smoke and standard runs, and -n 2 vs serial;
+ 5. peak RSS of a full run;
+ 6. requests and completion tokens spent per budget.
+Noisy 2-core machines: compare the ratios, not the seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CAPTURES = ROOT.parent / "shared" / "reference" / "sdk-stream-captures"
+
+
+def start_reference(key: str):
+    proc = subprocess.Popen([sys.executable, "-m", "chatconform.reference", "--port", "0", "--api-key-env", "BENCH_KEY"],
+                            cwd=ROOT, env={**os.environ, "BENCH_KEY": key}, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    if not line.startswith("BASE_URL="):
+        proc.kill()
+        raise SystemExit(f"the reference did not start: {line!r}")
+    return proc, line.split("=", 1)[1]
+
+
+def run_suite(base_url: str, key: str, budget: str, out: pathlib.Path, extra=()) -> dict:
+    cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--base-url", base_url,
+           "--model", "chatconform-reference", "--api-key-env", "BENCH_KEY", "--capabilities", "all",
+           "--budget", budget, "--results", str(out), *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "BENCH_KEY": key}, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    data = json.loads(out.read_text()) if out.exists() else {}
+    return {"wall": wall, "rc": proc.returncode, "data": data, "peak_rss_mb": max(rss, before) / 1024,
+            "tail": proc.stdout[-800:]}
+
+
+def replay(results: dict, key: str) -> dict:
+    """Send the recorded requests again with a bare httpx loop: no parsing, no checks."""
+    import httpx
+    reqs = [ex["request"] for t in results["tests"] for ex in t["exchanges"] if ex.get("request")]
+    with httpx.Client(timeout=60) as client:
+        t = time.perf_counter()
+        for r in reqs:
+            headers = {k: v for k, v in r["headers"].items() if k.lower() != "authorization"}
+            headers["Authorization"] = f"Bearer {key}"
+            with client.stream(r["method"], r["url"], headers=headers, content=r["body"].encode()) as resp:
+                for _ in resp.iter_raw():
+                    pass
+        wall = time.perf_counter() - t
+    return {"requests": len(reqs), "wall": wall}
+
+
+def big_stream(n: int) -> bytes:
+    head = '{"id":"chatcmpl-x","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[{"index":0,'
+    parts = [f'data: {head}"delta":{{"role":"assistant","content":""}},"logprobs":null,"finish_reason":null}}]}}\n\n']
+    parts += [f'data: {head}"delta":{{"content":"tok{i} "}},"logprobs":null,"finish_reason":null}}]}}\n\n' for i in range(n)]
+    parts.append(f'data: {head}"delta":{{}},"logprobs":null,"finish_reason":"stop"}}]}}\n\n')
+    parts.append("data: [DONE]\n\n")
+    return "".join(parts).encode()
+
+
+def stream_throughput(n_big: int, rounds: int) -> dict:
+    import httpx
+    from openai import OpenAI, Stream
+    from openai.types.chat import ChatCompletionChunk
+
+    from chatconform import checks
+    from tests.helpers import stream_exchange
+    from tests.test_captures import request_for
+
+    streams = [p.read_bytes() for p in sorted(CAPTURES.glob("*.sse"))] if CAPTURES.is_dir() else []
+    streams.append(big_stream(n_big))
+    reqs = [request_for(s) for s in streams]
+    chunks = sum(s.count(b"\n\ndata: ") for s in streams)
+    sdk_client = OpenAI(api_key="bench", base_url="http://127.0.0.1:9/v1")
+
+    def sdk():
+        for raw in streams:
+            resp = httpx.Response(200, content=raw, headers={"content-type": "text/event-stream"},
+                                  request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+            for _ in Stream(cast_to=ChatCompletionChunk, response=resp, client=sdk_client):
+                pass
+
+    def ours():
+        for raw, req in zip(streams, reqs):
+            ex = stream_exchange(raw, req)          # strict SSE parse
+            violations, _ = checks.run(ex)          # every check, schema validation of every chunk, assembly
+            assert not violations, violations[0].headline()
+
+    out = {"chunks_per_round": chunks}
+    for name, fn in (("sdk", sdk), ("chatconform", ours)):
+        fn()
+        t = time.perf_counter()
+        for _ in range(rounds):
+            fn()
+        out[f"{name}_chunks_per_s"] = chunks * rounds / (time.perf_counter() - t)
+    out["ratio"] = out["chatconform_chunks_per_s"] / out["sdk_chunks_per_s"]
+    return out
+
+
+def validation_rate(seconds: float) -> dict:
+    from chatconform import schemas
+    from tests.helpers import chunk, good_response
+    docs = {"response": good_response(), "chunk": chunk(delta={"content": "hi"})}
+    out = {}
+    for name, doc in docs.items():
+        for mode, fn in (("fast", lambda: schemas.fast_valid(name, doc)),
+                         ("jsonschema", lambda: schemas.validator(name).is_valid(doc))):
+            n, t = 0, time.perf_counter()
+            while time.perf_counter() - t < seconds:
+                fn()
+                n += 1
+            out[f"{name}_{mode}_per_s"] = n / (time.perf_counter() - t)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true", help="smallest sizes: checks that the benchmark works")
+    ap.add_argument("-o", "--output", default=str(ROOT / "artifacts" / "bench.json"))
+    ns = ap.parse_args()
+    key = "sk-bench-0000000000000000"
+    report: dict = {"smoke": ns.smoke}
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="chatconform-bench-"))
+    proc, base = start_reference(key)
+    try:
+        smoke = run_suite(base, key, "smoke", tmp / "smoke.json")
+        std = run_suite(base, key, "standard", tmp / "standard.json")
+        rep = replay(std["data"], key)
+        spent = std["data"]["spend"]["requests"]
+        report["overhead"] = {
+            "suite_wall_s": std["wall"], "suite_requests": spent,
+            "replay_wall_s": rep["wall"], "replay_requests": rep["requests"],
+            # results.json keeps at most 20 exchanges a test: scale the replay to the suite's request count
+            "replay_wall_scaled_s": rep["wall"] * spent / max(1, rep["requests"]),
+        }
+        report["overhead"]["ratio"] = std["wall"] / report["overhead"]["replay_wall_scaled_s"]
+        report["wall"] = {"smoke_s": smoke["wall"], "standard_s": std["wall"]}
+        if not ns.smoke:
+            par = run_suite(base, key, "standard", tmp / "par.json", ("-n", "2"))
+            report["wall"]["standard_n2_s"] = par["wall"]
+            report["wall"]["n2_speedup"] = std["wall"] / par["wall"]
+        report["memory"] = {"peak_rss_full_run_mb": std["peak_rss_mb"]}
+        report["spend"] = {b: {"requests": r["data"]["spend"]["requests"], "completion_tokens": r["data"]["spend"]["completion_tokens"]}
+                           for b, r in (("smoke", smoke), ("standard", std))}
+        report["verdict_rc"] = {"smoke": smoke["rc"], "standard": std["rc"]}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    report["stream"] = stream_throughput(1000 if ns.smoke else 10000, 1 if ns.smoke else 5)
+    report["validation"] = validation_rate(0.2 if ns.smoke else 1.0)
+    out = pathlib.Path(ns.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    o, s, w = report["overhead"], report["stream"], report["wall"]
+    print(f"suite overhead: standard run {o['suite_wall_s']:.1f} s for {o['suite_requests']} requests; "
+          f"bare replay {o['replay_wall_scaled_s']:.1f} s (scaled from {o['replay_requests']}); ratio {o['ratio']:.2f}x (goal <= 1.3)")
+    print(f"stream checking: {s['chatconform_chunks_per_s']:.0f} chunks/s vs openai SDK {s['sdk_chunks_per_s']:.0f} chunks/s; "
+          f"ratio {s['ratio']:.1f}x (goal >= 2)")
+    v = report["validation"]
+    print("validation/s: " + ", ".join(f"{k[:-6]} {v[k]:.0f}" for k in v))
+    print(f"wall: smoke {w['smoke_s']:.1f} s (goal <= 5), standard {w['standard_s']:.1f} s (goal <= 30)"
+          + (f", -n 2 {w['standard_n2_s']:.1f} s ({w['n2_speedup']:.2f}x)" if "standard_n2_s" in w else ""))
+    print(f"memory: peak RSS of a full run {report['memory']['peak_rss_full_run_mb']:.0f} MB (goal < 300)")
+    for b, sp in report["spend"].items():
+        print(f"spend {b}: {sp['requests']} requests, {sp['completion_tokens']} completion tokens")
+    print(f"written to {out}")
+    return 0 if all(rc == 0 for rc in report["verdict_rc"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
