@@ -37,6 +37,8 @@ def pytest_addoption(parser):
     g.addoption("--model", default=None, help="ad hoc target: the model id to request")
     g.addoption("--api-key-env", default=None, help="ad hoc target: the environment variable holding the API key (never the key itself)")
     g.addoption("--capabilities", default=None, help=f"ad hoc target: 'all' or a comma list of {','.join(CAPABILITIES)}")
+    g.addoption("--allow-remote-images", action="store_true", default=False,
+                help="ad hoc target: let VISION-001/004 send http(s) image URLs (the server may fetch them)")
     g.addoption("--level", default="should", choices=("must", "should"),
                 help="should (default): MUST and SHOULD rules fail the run; must: SHOULD violations are warnings")
     g.addoption("--results", default=None, help="write results.json (data of every rule and test) to this path")
@@ -77,8 +79,10 @@ def _resolve_target(config) -> Target:
     if opt("base_url"):
         if opt("target"):
             raise UsageError("give either --target NAME or --base-url URL, not both")
-        return adhoc(opt("base_url"), opt("model"), opt("api_key_env"), opt("capabilities"))
-    for flag in ("model", "api_key_env", "capabilities"):
+        t = adhoc(opt("base_url"), opt("model"), opt("api_key_env"), opt("capabilities"))
+        t.allow_remote_images = bool(opt("allow_remote_images"))
+        return t
+    for flag in ("model", "api_key_env", "capabilities", "allow_remote_images"):
         if opt(flag):
             raise UsageError(f"--{flag.replace('_', '-')} goes with --base-url (for a named target, edit its entry in the targets file)")
     path = opt("targets") or root / "targets.yaml"
@@ -204,7 +208,8 @@ def pytest_runtest_call(item):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if not is_suite_item(item) or call.when != "call":
+    judged_phase = call.when == "call" or (call.when == "setup" and report.failed)
+    if not is_suite_item(item) or not judged_phase:
         if is_suite_item(item) and call.when == "setup" and report.skipped:
             missing = getattr(item, "_chatconform_not_claimed", None)
             reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
@@ -213,8 +218,6 @@ def pytest_runtest_makereport(item, call):
                       "reason": reason,
                       "violations": [], "notes": [], "exchanges": [], "duration": 0.0, "completion_tokens": 0}
             report.chatconform = record
-        elif is_suite_item(item) and call.when == "setup" and report.failed:
-            report.chatconform = _record(item, "error", [], [], [], str(call.excinfo.value) if call.excinfo else "setup failed", 0.0)
         return
     s = _session(item.config)
     rec: Recorder = getattr(item, "_chatconform_recorder", None) or Recorder()
@@ -279,7 +282,10 @@ def pytest_report_teststatus(report, config):
     if not rec or report.when not in ("call", "setup"):
         return None
     o = rec["outcome"]
-    if report.when == "call" and o == "error":
+    if report.when == "setup" and o == "fail":
+        # A fixture's probe (e.g. the request every test of a group shares) broke a rule.
+        return "failed", "F", ("FAILED", {"red": True})
+    if o == "error":
         return "error", "E", ("ERROR", {"yellow": True})
     if report.when == "call" and o == "warning":
         return "warned", "w", ("WARNING", {"yellow": True})

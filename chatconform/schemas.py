@@ -8,6 +8,7 @@ Every error is attributed to a rule through the schema's `x-rule` /
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import json
 import re
@@ -141,7 +142,7 @@ def _fast(name: str):
     """
     try:
         import fastjsonschema
-        return fastjsonschema.compile(load(name))
+        return fastjsonschema.compile(copy.deepcopy(load(name)))   # it rewrites $refs in place
     except Exception:          # not installed, or a schema feature it does not know
         return None
 

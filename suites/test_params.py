@@ -151,11 +151,17 @@ def _seeded(model, **extra):
                                 max_tokens=24, temperature=0, seed=11, **extra)
 
 
-def _stop_probe(client, model, recorder, stream: bool):
+# Decoys that no answer contains: the real stop sequence is placed last, so a server
+# that honours only the first entry of the list is caught.
+DECOYS = ["\u2603zq1", "\u2603zq2", "\u2603zq3"]
+
+
+def _stop_probe(client, model, recorder, stream: bool, last_of_four: bool = False):
     first = expect.ok(client.chat(_seeded(model), label="stop: first answer"), "PARAM-005", "the seeded request")
     text = next((_content(c) for c in _choices(first.json) if isinstance(_content(c), str)), "")
     stop = _pick_stop(text) or ","
-    body = _seeded(model, stop=[stop], **({"stream": True} if stream else {}))
+    stops = DECOYS + [stop] if last_of_four else [stop]
+    body = _seeded(model, stop=stops, **({"stream": True} if stream else {}))
     ex = expect.ok(client.chat(body, label=f"stop {stop!r}{' streamed' if stream else ''}"), "PARAM-005", f"stop {stop!r}")
     if stream:
         _require_stream(ex, "PARAM-005")
@@ -178,9 +184,11 @@ def _stop_probe(client, model, recorder, stream: bool):
 
 
 @pytest.mark.rules("PARAM-005")
-def test_stop_is_honoured(client, model, recorder):
-    """PARAM-005: a stop sequence taken from a seeded answer is not in the returned text; finish_reason "stop" (or "length")."""
-    _stop_probe(client, model, recorder, stream=False)
+@pytest.mark.parametrize("last_of_four", [False, True], ids=["single", "last-of-four"])
+def test_stop_is_honoured(client, model, recorder, last_of_four):
+    """PARAM-005: a stop sequence taken from a seeded answer is not in the returned text; finish_reason "stop" (or "length").
+    Also as the last of four entries: every entry of the list counts."""
+    _stop_probe(client, model, recorder, stream=False, last_of_four=last_of_four)
 
 
 @pytest.mark.rules("PARAM-005")

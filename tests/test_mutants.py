@@ -27,18 +27,26 @@ MIN_DEFECTS = 70            # 30 for the core areas (engine issue) + 40 for the 
 # observer still runs every check on every exchange they make), which keeps the
 # matrix affordable on 2 cores.  CHATCONFORM_FULL_MATRIX=1 runs the whole suite
 # against every defect instead (slow: about 15 s a defect).
-def suites_for(breaks) -> list[str]:
-    if not breaks or os.environ.get("CHATCONFORM_FULL_MATRIX") == "1":
+AREA_MODULE = {"vision": "test_vision_audio.py", "audio": "test_vision_audio.py"}
+
+
+def suites_for(defect) -> list[str]:
+    if defect is None or os.environ.get("CHATCONFORM_FULL_MATRIX") == "1":
         return ["suites"]
-    modules = sorted({m for m, _t, ids in suite_tests() if set(ids) & set(breaks)})
-    return [f"suites/{m}" for m in modules] or ["suites"]
+    modules = {m for m, _t, ids in suite_tests() if set(ids) & set(defect.breaks)}
+    # The area's own module too: its probes are where the defect shows (an auth
+    # defect that breaks ERR-001 shows on the auth probes).
+    area_module = AREA_MODULE.get(defect.area, f"test_{defect.area}.py")
+    if (ROOT / "suites" / area_module).exists():
+        modules.add(area_module)
+    return [f"suites/{m}" for m in sorted(modules)] or ["suites"]
 
 
-def run_suite(base_url: str, key: str, out: pathlib.Path, breaks=()) -> tuple[int, dict, str]:
+def run_suite(base_url: str, key: str, out: pathlib.Path, defect=None) -> tuple[int, dict, str]:
     env = {**os.environ, "CC_MUTANT_KEY": key}
-    cmd = [sys.executable, "-m", "pytest", *suites_for(breaks), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+    cmd = [sys.executable, "-m", "pytest", *suites_for(defect), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
            "--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_MUTANT_KEY",
-           "--capabilities", "all", "--results", str(out)]
+           "--capabilities", "all", "--allow-remote-images", "--results", str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     data = json.loads(out.read_text()) if out.exists() else {}
     return proc.returncode, data, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -77,7 +85,7 @@ def test_defect_is_caught_for_the_right_rule(name, tmp_path):
     defect = DEFECTS[name]
     key = "sk-mutant-" + secrets.token_hex(8)
     with start(api_key=key, defects=[name]) as srv:
-        rc, data, tail = run_suite(srv.base_url, key, tmp_path / "mutant.json", defect.breaks)
+        rc, data, tail = run_suite(srv.base_url, key, tmp_path / "mutant.json", defect)
     caught = failed_rules(data)
     record(name, {"defect": name, "area": defect.area, "breaks": list(defect.breaks), "caught": sorted(caught), "rc": rc})
     assert rc == 1, f"{name}: the suite did not fail (exit {rc})\n{tail}"
