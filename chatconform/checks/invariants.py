@@ -41,7 +41,8 @@ def answered(ex) -> bool:
 @check("PARAM-001", "PARAM-002", applies=answered)
 def token_limit(ex):
     r = req(ex)
-    limits = [(k, r[k]) for k in ("max_tokens", "max_completion_tokens") if _is_int(r.get(k))]
+    # Only valid limits bind: an invalid one (0, -1) is the business of PARAM-003.
+    limits = [(k, r[k]) for k in ("max_tokens", "max_completion_tokens") if _is_int(r.get(k)) and r[k] >= 1]
     if not limits:
         return
     name, limit = min(limits, key=lambda kv: kv[1])
@@ -115,7 +116,7 @@ def tool_choice_honoured(ex):
             yield Violation("TOOL-011", 'no tool_calls under tool_choice "none"', f"{len(calls)} call(s)", where)
         if choice == "required" and not calls and fr != "length":
             yield Violation("TOOL-012", 'at least one tool call under tool_choice "required"', f"no tool_calls (finish_reason {fr!r})", where)
-        if named is not None:
+        if named is not None and named in tools:   # a name not offered is TOOL-014's business
             names = [c.get("function", {}).get("name") for c in calls if isinstance(c.get("function"), dict)]
             if fr != "length" and (not names or any(n != named for n in names)):
                 yield Violation("TOOL-013", f"a call to exactly {named!r}", f"calls to {names}", where)
@@ -139,6 +140,8 @@ def tool_choice_honoured(ex):
                 continue
             if not isinstance(args, str):
                 continue                  # TOOL-005, the schema's business
+            if fr == "length":
+                continue                  # arguments cut by the token limit cannot be complete
             try:
                 parsed = json.loads(args) if args.strip() else {}
             except ValueError:
