@@ -59,8 +59,10 @@ def test_multi_turn_history(client, model, recorder):
     usage = ex.json.get("usage") or {}
     single = _send(client, model, [{"role": "user", "content": "Multiply that by 3."}], "REQ-012", "last turn alone")
     p_all, p_one = usage.get("prompt_tokens"), (single.json.get("usage") or {}).get("prompt_tokens")
-    if isinstance(p_all, int) and isinstance(p_one, int):
-        expect.field(ex, "REQ-012", f"{p_all} vs {p_one}", "more prompt tokens for three turns than for the last one alone",
-                     p_all > p_one, "/usage/prompt_tokens")
+    if isinstance(p_all, int) and isinstance(p_one, int) and p_all <= p_one:
+        # Usage is the only server-side trace of the history, but gateways and mocks
+        # fabricate it: a hint, not a verdict.
+        recorder.note("REQ-012", f"prompt_tokens {p_all} for three turns vs {p_one} for the last turn alone: "
+                                 "the history may have been dropped")
     content = ((ex.json.get("choices") or [{}])[0].get("message") or {}).get("content") or ""
     recorder.note("REQ-012", f"answer {'mentions' if '12' in content else 'does not mention'} 12 (model-dependent)")

@@ -75,4 +75,16 @@ def req(ex: Exchange) -> dict:
     return ex.request_json if isinstance(ex.request_json, dict) else {}
 
 
+def valid_request(ex: Exchange) -> bool:
+    """Was the request valid (schemas/request.schema.json)?  Request-derived invariants
+    bind only then: a server that wrongly accepts `n: 0` or five stop sequences is
+    judged for accepting them, not again for what it did with them."""
+    v = getattr(ex, "_valid_request", None)
+    if v is None:
+        from .. import schemas
+        v = isinstance(ex.request_json, dict) and schemas.is_valid("request", ex.request_json)
+        ex._valid_request = v
+    return v
+
+
 from . import errors, http, invariants, response, stream  # noqa: E402,F401  (registration)

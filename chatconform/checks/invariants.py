@@ -11,7 +11,7 @@ import json
 from jsonschema import Draft202012Validator
 
 from ..violations import Note, Violation, short
-from . import check, ok_json, ok_stream, req
+from . import check, ok_json, ok_stream, req, valid_request
 from .stream import _assembled
 
 
@@ -35,7 +35,7 @@ def _is_int(v) -> bool:
 
 
 def answered(ex) -> bool:
-    return ok_json(ex) or (ok_stream(ex) and not ex.truncated)
+    return (ok_json(ex) or (ok_stream(ex) and not ex.truncated)) and valid_request(ex)
 
 
 @check("PARAM-001", "PARAM-002", applies=answered)
@@ -164,7 +164,7 @@ def fn_strict(fn: dict) -> bool:
     return fn.get("strict") is True
 
 
-@check("PARAM-016", "PARAM-017", "PARAM-018", applies=ok_json)
+@check("PARAM-016", "PARAM-017", "PARAM-018", applies=lambda ex: ok_json(ex) and valid_request(ex))
 def logprobs_shape(ex):
     r = req(ex)
     body = _answer(ex)

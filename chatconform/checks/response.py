@@ -5,7 +5,7 @@ import time
 
 from .. import schemas
 from ..violations import Violation, short
-from . import check, ok_json, req
+from . import check, ok_json, req, valid_request
 
 
 @check("RESP-001", applies=ok_json)
@@ -66,7 +66,7 @@ def response_bookkeeping(ex):
         elif abs(created - time.time()) > 600:
             yield Violation("RESP-006", "a Unix time within 10 minutes of the suite's clock", str(created), "/created")
     choices = body.get("choices")
-    if isinstance(choices, list):
+    if isinstance(choices, list) and valid_request(ex):
         yield from choice_indexes(choices, req(ex), "")
         yield from usage_violations(body.get("usage"), "/usage", True, _generated(choices))
 

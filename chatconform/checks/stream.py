@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import schemas
 from ..assemble import assemble
 from ..violations import Violation, short
-from . import check, ok_stream, req
+from . import check, ok_stream, req, valid_request
 from .response import choice_indexes, usage_violations
 
 
@@ -93,7 +93,8 @@ def per_choice_order(ex):
         elif c.finish_reasons[0][0] != c.last_chunk or c.deltas_after_finish:
             yield Violation("STREAM-011", "the finish_reason in the last chunk of its choice, nothing after it",
                             f"choice {idx}: finished at chunk {c.finish_reasons[0][0]}, last delta at chunk {c.last_chunk}", f"choices/{idx}")
-    yield from choice_indexes([{"index": i} for i in a.order], req(ex), "stream")
+    if valid_request(ex):
+        yield from choice_indexes([{"index": i} for i in a.order], req(ex), "stream")
     ints = [i for i in a.order if isinstance(i, int)]
     if ints and (ints != list(range(len(ints))) or a.order[0] != 0):
         yield Violation("STREAM-021", "choice indexes first appearing in order 0, 1, 2…", f"order {a.order}", "chunks/choices/index")
@@ -148,7 +149,7 @@ def tool_fragments(ex):
             yield Violation("TOOL-022", "tool-call indexes 0, 1, 2… in order of first appearance", f"choice {idx}: {ints}", f"choices/{idx}/tool_calls")
 
 
-@check("PARAM-019", applies=lambda ex: ok_stream(ex) and req(ex).get("logprobs") is True)
+@check("PARAM-019", applies=lambda ex: ok_stream(ex) and req(ex).get("logprobs") is True and valid_request(ex))
 def stream_logprobs(ex):
     a = _assembled(ex)
     for idx in a.order:
