@@ -127,9 +127,12 @@ def assemble(chunks: list[dict]) -> Assembled:
                 c = a.choices[idx] = ChoiceParts(index=idx, first_chunk=pos)
                 a.order.append(idx)
                 c.first_delta_has_role = "role" in delta
-            c.last_chunk = pos
             finished_before = bool(c.finish_reasons)
             meaningful = any(k in delta and delta[k] not in (None, "", []) for k in ("role", "content", "refusal", "tool_calls", "function_call"))
+            if meaningful or choice.get("finish_reason") not in (None, ""):
+                # An empty delta after the finish (e.g. riding on a usage chunk) tells a
+                # client nothing; only chunks that say something place the finish.
+                c.last_chunk = pos
             if finished_before and meaningful:
                 c.deltas_after_finish += 1
             if "role" in delta:

@@ -139,8 +139,9 @@ NAMED = list(fixtures.tool_names())
 @pytest.mark.rules("TOOL-006")
 @pytest.mark.parametrize("name", NAMED)
 def test_arguments_parse_and_validate(client, model, recorder, name):
-    """TOOL-006: arguments parse as a JSON object, the name is an offered tool, and (strict, or forced by a
-    named tool_choice as here) the arguments validate against the tool's parameters."""
+    """TOOL-006: under a named tool_choice the arguments parse as a JSON object and the name is an offered
+    tool; with `strict: true` the arguments also validate against the tool's parameters (without strict,
+    a schema mismatch is the model's quality: noted)."""
     tool = fixtures.tool(name)
     body = probes.tool(model, tool_choice=_named(name), tools=[tool, copy.deepcopy(WEATHER)] if name != "get_weather" else [tool])
     body["messages"][0]["content"] = f"Use the tool {name} with realistic arguments."
@@ -169,9 +170,11 @@ def test_arguments_parse_and_validate(client, model, recorder, name):
             params = offered[fn["name"]].get("parameters")
             if isinstance(params, dict):
                 errs = list(Draft202012Validator(params).iter_errors(parsed))
-                if errs:
-                    expect.once(recorder, Violation("TOOL-006", f"arguments valid against {fn['name']}'s parameters",
+                if errs and offered[fn["name"]].get("strict") is True:
+                    expect.once(recorder, Violation("TOOL-006", f"arguments valid against {fn['name']}'s parameters (strict: true)",
                                                     f"{errs[0].message} in {short(parsed, 80)}", f"{where}/arguments", ex))
+                elif errs:
+                    recorder.note("TOOL-006", f"{fn['name']} (not strict): arguments do not match its schema: {errs[0].message}")
 
 
 @pytest.mark.rules("TOOL-007")

@@ -75,6 +75,11 @@ def req(ex: Exchange) -> dict:
     return ex.request_json if isinstance(ex.request_json, dict) else {}
 
 
+def generic_pointer(pointer: str) -> str:
+    """/choices/7/message/role -> /choices/#/message/role: the same place in every item."""
+    return "/".join("#" if part.isdigit() else part for part in pointer.split("/"))
+
+
 def valid_request(ex: Exchange) -> bool:
     """Was the request valid (schemas/request.schema.json)?  Request-derived invariants
     bind only then: a server that wrongly accepts `n: 0` or five stop sequences is

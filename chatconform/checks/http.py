@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from ..violations import Violation
-from . import check, is_chat, req
+from . import check, is_chat, valid_request
 
 
-@check("HTTP-003", applies=lambda ex: is_chat(ex) and ex.status == 200 and not ex.wants_stream)
+@check("HTTP-003", applies=lambda ex: is_chat(ex) and ex.status == 200 and not ex.wants_stream and valid_request(ex))
 def json_media_type(ex):
     if ex.media_type != "application/json":
         raise Violation("HTTP-003", "Content-Type application/json", repr(ex.headers.get("content-type")), "headers/content-type")
 
 
-@check("HTTP-005", applies=lambda ex: is_chat(ex) and ex.status == 200 and ex.wants_stream)
+@check("HTTP-005", applies=lambda ex: is_chat(ex) and ex.status == 200 and ex.wants_stream and valid_request(ex))
 def stream_media_type(ex):
     if ex.media_type != "text/event-stream":
         raise Violation("HTTP-005", "Content-Type text/event-stream for stream: true",

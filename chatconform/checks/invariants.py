@@ -156,8 +156,10 @@ def tool_choice_honoured(ex):
             if isinstance(params, dict):
                 errs = list(Draft202012Validator(params).iter_errors(parsed))
                 if errs:
-                    v = Violation("TOOL-006", f"arguments valid against {name}'s parameters", errs[0].message, f"{loc}/arguments")
-                    yield v if (fn_strict(tools[name]) or forced) else Note("TOOL-006", f"arguments do not match the schema: {errs[0].message}")
+                    # Only strict mode promises schema-valid arguments (TOOL-006); without
+                    # it, even a forced call's arguments are the model's quality.
+                    v = Violation("TOOL-006", f"arguments valid against {name}'s parameters (strict: true)", errs[0].message, f"{loc}/arguments")
+                    yield v if fn_strict(tools[name]) else Note("TOOL-006", f"arguments do not match {name}'s schema (not strict): {errs[0].message}")
 
 
 def fn_strict(fn: dict) -> bool:

@@ -5,7 +5,7 @@ import time
 
 from .. import schemas
 from ..violations import Violation, short
-from . import check, ok_json, req, valid_request
+from . import check, generic_pointer, ok_json, req, valid_request
 
 
 @check("RESP-001", applies=ok_json)
@@ -15,8 +15,13 @@ def response_schema(ex):
     if ex.json_error or not isinstance(ex.json, dict):
         raise Violation("RESP-001", "a JSON object body", f"{ex.json_error or type(ex.json).__name__}: "
                         f"{short(ex.body[:120].decode('utf-8', 'replace'))}", "body")
+    reported = set()
     for err in schemas.errors("response", ex.json):
-        yield Violation(err.rule, "valid per the response schema", f"{err.message}", err.pointer)
+        # One report per rule and place: 129 choices with the same fault say no more than one.
+        key = (err.rule, generic_pointer(err.pointer))
+        if key not in reported:
+            reported.add(key)
+            yield Violation(err.rule, "valid per the response schema", f"{err.message}", err.pointer)
 
 
 def usage_violations(usage, where: str, prompt_nonempty: bool = True, generated: bool | None = None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import schemas
 from ..assemble import assemble
 from ..violations import Violation, short
-from . import check, ok_stream, req, valid_request
+from . import check, generic_pointer, ok_stream, req, valid_request
 from .response import choice_indexes, usage_violations
 
 
@@ -45,15 +45,11 @@ def chunk_schema(ex):
     for pos, chunk in enumerate(ex.chunks):
         for err in schemas.errors("chunk", chunk):
             # One report per rule and place across chunks: 300 identical faults say no more than one.
-            key = (err.rule, _generic(err.pointer))
+            key = (err.rule, generic_pointer(err.pointer))
             if key in reported:
                 continue
             reported.add(key)
             yield Violation(err.rule, "every chunk valid per the chunk schema", f"chunk {pos}: {err.message}", f"chunk[{pos}]{err.pointer}")
-
-
-def _generic(pointer: str) -> str:
-    return "/".join("#" if p.isdigit() else p for p in pointer.split("/"))
 
 
 @check("STREAM-006", "STREAM-007", "STREAM-008", applies=ok_stream)
