@@ -5,6 +5,13 @@ from .client import Exchange
 from .violations import Violation, short
 
 
+def error_field(ex: Exchange, name: str):
+    """error.<name> of an error answer, or None when the body is not the envelope (a
+    string `error`, HTML, ...): the envelope itself is judged by ERR-001/002."""
+    err = ex.json.get("error") if isinstance(ex.json, dict) else None
+    return err.get(name) if isinstance(err, dict) else None
+
+
 def _error_summary(ex: Exchange) -> str:
     if isinstance(ex.json, dict) and isinstance(ex.json.get("error"), dict):
         return f"HTTP {ex.status}: {short(ex.json['error'].get('message'), 100)}"

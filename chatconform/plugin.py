@@ -60,9 +60,13 @@ class ChatconformSession:
         if self.target.embedded == "reference" and self.reference is None:
             from . import reference
             key = "sk-chatconform-ref-" + secrets.token_hex(12)
+            if self.target.gated:
+                # The target declares capabilities its key lacks: the reference gets such a key (dialects.py tiers).
+                key = reference.dialects.FREE_KEY_PREFIX + key[3:]
             redact.register(key)
+            # A dialect sets the reference's base path too: base_url below comes back with it (002: /api/v1).
             self.reference = reference.start(api_key=key if self.target.claims("auth") else None,
-                                             models=(self.target.model,))
+                                             models=(self.target.model,), dialect=self.target.dialect)
             self.target.base_url = self.reference.base_url
             self.target.api_key = key if self.target.claims("auth") else None
         return self.target
@@ -177,7 +181,13 @@ def recorder(request) -> Recorder:
 @pytest.fixture
 def client(target, recorder, request):
     s = _session(request.config)
-    c = Client(target, observe=recorder.observe, breaker=s.breaker)
+    observe = recorder.observe
+    declared = (target.extensions or {}).get("response")
+    if declared:
+        # Declared vendor answer fields are judged on every exchange (DIALECT-002, checks/extensions.py).
+        from .checks import extensions
+        observe = extensions.observer(observe, recorder, declared)
+    c = Client(target, observe=observe, breaker=s.breaker)
     yield c
     c.close()
 
@@ -233,8 +243,7 @@ def pytest_runtest_makereport(item, call):
     error = None
     if exc is not None and not isinstance(exc, Violation):
         error = exc.reason if isinstance(exc, CannotJudge) else f"{type(exc).__name__}: {exc}"
-    verdict = judge(rec.violations, rec.exchanges, cited_rules(item), s.target.expectations, s.level,
-                    error=error, source=s.target.source)
+    verdict = judge(rec.violations, rec.exchanges, cited_rules(item), s.target.expectations, s.level, error=error)
     report.chatconform = _record(item, verdict["outcome"], verdict["violations"], rec.notes, rec.exchanges,
                                  verdict.get("reason", ""), call.duration, rec)
     o = verdict["outcome"]
@@ -311,13 +320,25 @@ def pytest_sessionstart(session):
     _CONFIG["config"] = session.config
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    s = session.config.stash.get(STASH, None)
+    if s is None or not s.book.tests or hasattr(session.config, "workerinput"):
+        return
+    s.data = s.book.finish()
+    # Strict expectations: a declared deviation that no longer occurs anywhere in the
+    # run, or whose expiry date has passed, fails the run so the list stays true.
+    if any(e["status"] in ("stale", "expired") for e in s.data["expectations"]) and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     s = config.stash.get(STASH, None)
     if s is None or not s.book.tests:
         return
     if hasattr(config, "workerinput"):
         return
-    data = s.book.finish()
+    data = getattr(s, "data", None) or s.book.finish()
     if allure_bridge.enabled(config):
         allure_bridge.environment(config.option.allure_report_dir, s.target)
     for line in summary_lines(data):

@@ -85,7 +85,7 @@ def rejudge_test(test: dict, expectations, level: str) -> dict:
 
 
 def rejudge(data: dict) -> tuple[dict, list[tuple[str, str, str]]]:
-    exps = tuple(Expectation(e["rule"], e["reason"], e["link"], _dt.date.fromisoformat(e["expires"]))
+    exps = tuple(Expectation(e["rule"], e["reason"], e["link"], _dt.date.fromisoformat(e["expires"]), bool(e.get("intermittent")))
                  for e in data["target"].get("expectations", []))
     new_tests = [rejudge_test(t, exps, data["level"]) for t in data["tests"]]
     changes = [(t["nodeid"], t["outcome"], n["outcome"]) for t, n in zip(data["tests"], new_tests) if t["outcome"] != n["outcome"]]

@@ -63,6 +63,14 @@ def summary_lines(data: dict) -> list[str]:
         elif p["not_run"]:
             extra = f"  not run: {', '.join(p['not_run'])}"
         out.append(f"  {name:<11} {p['verdict']:<12}{extra}")
+    exps = data.get("expectations") or []
+    if exps:
+        out.append("")
+        out.append("declared deviations (targets.yaml expectations):")
+        advice = {"seen": "still occurs", "stale": "NO LONGER OCCURS: remove it (fails the run)",
+                  "expired": "EXPIRED: renew or fix (fails the run)", "unexercised": "not exercised in this run"}
+        for e in exps:
+            out.append(f"  {e['rule']:<11} {advice[e['status']]:<44} {e['reason'][:60]}")
     sp = data["spend"]
     out.append("")
     out.append(f"spent: {sp['requests']} requests, {sp['completion_tokens']} completion tokens")

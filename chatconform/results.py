@@ -107,6 +107,31 @@ def profile_verdicts(by_rule: dict[str, dict]) -> dict[str, dict]:
     return verdicts
 
 
+def expectation_status(tests: list[dict], target: dict, today=None) -> list[dict]:
+    """seen: the declared deviation occurred; stale: tests of its rule ran and none saw
+    it (the target now conforms: remove it); expired: past its date; unexercised: no
+    test of its rule ran (not claimed, skipped)."""
+    today = today or _dt.date.today()
+    out = []
+    for e in target.get("expectations", []):
+        rid = e["rule"]
+        seen = any(v["rule"] == rid and v["disposition"] in ("known-deviation", "fail")
+                   for t in tests for v in t["violations"])
+        ran = any(rid in t["rules"] and t["outcome"] in ("pass", "known-deviation", "fail", "warning") for t in tests)
+        if _dt.date.fromisoformat(e["expires"]) < today:
+            status = "expired"
+        elif seen:
+            status = "seen"
+        elif ran and e.get("intermittent"):
+            status = "unexercised"       # an intermittent deviation may just not have shown this time
+        elif ran:
+            status = "stale"
+        else:
+            status = "unexercised"
+        out.append({**e, "status": status})
+    return out
+
+
 def build(tests: list[dict], target: dict, level: str, started) -> dict:
     by_rule = rule_outcomes(tests)
     counts: dict[str, int] = {}
@@ -125,6 +150,7 @@ def build(tests: list[dict], target: dict, level: str, started) -> dict:
         "spend": {"requests": sum(t.get("requests", 0) for t in tests),
                   "completion_tokens": sum(t.get("completion_tokens", 0) for t in tests)},
         "profiles": profile_verdicts(by_rule),
+        "expectations": expectation_status(tests, target),
         "rules": {rid: {"level": cat[rid].level, "area": cat[rid].area, "profile": cat[rid].profile, **v}
                   for rid, v in by_rule.items()},
         "tests": sorted(tests, key=lambda t: t["nodeid"]),

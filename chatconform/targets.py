@@ -35,6 +35,7 @@ class Expectation:
     reason: str
     link: str
     expires: _dt.date
+    intermittent: bool = False      # seen in some runs only: not seeing it is no evidence of a fix
 
     def expired(self, today: _dt.date | None = None) -> bool:
         return (today or _dt.date.today()) > self.expires
@@ -52,10 +53,15 @@ class Target:
     timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     retries: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RETRIES))
+    rate_limit: dict[str, float] = field(default_factory=dict)     # {requests_per_minute: N}, see ratelimit.py
     expectations: tuple[Expectation, ...] = ()
     embedded: str | None = None          # "reference": the suite starts the server itself
     allow_remote_images: bool = False
     source: str = "command line"
+    # Vendor dialects (dialects.yaml, suites/test_extensions.py): see _dialect_keys.
+    dialect: str | None = None           # with embedded: reference, the vendor the reference plays
+    extensions: dict = field(default_factory=dict)      # {request: {param: schema}, response: {pointer: schema}}
+    gated: dict[str, str] = field(default_factory=dict)  # capability -> why this key lacks it
 
     def claims(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -71,9 +77,10 @@ class Target:
             "capabilities": sorted(self.capabilities),
             "api_key": (f"${{{self.api_key_env}}}" if self.api_key_env else "(set)") if self.api_key else None,
             "headers": redact.headers(self.headers), "timeouts": self.timeouts, "limits": self.limits,
-            "retries": self.retries, "embedded": self.embedded,
-            "expectations": [{"rule": e.rule, "reason": e.reason, "link": e.link, "expires": e.expires.isoformat()}
-                             for e in self.expectations],
+            "retries": self.retries, "rate_limit": self.rate_limit, "embedded": self.embedded,
+            "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated,
+            "expectations": [{"rule": e.rule, "reason": e.reason, "link": e.link, "expires": e.expires.isoformat(),
+                              "intermittent": e.intermittent} for e in self.expectations],
         }
 
 
@@ -180,7 +187,8 @@ def from_entry(name: str, entry: dict, source: str) -> Target:
         from . import rules
         if e["rule"] not in rules.catalogue():
             raise UsageError(f"{where}.expectations[{i}].rule: unknown rule id {e['rule']!r}")
-        exps.append(Expectation(rule=e["rule"], reason=e["reason"], link=e["link"], expires=_date(e["expires"], f"{where}.expectations[{i}].expires")))
+        exps.append(Expectation(rule=e["rule"], reason=e["reason"], link=e["link"], expires=_date(e["expires"], f"{where}.expectations[{i}].expires"),
+                                intermittent=bool(e.get("intermittent", False))))
     embedded = entry.get("embedded")
     base = entry.get("base_url")
     if not embedded:
@@ -194,9 +202,35 @@ def from_entry(name: str, entry: dict, source: str) -> Target:
         timeouts={**DEFAULT_TIMEOUTS, **(entry.get("timeouts") or {})},
         limits={**DEFAULT_LIMITS, **(entry.get("limits") or {})},
         retries={**DEFAULT_RETRIES, **(entry.get("retries") or {})},
+        rate_limit=dict(entry.get("rate_limit") or {}),
         expectations=tuple(exps), embedded=embedded,
         allow_remote_images=bool(entry.get("allow_remote_images", False)), source=source,
+        **_dialect_keys(entry, where),
     )
+
+
+def _dialect_keys(entry: dict, where: str) -> dict:
+    """dialect / extensions / gated: what the schema cannot say about them."""
+    dialect = entry.get("dialect")
+    if dialect is not None:
+        from .reference.dialects import DIALECTS
+        if entry.get("embedded") != "reference":
+            raise UsageError(f"{where}.dialect: goes with embedded: reference (it says how the embedded server behaves)")
+        if dialect not in DIALECTS:
+            raise UsageError(f"{where}.dialect: unknown dialect {dialect!r} (known: {', '.join(DIALECTS)})")
+    ext = entry.get("extensions") or {}
+    for kind in ("request", "response"):
+        for name, schema in (ext.get(kind) or {}).items():
+            try:
+                Draft202012Validator.check_schema(schema)
+            except Exception as exc:  # jsonschema.SchemaError: say where, not a traceback
+                raise UsageError(f"{where}.extensions.{kind}.{name}: not a valid JSON Schema: {getattr(exc, 'message', exc)}") from None
+    gated = dict(entry.get("gated") or {})
+    claimed = parse_capabilities(entry.get("capabilities", []), f"{where}.capabilities")
+    both = sorted(set(gated) & claimed)
+    if both:
+        raise UsageError(f"{where}.gated: {', '.join(both)} also claimed in capabilities (a gated capability is one the key lacks)")
+    return {"dialect": dialect, "extensions": ext, "gated": gated}
 
 
 def _date(value: Any, where: str) -> _dt.date:

@@ -39,7 +39,7 @@ def test_wrong_key(client, model, recorder):
     expect.field(ex, "AUTH-004", ex.status, "HTTP 401", ex.status == 401, "status")
     if wrong.encode() in ex.body:
         raise Violation("AUTH-005", "the submitted key not echoed in full", "the full key is in the body", "body", ex)
-    code = ((ex.json or {}).get("error") or {}).get("code") if isinstance(ex.json, dict) else None
+    code = expect.error_field(ex, "code")
     recorder.note("AUTH-004", f"error.code {code!r} (api.openai.com: invalid_api_key)")
 
 

@@ -99,7 +99,7 @@ def test_unknown_model(client, recorder):
     """ERR-005: an unknown model → 404 (model_not_found) or 400, with the envelope."""
     ex = client.chat(probes.minimal("conformance-no-such-model"), label="unknown model")
     expect.rejected(ex, "ERR-005", "an unknown model", statuses=(404, 400), param="model", recorder=recorder)
-    code = ((ex.json or {}).get("error") or {}).get("code") if isinstance(ex.json, dict) else None
+    code = expect.error_field(ex, "code")
     if code != "model_not_found":
         recorder.note("ERR-005", f"error.code is {code!r} (api.openai.com: model_not_found)")
 

@@ -121,7 +121,7 @@ def test_image_to_text_only_model(client, model, recorder, target):
         raise Violation("VISION-006", "a 4xx error saying the model cannot read images",
                         "HTTP 200: the image was silently ignored", "status", ex)
     expect.rejected(ex, "VISION-006", "an image part sent to a text-only model", param="messages", recorder=recorder)
-    msg = ((ex.json or {}).get("error") or {}).get("message") if isinstance(ex.json, dict) else None
+    msg = expect.error_field(ex, "message")
     recorder.note("VISION-006", f"HTTP {ex.status}: {short(msg, 100)}")
 
 
