@@ -260,5 +260,7 @@ def adhoc(base_url: str, model: str | None, api_key_env: str | None, capabilitie
         key = os.environ[api_key_env]
         redact.register(key)
     caps = parse_capabilities(capabilities or "", "--capabilities") if capabilities else frozenset()
-    return Target(name="adhoc", base_url=check_base_url(base_url, where), model=model, capabilities=caps,
+    url = check_base_url(base_url, where)
+    # Named by where it listens, so side-by-side reports of several ad hoc runs stay apart.
+    return Target(name=urlsplit(url).netloc or "adhoc", base_url=url, model=model, capabilities=caps,
                   api_key=key, api_key_env=api_key_env)

@@ -8,7 +8,7 @@ MATRIX_DIR = pathlib.Path(__file__).resolve().parents[1] / "artifacts" / "kill-m
 
 def pytest_sessionstart(session):
     if not hasattr(session.config, "workerinput") and MATRIX_DIR.exists():
-        shutil.rmtree(MATRIX_DIR)
+        shutil.rmtree(MATRIX_DIR, ignore_errors=True)   # another run may be writing there
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
