@@ -91,6 +91,15 @@ class Assembled:
         return out
 
 
+def _key(index: Any) -> Any:
+    """A choice or tool-call index usable as a dict key, whatever a server sent (a list, an object)."""
+    try:
+        hash(index)
+        return index
+    except TypeError:
+        return repr(index)
+
+
 def _is_str(v: Any) -> bool:
     return isinstance(v, str)
 
@@ -116,11 +125,7 @@ def assemble(chunks: list[dict]) -> Assembled:
         for choice in choices:
             if not isinstance(choice, dict):
                 continue
-            idx = choice.get("index")
-            try:
-                hash(idx)
-            except TypeError:
-                idx = repr(idx)
+            idx = _key(choice.get("index"))
             c = a.choices.get(idx)
             delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
             if c is None:
@@ -147,11 +152,7 @@ def assemble(chunks: list[dict]) -> Assembled:
             for frag in delta.get("tool_calls") or []:
                 if not isinstance(frag, dict):
                     continue
-                tidx = frag.get("index", ("missing-index", pos))
-                try:
-                    hash(tidx)
-                except TypeError:
-                    tidx = repr(tidx)
+                tidx = _key(frag.get("index", ("missing-index", pos)))
                 t = c.tool_calls.get(tidx)
                 fn = frag.get("function") if isinstance(frag.get("function"), dict) else {}
                 if t is None:
