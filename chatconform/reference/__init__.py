@@ -4,9 +4,12 @@ catalogue of single-deviation mutants (defects) for the suite's kill matrix.
     from chatconform.reference import start
     with start(api_key="sk-test") as srv:
         ...  # srv.base_url == "http://127.0.0.1:PORT/v1"
+
+    start(dialect="kawai")   # behave as a seed vendor documents (dialects.py)
 """
 from .defects import AREAS, DEFECTS, Defect
+from .dialects import DIALECTS
 from .model import CONTEXT_WINDOW
 from .server import DEFAULT_MODELS, RunningServer, start
 
-__all__ = ["AREAS", "CONTEXT_WINDOW", "DEFAULT_MODELS", "DEFECTS", "Defect", "RunningServer", "start"]
+__all__ = ["AREAS", "CONTEXT_WINDOW", "DEFAULT_MODELS", "DEFECTS", "DIALECTS", "Defect", "RunningServer", "start"]

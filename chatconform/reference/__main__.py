@@ -2,6 +2,7 @@
 
     python -m chatconform.reference [--host 127.0.0.1] [--port N] [--api-key-env VAR]
                                     [--defect NAME ...] [--list-defects] [--verbose]
+                                    [--dialect NAME] [--list-dialects]
 
 Prints exactly one line `BASE_URL=http://127.0.0.1:PORT/v1` (flushed) once the
 server is listening, so a parent process can wait for it and read the port.
@@ -15,6 +16,7 @@ import sys
 import threading
 
 from .defects import DEFECTS
+from .dialects import DIALECTS
 from .server import start
 
 
@@ -25,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key-env", metavar="VAR", help="require `Authorization: Bearer $VAR` (read from this environment variable)")
     p.add_argument("--defect", action="append", default=[], metavar="NAME", help="inject a defect (repeatable); see --list-defects")
     p.add_argument("--list-defects", action="store_true", help="list the defect catalogue and exit")
+    p.add_argument("--dialect", choices=sorted(DIALECTS), help="behave as this seed vendor documents (see --list-dialects)")
+    p.add_argument("--list-dialects", action="store_true", help="list the vendor dialects and exit")
     p.add_argument("--verbose", action="store_true", help="log requests and server errors to stderr")
     return p
 
@@ -35,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         for d in DEFECTS.values():
             print(f"{d.name}\t{d.area}\t{','.join(d.breaks)}\t{d.description}")
         return 0
+    if args.list_dialects:
+        for d in DIALECTS.values():
+            print(f"{d.name}\t{d.seed}\t{d.base_path}\t{','.join(d.breaks) or '-'}\t{d.description}")
+        return 0
     api_key = None
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env)
@@ -42,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: environment variable {args.api_key_env} is not set or empty", file=sys.stderr)
             return 2
     try:
-        server = start(args.host, args.port, api_key=api_key, defects=args.defect, verbose=args.verbose)
+        server = start(args.host, args.port, api_key=api_key, defects=args.defect, verbose=args.verbose,
+                       dialect=args.dialect)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

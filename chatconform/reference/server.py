@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable, Sequence
 from urllib.parse import unquote, urlsplit
 
+from . import dialects
 from . import model as fake_model
 from . import render
 from .auth import check_auth
@@ -58,6 +59,8 @@ class Config:
     defects: tuple[Defect, ...] = ()
     verbose: bool = False
     stream_delay: float = STREAM_DELAY
+    base_path: str = "/v1"  # where the API lives: a dialect may move it (dialects.py, 002: /api/v1)
+    dialect: str | None = None
     skip: frozenset[str] = field(init=False)
     flags: frozenset[str] = field(init=False)
 
@@ -128,7 +131,8 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         cfg = self.server.config
         path = unquote(urlsplit(self.path).path)
-        call = Call(self.command, path, self.headers, api_key=cfg.api_key)
+        internal = _internal_path(path, cfg.base_path)
+        call = Call(self.command, internal or path, self.headers, api_key=cfg.api_key)
         try:
             try:
                 raw: bytes | None = self._read_body()
@@ -137,6 +141,9 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, OSError):
                 self.close_connection = True
                 raw = b""
+            if internal is None:  # outside a dialect's base path: nothing lives there
+                check_auth(call, cfg.skip, cfg.flags)
+                raise ApiError(404, f"Invalid URL ({call.method} {path})", check="http.unknown-path")
             reply = self._route(call, raw)
         except ApiError as e:
             reply = self._error_reply(call, e)
@@ -282,6 +289,16 @@ class Handler(BaseHTTPRequestHandler):
         return Reply(200, headers, events=events)
 
 
+def _internal_path(path: str, base: str) -> str | None:
+    """The server's own `/v1/...` route for a path under the configured base path (None:
+    outside it).  Routes and defect hooks speak `/v1/...` whatever base a dialect serves under."""
+    if base == "/v1":
+        return path
+    if path == base or path.startswith(base + "/"):
+        return "/v1" + path[len(base):]
+    return None
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
@@ -356,7 +373,8 @@ class RunningServer:
         self.host = host
         self.port: int = httpd.server_address[1]
         url_host = f"[{host}]" if ":" in host else host
-        self.base_url = f"http://{url_host}:{self.port}/v1"
+        self.base_url = f"http://{url_host}:{self.port}{httpd.config.base_path}"
+        self.dialect = httpd.config.dialect
         self.defects = tuple(d.name for d in httpd.config.defects)
         self.api_key = httpd.config.api_key
         self._stopped = False
@@ -389,18 +407,26 @@ def start(
     models: Sequence[str] | None = DEFAULT_MODELS,
     verbose: bool = False,
     stream_delay: float = STREAM_DELAY,
+    dialect: str | None = None,
 ) -> RunningServer:
     """Start a reference server in a daemon thread and return once it is listening.
 
     `defects` names entries of DEFECTS (ValueError for an unknown name); several
     may be combined. `models` defaults to ("chatconform-reference",).
+    `dialect` names an entry of dialects.DIALECTS: the server then behaves as that
+    vendor documents (its base path, key handling and deviations; defects on top).
     """
+    d = dialects.get(dialect) if dialect else None
+    if d is not None and models in (None, DEFAULT_MODELS):
+        models = (d.model, *DEFAULT_MODELS)  # the model the vendor's page uses
     config = Config(
-        api_key=api_key,
+        api_key=api_key if d is None or d.validates_keys else None,
         models=tuple(models) if models else DEFAULT_MODELS,
-        defects=resolve_defects(defects),
+        defects=(d.behaviours if d else ()) + resolve_defects(defects),
         verbose=verbose,
         stream_delay=stream_delay,
+        base_path=d.base_path if d else "/v1",
+        dialect=d.name if d else None,
     )
     httpd = ReferenceHTTPServer((host, port), config)
     thread = threading.Thread(
