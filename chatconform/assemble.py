@@ -134,9 +134,9 @@ def assemble(chunks: list[dict]) -> Assembled:
                 c.first_delta_has_role = "role" in delta
             finished_before = bool(c.finish_reasons)
             meaningful = any(k in delta and delta[k] not in (None, "", []) for k in ("role", "content", "refusal", "tool_calls", "function_call"))
-            if meaningful or choice.get("finish_reason") not in (None, ""):
-                # An empty delta after the finish (e.g. riding on a usage chunk) tells a
-                # client nothing; only chunks that say something place the finish.
+            if delta or choice.get("finish_reason") not in (None, ""):
+                # A choice entry with an empty delta `{}` after the finish (e.g. riding on
+                # a usage chunk) tells a client nothing; any delta key does.
                 c.last_chunk = pos
             if finished_before and meaningful:
                 c.deltas_after_finish += 1

@@ -1,29 +1,47 @@
 """The one HTTP client: every request any test makes goes through `Client.send`.
 
 Bounded in every dimension a hostile server can stretch: connect/read timeouts, a
-total deadline per exchange, a cap on body bytes and on SSE events.  Redirects are
-followed by hand so that credentials never reach another origin.  Every exchange is
-recorded (request, status, headers, body or SSE transcript, timings) and handed to
-the observer before the test sees it.
+total deadline per exchange that holds on every socket operation (a server dripping
+its headers one byte a second cannot stretch it), a cap on body bytes and on SSE
+events (the body is streamed; no more than the cap is ever kept).  Redirects are
+followed by hand so that credentials never reach another origin, and a server that
+echoes the key gets it masked before anything else sees the answer.  429/503 are
+retried as Retry-After says, under the target's client-side rate limit
+(ratelimit.py).  Every exchange is recorded (request, status, headers, body or SSE
+transcript, timings) and handed to the observer before the test sees it.
 """
 from __future__ import annotations
 
+import email.utils
+import functools
 import json
+import logging
+import math
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
-from . import curl, redact
+from . import curl, ratelimit, redact
 from .sse import SSEParser
 from .targets import Target
 from .violations import CannotJudge
 
 _DEFAULT = object()
 USER_AGENT = "chatconform/0.1 (+conformance suite)"
+MAX_ARRIVALS = 10000         # arrival times kept per exchange: a 1-byte drip must not grow a list for ever
+# Headers that carry credentials: none of them follows a redirect to another origin
+# (nor does any header from targets.yaml, which may hold a key under any name).
+CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "openai-api-key"}
+# Jitter has its own generator: the client must not draw from the global `random`,
+# whose sequence seeded tests and property tests rely on.  Jitter only ever changes
+# how long we sleep, never what is sent or how it is judged.
+_JITTER = random.Random()
 
 
 @dataclass
@@ -45,6 +63,7 @@ class Exchange:
     transport_error: str | None = None
     key_env: str | None = None
     label: str = ""
+    timed_out: bool = False               # a timeout (connect, read or total) ended this exchange
 
     # -- what kind of answer is this --------------------------------------------------
     @property
@@ -62,6 +81,14 @@ class Exchange:
     @property
     def chunks(self) -> list[dict]:
         return self.sse.chunks if self.sse else []
+
+    def __repr__(self) -> str:
+        # Compact and without request headers: pytest and hypothesis print reprs of
+        # values in failed assertions, and the request headers hold the key.
+        cut = f", cut: {self.truncated}" if self.truncated else ""
+        err = f", {self.transport_error}" if self.transport_error else ""
+        return redact.text(f"<Exchange {self.label or '-'}: {self.method} {self.url} -> HTTP {self.status}, "
+                           f"{len(self.body)} bytes{cut}{err}>")
 
     def curl(self) -> str:
         return curl.command(self.method, self.url, self.request_headers, self.request_body, self.key_env)
@@ -83,10 +110,16 @@ class Client:
         self.target = target
         self.observe = observe
         self.breaker = breaker
+        self.limiter = ratelimit.for_target(target)
+        self._echo_guard = _sent_secrets(target)
         t = target.timeouts
         self._http = httpx.Client(
+            transport=_deadline_transport(),
             timeout=httpx.Timeout(connect=t["connect"], read=t["read"], write=t["read"], pool=t["connect"]),
-            follow_redirects=False, trust_env=False, http2=False,
+            follow_redirects=False, trust_env=False,
+            # iter_raw hands us the bytes as sent: asking for no compression keeps them
+            # the JSON/SSE we judge (and rules out decompression bombs).
+            headers={"Accept-Encoding": "identity"},
         )
 
     def close(self) -> None:
@@ -110,8 +143,10 @@ class Client:
             if self.target.api_key:
                 hdrs["Authorization"] = f"Bearer {self.target.api_key}"
         elif auth is not None:
-            hdrs["Authorization"] = auth
+            hdrs["Authorization"] = auth = _Secret(auth) if isinstance(auth, str) else auth
         hdrs.update(headers or {})
+        # (a comprehension: a loop variable would leave a raw value among the locals)
+        hdrs = {k: _Secret(v) if k.lower() in CREDENTIAL_HEADERS and isinstance(v, str) else v for k, v in hdrs.items()}
         if raw is None and body is not None:
             raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
         req_json = body if body is not None else _try_json(raw)
@@ -123,17 +158,23 @@ class Client:
             self.breaker.before()
         retries = int(self.target.retries.get("max", 2))
         max_wait = float(self.target.retries.get("max_wait", 5.0))
-        attempt = 0
+        attempt, gave_up = 0, ""
         while True:
+            if self.limiter:
+                self.limiter.acquire()        # every attempt counts against requests_per_minute
             ex = self._once(method, url, hdrs, raw, req_json, label)
-            if ex.status in (429, 503) and attempt < retries:
-                # Judged too (ERR-001/006: a 429 has the envelope), then retried.
-                if self.observe:
-                    self.observe(ex)
-                attempt += 1
-                time.sleep(min(max_wait, _retry_after(ex, attempt)))
-                continue
-            break
+            if ex.status not in (429, 503) or attempt >= retries:
+                break
+            delay, asked = _retry_delay(ex, attempt + 1, max_wait)
+            if asked and delay > max_wait:
+                # Retrying before the server said we may is pointless (and rude).
+                gave_up = f"; the server asked to wait {delay:g}s, more than retries.max_wait ({max_wait:g}s)"
+                break
+            # Judged too (ERR-001/006: a 429 has the envelope), then retried.
+            if self.observe:
+                self.observe(ex)
+            attempt += 1
+            time.sleep(min(delay, max_wait))
         if self.breaker:
             self.breaker.after(ex)
         if ex.transport_error:
@@ -141,7 +182,9 @@ class Client:
         if self.observe:
             self.observe(ex)
         if ex.status in (429, 503):
-            raise CannotJudge(f"HTTP {ex.status} still returned after {retries} retries (rate limit or overload)", ex)
+            what = "rate limited" if ex.status == 429 else "overloaded"
+            raise CannotJudge(f"HTTP {ex.status} ({what}) still returned after {attempt} "
+                              f"{'retry' if attempt == 1 else 'retries'}{gave_up}: the target could not be judged", ex)
         return ex
 
     def _once(self, method: str, url: str, hdrs: dict, raw: bytes | None, req_json: Any, label: str) -> Exchange:
@@ -152,17 +195,23 @@ class Client:
         deadline = start + float(t["total"])
         origin = _origin(url)
         send_headers = dict(hdrs)
+        secret_names = CREDENTIAL_HEADERS | {k.lower() for k in self.target.headers}
+        _local.deadline = deadline            # read by the transport on every socket operation
         try:
             for _hop in range(4):
                 request = self._http.build_request(method, url, headers=send_headers, content=raw)
                 resp = self._http.send(request, stream=True)
                 try:
                     if resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
-                        url = urljoin(url, resp.headers["location"])
-                        if _origin(url) != origin:
+                        try:
+                            url = urljoin(url, resp.headers["location"])
+                            other = _origin(url) != origin
+                        except ValueError:
+                            ex.transport_error = f"HTTP {resp.status_code} redirect to an invalid Location {redact.text(resp.headers['location'])[:200]!r}"
+                            break
+                        if other:
                             # Credentials stay with the origin they were given for.
-                            send_headers = {k: v for k, v in send_headers.items()
-                                            if k.lower() not in ("authorization", "cookie", "proxy-authorization")}
+                            send_headers = {k: v for k, v in send_headers.items() if k.lower() not in secret_names}
                         if resp.status_code == 303:
                             method, raw = "GET", None
                         continue
@@ -177,7 +226,9 @@ class Client:
         except httpx.ConnectError as exc:
             ex.transport_error = f"cannot connect to {redact.text(url)}: {redact.text(str(exc)) or 'connection refused'}"
         except httpx.TimeoutException as exc:
-            ex.transport_error = f"timed out ({type(exc).__name__}) after {time.monotonic() - start:.1f}s waiting for {redact.text(url)}"
+            self._timed_out(ex, exc, start, deadline, url)
+        except httpx.InvalidURL as exc:
+            ex.transport_error = f"invalid URL {redact.text(url)[:200]!r}: {redact.text(str(exc))}"
         except httpx.RemoteProtocolError as exc:
             if ex.status is not None:
                 ex.truncated = f"connection broken mid-body: {redact.text(str(exc))}"
@@ -192,13 +243,67 @@ class Client:
                     ex.sse.close()
             else:
                 ex.transport_error = f"HTTP error: {type(exc).__name__}: {redact.text(str(exc))}"
+        finally:
+            _local.deadline = None
         ex.elapsed = time.monotonic() - start
+        self._scrub_echo(ex)
         if ex.status is not None and not ex.is_stream and ex.body:
             try:
                 ex.json = json.loads(ex.body)
             except (ValueError, UnicodeDecodeError) as exc:
                 ex.json_error = str(exc)[:200]
         return ex
+
+    def _scrub_echo(self, ex: Exchange) -> None:
+        """Mask the secrets this client sent wherever the answer echoes them (a 401 that
+        quotes the key in full).  Done at the source because an answer's text travels
+        far: into Violation messages, pytest and Allure reports, hypothesis output, logs.
+        The mask keeps JSON and SSE framing intact (no quote, backslash or line break),
+        and the wrong keys the auth tests send are not secrets, so AUTH-005 still sees
+        an echo of those."""
+        if not self._echo_guard or ex.status is None:
+            return
+        mask = redact.MASK.encode()
+        for k, v in ex.headers.items():
+            if any(s.decode() in v for s in self._echo_guard):
+                ex.headers[k] = redact.text(v)
+        body = ex.body
+        for s in self._echo_guard:
+            body = body.replace(s, mask)
+        if body == ex.body:
+            return
+        ex.body = body
+        if ex.sse is not None:
+            # Re-parse the masked text; the mask has no line break, so the events are the
+            # same ones, in the same order, and keep their arrival times.
+            old, ex.sse = ex.sse, SSEParser()
+            ex.sse.feed(body)
+            if not ex.truncated or "mid-body" in ex.truncated:
+                ex.sse.close()            # as _once did: EOF was reached, or the connection broke
+            for new_ev, old_ev in zip(ex.sse.events, old.events):
+                new_ev.arrival = old_ev.arrival
+
+    def _timed_out(self, ex: Exchange, exc: Exception, start: float, deadline: float, url: str) -> None:
+        """Name which limit ran out and where: before the headers, or mid-body."""
+        t = self.target.timeouts
+        ex.timed_out = True
+        waited = time.monotonic() - start
+        if time.monotonic() >= deadline - 0.05:
+            limit = f"timeouts.total {t['total']:g}s"
+        elif isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+            limit = f"timeouts.connect {t['connect']:g}s"
+        elif isinstance(exc, httpx.WriteTimeout):
+            limit = f"timeouts.read {t['read']:g}s: the server stopped reading the request"
+        else:
+            limit = f"timeouts.read {t['read']:g}s without a byte"
+        if ex.status is None:
+            ex.transport_error = f"timed out after {waited:.1f}s waiting for the response headers from {redact.text(url)} ({limit})"
+        elif limit.startswith("timeouts.total"):
+            # Same verdict as a body cut by the loop below: the answer did not end in time.
+            ex.truncated = f"answer still arriving after {t['total']:g}s (timeouts.total)"
+        else:
+            ex.transport_error = (f"timed out after {waited:.1f}s: HTTP {ex.status} headers arrived, then the body "
+                                  f"stalled after {len(ex.body)} bytes ({limit})")
 
     def _read_body(self, ex: Exchange, resp: httpx.Response, start: float, deadline: float, limits: dict) -> None:
         max_bytes, max_events = int(limits["max_body_bytes"]), int(limits["max_events"])
@@ -207,23 +312,32 @@ class Client:
         if sse:
             ex.sse = SSEParser()
         buf = bytearray()
-        for piece in resp.iter_raw(16384):
-            now = time.monotonic()
-            ex.arrivals.append(now - start)
-            room = max_bytes - len(buf)
-            buf += piece[:room]
-            if ex.sse is not None:
-                ex.sse.feed(piece[:room], now - start)
-            if len(buf) >= max_bytes:
-                ex.truncated = f"body larger than {max_bytes} bytes (limits.max_body_bytes)"
-                break
-            if ex.sse is not None and len(ex.sse.events) > max_events:
-                ex.truncated = f"more than {max_events} SSE events (limits.max_events)"
-                break
-            if now > deadline:
-                ex.truncated = f"answer still arriving after {deadline - start:.0f}s (timeouts.total)"
-                break
-        ex.body = bytes(buf)
+        try:
+            # iter_raw() without a chunk size yields what each socket read returned
+            # (httpcore reads at most 64 KiB, h11 keeps no more): SSE arrival times are
+            # true, a failed read loses nothing already received (a chunk size would
+            # hold up to that many bytes back), stopping here stops reading, and
+            # resp.close() then drops the connection instead of draining the rest.
+            for piece in resp.iter_raw():
+                now = time.monotonic()
+                if len(ex.arrivals) < MAX_ARRIVALS:
+                    ex.arrivals.append(now - start)
+                piece = piece[:max_bytes - len(buf)]
+                buf += piece
+                if ex.sse is not None:
+                    ex.sse.feed(piece, now - start)
+                if len(buf) >= max_bytes:
+                    ex.truncated = f"body larger than {max_bytes} bytes (limits.max_body_bytes)"
+                    break
+                if ex.sse is not None and len(ex.sse.events) > max_events:
+                    ex.truncated = f"more than {max_events} SSE events (limits.max_events)"
+                    break
+                if now > deadline:
+                    ex.timed_out = True
+                    ex.truncated = f"answer still arriving after {deadline - start:g}s (timeouts.total)"
+                    break
+        finally:
+            ex.body = bytes(buf)              # what arrived is evidence even when the read failed
         if ex.sse is not None and not ex.truncated:
             ex.sse.close()
 
@@ -238,14 +352,59 @@ class Breaker:
 
     def before(self) -> None:
         if self.tripped_reason:
-            raise CannotJudge(f"target marked unresponsive: {self.tripped_reason}")
+            raise CannotJudge(f"target marked unresponsive: {self.tripped_reason}; the remaining tests were not run")
 
     def after(self, ex: Exchange) -> None:
-        timed_out = bool(ex.transport_error and "timed out" in ex.transport_error) or bool(
+        timed_out = ex.timed_out or bool(ex.transport_error and "timed out" in ex.transport_error) or bool(
             ex.truncated and "timeouts.total" in ex.truncated)
         self.consecutive = self.consecutive + 1 if timed_out else 0
-        if self.consecutive >= self.threshold:
-            self.tripped_reason = f"{self.consecutive} consecutive exchanges timed out"
+        if self.consecutive >= self.threshold and not self.tripped_reason:
+            last = ex.transport_error or ex.truncated or "timed out"
+            self.tripped_reason = f"{self.consecutive} consecutive exchanges timed out (last: {last})"
+
+
+class _Secret(str):
+    """A credential header value: sent as it is, shown masked.  pytest --showlocals,
+    hypothesis and assertion messages print reprs of the client's locals (the headers
+    dict); they see the mask."""
+
+    def __repr__(self) -> str:
+        return repr(redact.MASK)
+
+
+def _sent_secrets(target: Target) -> list[bytes]:
+    values = [target.api_key] + [v for k, v in target.headers.items() if k.lower() in CREDENTIAL_HEADERS]
+    out = set()
+    for v in values:
+        if v:
+            out.add(v)
+            scheme, _, token = v.partition(" ")
+            if token and scheme.lower() in ("bearer", "basic", "token"):
+                out.add(token.strip())
+    # Longest first, so a header value is masked whole before the key inside it.
+    return sorted((v.encode() for v in out if len(v) >= 8), key=len, reverse=True)
+
+
+class _RedactLogs(logging.Filter):
+    """httpcore logs the response headers as received at DEBUG: a server echoing the
+    key would put it in pytest's captured logs, JUnit, Allure and --log-file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:                 # a malformed record is logging's business, not ours
+            return True
+        clean = redact.text(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+# A filter on a logger sees only that logger's own records, so each emitting logger of
+# the HTTP stack gets one.
+for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
+              "httpcore.proxy", "httpcore.socks"):
+    logging.getLogger(_name).addFilter(_RedactLogs())
 
 
 def _origin(url: str) -> tuple:
@@ -254,17 +413,103 @@ def _origin(url: str) -> tuple:
     return (p.scheme, (p.hostname or "").lower(), port)
 
 
-def _retry_after(ex: Exchange, attempt: int) -> float:
-    value = ex.headers.get("retry-after-ms")
-    try:
-        if value is not None:
-            return max(0.0, float(value) / 1000)
-        value = ex.headers.get("retry-after")
-        if value is not None:
-            return max(0.0, float(value))
-    except ValueError:
-        pass
-    return min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)   # backoff with jitter
+def _retry_delay(ex: Exchange, attempt: int, max_wait: float) -> tuple[float, bool]:
+    """(seconds to wait, whether the server said so): Retry-After-Ms, Retry-After
+    (seconds or an HTTP date), else exponential backoff with jitter capped at max_wait."""
+    asked = _server_delay(ex)
+    if asked is not None:
+        return asked, True
+    backoff = min(max_wait, 8.0, 0.5 * 2 ** (attempt - 1))
+    return backoff * (0.5 + _JITTER.random() / 2), False
+
+
+def _server_delay(ex: Exchange) -> float | None:
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = (ex.headers.get(name) or "").strip()
+        if not value:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            try:
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                continue                       # unreadable: fall back to backoff
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    return None
+
+
+# -- the total deadline, enforced on every socket operation ------------------------------------
+# httpx's timeouts are per operation: a server that sends one byte every few seconds
+# never trips them, during the headers as well as the body.  The transport below
+# bounds each connect/read/write by what is left of the current exchange's deadline
+# (a thread-local, set by Client._once), so no exchange outlives timeouts.total.
+_local = threading.local()
+
+
+def _bounded(timeout: float | None, exc: type) -> float | None:
+    deadline = getattr(_local, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise exc("timeouts.total passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream):
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> "_DeadlineStream":
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self):
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return _DeadlineStream(self._inner.connect_tcp(host, port, _bounded(timeout, httpcore.ConnectTimeout),
+                                                       local_address, socket_options))
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return _DeadlineStream(self._inner.connect_unix_socket(path, _bounded(timeout, httpcore.ConnectTimeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context():
+    # Loading the CA bundle takes ~50 ms: once per process, not once per test's client.
+    return httpx.create_ssl_context(trust_env=False)
+
+
+def _deadline_transport() -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False, http2=False)
+    # httpx offers no public hook for the network backend; its transport is a thin
+    # shell over an httpcore pool, which does.  tests/test_hostile.py (drip) fails
+    # if a future httpx stops honouring this.
+    if isinstance(getattr(transport, "_pool", None), httpcore.ConnectionPool):
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=_ssl_context(), max_connections=10,
+            max_keepalive_connections=10, keepalive_expiry=5.0, http1=True, http2=False,
+            network_backend=_DeadlineBackend())
+    return transport
 
 
 def _try_json(raw: bytes | None) -> Any:

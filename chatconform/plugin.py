@@ -202,6 +202,14 @@ def budget(request) -> Budget:
     return BUDGETS[request.config.getoption("budget")]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    # The test's record (bodies capped at results.BODY_CAP) is built; the recorder's
+    # exchanges hold whole bodies (up to limits.max_body_bytes each) and must not live
+    # on the item for the rest of the session.
+    item.__dict__.pop("_chatconform_recorder", None)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
     use_allure = is_suite_item(item) and allure_bridge.enabled(item.config)
@@ -240,6 +248,8 @@ def pytest_runtest_makereport(item, call):
             report.chatconform = _record(item, skip_outcome(reason), [], rec.notes, rec.exchanges, reason, call.duration, rec)
             return
         exc = None      # a test that skips after seeing a violation still reports the violation
+    if isinstance(exc, CannotJudge) and exc.exchange is not None and all(e is not exc.exchange for e in rec.exchanges):
+        rec.exchanges.append(exc.exchange)      # an error's evidence: the request that could not be judged
     error = None
     if exc is not None and not isinstance(exc, Violation):
         error = exc.reason if isinstance(exc, CannotJudge) else f"{type(exc).__name__}: {exc}"

@@ -23,8 +23,9 @@ class Violation(AssertionError):
         AssertionError.__init__(self, self.headline())
 
     def headline(self) -> str:
+        from . import redact   # a second line of defence: no secret in any message
         at = f" at {self.where}" if self.where else ""
-        return f"{self.rule}{at}: expected {self.expected}; got {self.actual}"
+        return redact.text(f"{self.rule}{at}: expected {self.expected}; got {self.actual}")
 
     def key(self) -> tuple:
         # Two checks that see the same fault at the same place report it once.

@@ -1,0 +1,336 @@
+"""The client against hostile servers (tests/hostile.py): every run ends, bounded in time
+and memory, with failures or errors that name what happened.
+
+Two levels: the real suite in a subprocess against each hostile mode (as a user runs
+it, with a targets file and short timeouts), and the client alone for what needs a
+closer look (retries, the breaker, redirects, the rate limit across processes).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chatconform.client import Breaker, Client, Exchange, _server_delay
+from chatconform.ratelimit import RateLimiter
+from chatconform.targets import Target
+from chatconform.violations import CannotJudge
+
+from .hostile import HostileServer
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "sk-hostile-" + "7f3a9c" * 4
+TIMEOUTS = {"connect": 2, "read": 3, "total": 8}
+RUN_BOUND = 120.0            # seconds any one suite run may take, whatever the server does
+RSS_BOUND_MB = 300
+
+
+@dataclass
+class Run:
+    rc: int
+    elapsed: float
+    output: str
+    data: dict
+    maxrss_mb: float
+
+
+def run_suite(base_url: str, tmp: Path, *, paths=("suites/test_response.py", "suites/test_stream.py"),
+              retries: dict | None = None, rate_limit: dict | None = None, extra=()) -> Run:
+    """The suite in a subprocess with a targets file; its peak RSS from wait4 (that child only)."""
+    target = {"base_url": base_url, "model": "m", "api_key": "${HOSTILE_KEY}", "capabilities": ["streaming"],
+              "timeouts": TIMEOUTS}
+    if retries:
+        target["retries"] = retries
+    if rate_limit:
+        target["rate_limit"] = rate_limit
+    targets = tmp / "targets.yaml"
+    targets.write_text(json.dumps({"targets": {"hostile": target}}))       # JSON is YAML
+    results = tmp / "results.json"
+    cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider",
+           "--targets", str(targets), "--target", "hostile", "--results", str(results), *extra]
+    env = {**os.environ, "HOSTILE_KEY": KEY, "CHATCONFORM_RATELIMIT_DIR": str(tmp / "ratelimit")}
+    out_path = tmp / "output.txt"
+    start = time.monotonic()
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - start > RUN_BOUND + 30:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)         # reaped here, not by Popen
+    elapsed = time.monotonic() - start
+    data = json.loads(results.read_text()) if results.exists() else {}
+    return Run(proc.returncode, elapsed, out_path.read_text(errors="replace"), data, usage.ru_maxrss / 1024)
+
+
+def explanation(t: dict) -> str:
+    return " | ".join([t.get("reason") or ""] + [f"{v['rule']} {v['expected']}: {v['actual']}" for v in t["violations"]])
+
+
+# mode -> (outcomes allowed, what every test's reason or violations must name)
+EXPECT = {
+    "hang": ({"error"}, r"timed out after 3\.\ds waiting for the response headers|unresponsive"),
+    "headers-only": ({"error"}, r"headers arrived, then the body stalled|unresponsive"),
+    "drip": ({"error", "fail"}, r"timeouts\.total|unresponsive"),
+    "endless-stream": ({"error", "fail"}, r"timeouts\.total|limits\.max_events|unresponsive"),
+    "huge-body": ({"fail"}, r"limits\.max_body_bytes"),
+    "reset-mid-stream": ({"fail", "error"}, r"reset by peer|connection broken"),
+    "invalid-utf8": ({"fail"}, r"(?i)utf-8"),
+    "bad-chunked": ({"fail", "error"}, r"illegal chunk header"),
+    "429-storm": ({"error"}, r"HTTP 429 \(rate limited\) still returned after 1 retry"),
+}
+SKIPS = ("not-claimed", "not-applicable", "disabled", "skip")
+
+
+@pytest.mark.selftest_slow
+@pytest.mark.parametrize("mode", sorted(EXPECT))
+def test_suite_survives_hostile_server(mode, tmp_path):
+    allowed, cause = EXPECT[mode]
+    retries = {"max": 1, "max_wait": 2} if mode == "429-storm" else None
+    with HostileServer(mode) as srv:
+        run = run_suite(srv.base_url, tmp_path, retries=retries)
+    tail = run.output[-3000:]
+    print(f"{mode}: {run.elapsed:.1f}s, peak RSS {run.maxrss_mb:.0f} MB, {len(srv.stats.requests)} requests")
+    assert run.elapsed < RUN_BOUND, f"{mode}: the run took {run.elapsed:.0f}s\n{tail}"
+    assert run.rc == 1, f"{mode}: exit {run.rc}\n{tail}"
+    assert "Traceback" not in run.output, tail
+    assert KEY not in run.output
+    assert run.data, f"{mode}: no results.json\n{tail}"
+    tests = [t for t in run.data["tests"] if t["outcome"] not in SKIPS]
+    assert len(tests) >= 20, [t["nodeid"] for t in tests]
+    for t in tests:
+        assert t["outcome"] in allowed, f"{mode}: {t['nodeid']} is {t['outcome']}: {explanation(t)}"
+        assert re.search(cause, explanation(t)), f"{mode}: {t['nodeid']} does not name the cause: {explanation(t)!r}"
+    assert run.maxrss_mb < RSS_BOUND_MB, f"{mode}: peak RSS {run.maxrss_mb:.0f} MB"
+    if mode in ("hang", "headers-only", "drip", "endless-stream"):
+        # The breaker holds across the tests of the session: after 3 timeouts no
+        # request reaches the server and the rest end at once.
+        assert len(srv.stats.requests) == 3, len(srv.stats.requests)
+        assert any("unresponsive" in t["reason"] for t in tests)
+    if mode == "huge-body":
+        # The client stops reading at limits.max_body_bytes (8 MiB) and drops the
+        # connection: the server got no further than that plus the socket buffers.
+        assert srv.stats.bytes_sent and max(srv.stats.bytes_sent) < 32 * 1024 * 1024, srv.stats.bytes_sent
+    if mode == "429-storm":
+        assert "fail" not in run.data["counts"], run.data["counts"]
+
+
+def test_redirect_to_another_origin_drops_credentials(tmp_path):
+    with HostileServer("redirect") as srv:
+        run = run_suite(srv.base_url, tmp_path)
+    assert run.elapsed < RUN_BOUND and "Traceback" not in run.output, run.output[-3000:]
+    first, landed = srv.stats.requests, srv.other.stats.requests
+    assert first and all(r.headers.get("authorization") == f"Bearer {KEY}" for r in first)
+    assert len(landed) == len(first), "every redirect was followed"
+    assert not [r for r in landed if "authorization" in r.headers or KEY.encode() in r.body]
+    # The landing server is simple (constant ids, no validation): some rules fail,
+    # but every test was judged on the answers it gave after the redirect.
+    assert run.rc in (0, 1) and "error" not in run.data["counts"], run.output[-3000:]
+
+
+# -- the client alone -----------------------------------------------------------------------
+def _target(srv, **kw) -> Target:
+    base = dict(name="h", base_url=srv.base_url, model="m", capabilities=frozenset({"streaming"}), api_key=KEY,
+                timeouts={"connect": 1, "read": 0.5, "total": 2})
+    base.update(kw)
+    return Target(**base)
+
+
+def _chat(client, **extra):
+    return client.chat({"model": "m", "messages": [{"role": "user", "content": "hi"}], **extra})
+
+
+def test_total_deadline_holds_while_headers_drip():
+    # Per-read timeouts never fire at one byte per 0.2 s: only the total deadline ends it.
+    with HostileServer("drip", drip_interval=0.2) as srv:
+        c = Client(_target(srv))
+        t0 = time.monotonic()
+        with pytest.raises(CannotJudge, match=r"waiting for the response headers .*timeouts\.total 2s"):
+            _chat(c)
+        c.close()
+    assert 1.9 < time.monotonic() - t0 < 3.0
+
+
+def test_endless_stream_is_cut_at_the_deadline():
+    with HostileServer("endless-stream") as srv:
+        c = Client(_target(srv))
+        t0 = time.monotonic()
+        ex = _chat(c, stream=True)
+        c.close()
+    assert 1.9 < time.monotonic() - t0 < 3.0
+    assert ex.timed_out and "timeouts.total" in ex.truncated and ex.chunks
+
+
+def test_huge_body_stops_at_the_cap(tmp_path):
+    with HostileServer("huge-body") as srv:
+        c = Client(_target(srv, timeouts={"connect": 2, "read": 3, "total": 20}))
+        ex = _chat(c)
+        c.close()
+    assert len(ex.body) == 8 * 1024 * 1024 and "limits.max_body_bytes" in ex.truncated
+    assert max(srv.stats.bytes_sent) < 32 * 1024 * 1024
+
+
+def test_partial_body_is_kept_when_the_connection_resets():
+    with HostileServer("reset-mid-stream") as srv:
+        c = Client(_target(srv))
+        ex = _chat(c, stream=True)
+        c.close()
+    assert "reset" in ex.truncated and len(ex.chunks) == 2
+
+
+def test_breaker_trips_after_three_timeouts_across_clients():
+    breaker = Breaker()
+    with HostileServer("hang") as srv:
+        for _ in range(3):                          # one client per test, one breaker per session
+            c = Client(_target(srv), breaker=breaker)
+            with pytest.raises(CannotJudge, match="timed out"):
+                _chat(c)
+            c.close()
+        c = Client(_target(srv), breaker=breaker)
+        t0 = time.monotonic()
+        with pytest.raises(CannotJudge, match="target marked unresponsive: 3 consecutive exchanges timed out"):
+            _chat(c)
+        c.close()
+        assert time.monotonic() - t0 < 0.1 and len(srv.stats.requests) == 3
+
+
+def test_breaker_counts_only_consecutive_timeouts():
+    b = Breaker()
+    slow = Exchange("POST", "u", {}, None, timed_out=True, transport_error="timed out")
+    for ex in (slow, slow, Exchange("POST", "u", {}, None, status=200), slow, slow):
+        b.after(ex)
+    b.before()                                      # 2 in a row since the answer: not tripped
+
+
+def test_429_is_retried_as_retry_after_says_then_an_error():
+    with HostileServer("429-storm") as srv:
+        seen = []
+        c = Client(_target(srv, retries={"max": 2, "max_wait": 5}), observe=seen.append)
+        t0 = time.monotonic()
+        with pytest.raises(CannotJudge, match=r"HTTP 429 \(rate limited\) still returned after 2 retries"):
+            _chat(c)
+        c.close()
+    took = time.monotonic() - t0
+    times = [r.at for r in srv.stats.requests]
+    assert len(times) == 3 and 2.0 <= took < 3.5
+    assert all(b - a >= 0.95 for a, b in zip(times, times[1:])), times
+    assert len(seen) == 3                           # each 429 is judged too (ERR-001/006)
+
+
+def test_retry_after_beyond_max_wait_gives_up_at_once():
+    with HostileServer("429-storm", retry_after="30") as srv:
+        c = Client(_target(srv, retries={"max": 2, "max_wait": 5}))
+        t0 = time.monotonic()
+        with pytest.raises(CannotJudge, match=r"asked to wait 30s, more than retries\.max_wait \(5s\)"):
+            _chat(c)
+        c.close()
+    assert time.monotonic() - t0 < 1 and len(srv.stats.requests) == 1
+
+
+def test_503_backoff_recovers_without_touching_global_random():
+    random.seed(1234)
+    expected = random.random()
+    random.seed(1234)
+    with HostileServer("503-then-ok", failures=2) as srv:
+        c = Client(_target(srv, retries={"max": 2, "max_wait": 5}))
+        t0 = time.monotonic()
+        ex = _chat(c)
+        c.close()
+    assert ex.status == 200 and len(srv.stats.requests) == 3
+    # backoff 0.5 s then 1 s, each with jitter in [50%, 100%]
+    assert 0.7 <= time.monotonic() - t0 < 2.0
+    assert random.random() == expected, "the client drew from the global random generator"
+
+
+def test_retry_after_forms():
+    def ex(**h):
+        return Exchange("POST", "u", {}, None, headers=h)
+    assert _server_delay(ex(**{"retry-after": "2"})) == 2
+    assert _server_delay(ex(**{"retry-after-ms": "250", "retry-after": "9"})) == 0.25
+    from email.utils import formatdate
+    assert 8 <= _server_delay(ex(**{"retry-after": formatdate(time.time() + 10, usegmt=True)})) <= 10.5
+    assert _server_delay(ex(**{"retry-after": "soon"})) is None
+    assert _server_delay(ex(**{"retry-after": "nan"})) is None
+    assert _server_delay(ex(**{"retry-after": "-3"})) == 0
+
+
+@pytest.mark.parametrize("same_origin", [False, True], ids=["other-origin", "same-origin"])
+def test_redirect_keeps_credentials_only_on_the_same_origin(same_origin):
+    with HostileServer("redirect", same_origin=same_origin) as srv:
+        t = _target(srv, headers={"api-key": KEY, "X-Team": "conformance"})
+        c = Client(t)
+        ex = _chat(c)
+        c.close()
+        landed = srv.stats.requests[1] if same_origin else srv.other.stats.requests[0]
+    assert ex.status == 200
+    if same_origin:
+        assert landed.path.startswith("/landed/") and landed.headers["authorization"] == f"Bearer {KEY}"
+        assert landed.headers["api-key"] == KEY
+    else:
+        # Authorization and every header from targets.yaml stay with the origin they were given for.
+        assert not {"authorization", "api-key", "x-team", "cookie"} & set(landed.headers), landed.headers
+
+
+# -- the client-side rate limit ---------------------------------------------------------------
+def _spaced(times: list[float], interval: float, slack: float) -> bool:
+    times = sorted(times)
+    return all(times[j] - times[i] >= (j - i) * interval - slack
+               for i in range(len(times)) for j in range(i + 1, len(times)))
+
+
+def test_rate_limit_holds_across_processes(tmp_path):
+    # Three processes, four requests each, one shared limit of 300/min (one per 0.2 s).
+    code = textwrap.dedent(f"""
+        import sys, time, pathlib
+        sys.path.insert(0, {str(ROOT)!r})
+        from chatconform.ratelimit import RateLimiter
+        lim = RateLimiter("shared|http://x", 300, directory=pathlib.Path({str(tmp_path)!r}))
+        for _ in range(4):
+            lim.acquire()
+            print(lim.last_slot, time.time(), flush=True)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    rows = [line.split() for p in procs for line in p.communicate(timeout=30)[0].splitlines()]
+    slots, woke = [float(r[0]) for r in rows], [float(r[1]) for r in rows]
+    assert len(slots) == 12
+    # The reserved start times are exactly spaced; the processes wake at them or later.
+    assert _spaced(slots, 0.2, 1e-6), sorted(b - a for a, b in zip(sorted(slots), sorted(slots)[1:]))
+    assert all(w >= s - 0.01 for s, w in zip(slots, woke))
+    assert max(woke) - min(woke) >= 11 * 0.2 - 0.05
+
+
+def test_rate_limit_is_keyed_by_target(tmp_path):
+    slept = []
+    a = RateLimiter("a|http://x", 60, directory=tmp_path, sleep=slept.append)
+    b = RateLimiter("b|http://x", 60, directory=tmp_path, sleep=slept.append)
+    assert a.acquire() == 0 and b.acquire() == 0         # different targets do not share a budget
+    assert 0.9 < a.acquire() <= 1.0                        # 60/min: one a second
+
+
+def test_rate_limit_holds_across_xdist_workers(tmp_path):
+    pytest.importorskip("xdist")
+    with HostileServer("ok") as srv:
+        run = run_suite(srv.base_url, tmp_path, paths=("suites/test_response.py",),
+                        rate_limit={"requests_per_minute": 240}, extra=("-n", "2", "-v"))
+    assert "Traceback" not in run.output and run.rc in (0, 1), run.output[-3000:]
+    assert re.search(r"\b2 workers\b", run.output), run.output[-3000:]
+    times = sorted(r.at for r in srv.stats.requests)
+    assert len(times) >= 8
+    # Arrival times carry the workers' wake-up delays, so the check has slack: the
+    # span is what the limit imposes, and no half second holds more than 2 (+1 late).
+    assert times[-1] - times[0] >= (len(times) - 1) * 0.25 - 0.3, times
+    assert max(sum(1 for u in times if t <= u < t + 0.5) for t in times) <= 3, [b - a for a, b in zip(times, times[1:])]
