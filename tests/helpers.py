@@ -1,7 +1,7 @@
 """Builders shared by the self-tests: recorded exchanges without a server."""
 from __future__ import annotations
 
-import ast
+import functools
 import json
 import pathlib
 
@@ -61,16 +61,21 @@ def good_response():
 SUITES = pathlib.Path(__file__).resolve().parents[1] / "suites"
 
 
+@functools.lru_cache(maxsize=1)
 def suite_tests():
-    """(module, test name, cited rule ids) for every test function in suites/, read from the source."""
-    out = []
-    for path in sorted(SUITES.glob("test_*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                ids = []
-                for dec in node.decorator_list:
-                    if isinstance(dec, ast.Call) and getattr(dec.func, "attr", "") == "rules":
-                        ids += [a.value for a in dec.args if isinstance(a, ast.Constant)]
-                out.append((path.name, node.name, ids))
-    return out
+    """(module, test name, cited rule ids) for every collected test of suites/ (all its
+    parametrized cases, rules from decorators and parametrize marks alike)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "rules.json"
+        proc = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider",
+                               "-p", "tests.collect_rules", "--budget", "thorough"],
+                              cwd=SUITES.parent, env={**os.environ, "CHATCONFORM_COLLECT_RULES": str(out)},
+                              capture_output=True, text=True, timeout=300)
+        if not out.exists():
+            raise RuntimeError(f"collecting suites/ failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        rows = json.loads(out.read_text())
+    return tuple((r["module"], r["name"], tuple(r["rules"])) for r in rows)
