@@ -1,0 +1,250 @@
+"""Self-tests of the property suite (suites/test_properties.py), run as a user runs it: in a
+subprocess, against the embedded reference started here, with or without one defect.
+
+* the clean reference passes every property;
+* a defect whose fault shows only on some inputs is caught, for the right rule, and the
+  failure shows a minimal request as JSON, a curl command and the seed;
+* the same --hypothesis-seed gives the same verdicts (and the same minimal request);
+* the per-target example database retries a found failure first;
+* differential mode tells a defective reference from a clean one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+from chatconform import differential
+from chatconform.reference import DEFECTS, Defect, start
+from chatconform.reference.errors import ApiError
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SUITE = "suites/test_properties.py"
+MODEL = "chatconform-reference"
+
+# defect -> (the property test that meets it, the rule it must be reported under, a field the
+# minimal request must carry (or None)).  Each shows only on some inputs: an edge value, a
+# stop sequence that the text contains, a limit shorter than the answer, a rare combination.
+CASES = {
+    "ignores-max-tokens": ("test_valid_requests_are_answered[core]", "PARAM-001", "max_tokens"),
+    "stop-sequence-included": ("test_valid_requests_are_answered[core]", "PARAM-005", "stop"),
+    "stop-array-first-only": ("test_valid_requests_are_answered[core]", "PARAM-005", "stop"),
+    "rejects-temperature-2": ("test_valid_requests_are_answered[core]", "PARAM-010", "temperature"),
+    "rejects-top-p-0": ("test_valid_requests_are_answered[core]", "PARAM-010", "top_p"),
+    "rejects-negative-penalty": ("test_valid_requests_are_answered[core]", "PARAM-010", None),
+    "rejects-null-sampling": ("test_valid_requests_are_answered[core]", "HTTP-007", None),
+    "rejects-developer-role": ("test_valid_requests_are_answered[core]", "REQ-006", "messages"),
+    "accepts-temperature-above-2": ("test_invalid_requests_are_refused[values]", "PARAM-011", "temperature"),
+    "accepts-five-stops": ("test_invalid_requests_are_refused[dependencies]", "PARAM-006", "stop"),
+    "accepts-top-logprobs-without-logprobs": ("test_invalid_requests_are_refused[dependencies]", "PARAM-015", "top_logprobs"),
+    "error-not-enveloped": ("test_invalid_requests_are_refused[values]", "ERR-001", None),
+    "accepts-part-without-payload": ("test_invalid_requests_are_refused[structure]", "REQ-011", "messages"),
+    "accepts-unknown-role": ("test_invalid_requests_are_refused[structure]", "REQ-010", "messages"),
+    "accepts-unknown-part-type": ("test_invalid_requests_are_refused[structure]", "REQ-011", "messages"),
+    "accepts-json-schema-without-name": ("test_invalid_requests_are_refused[structure]", "PARAM-027", "response_format"),
+    "accepts-orphan-tool-message": ("test_invalid_requests_are_refused[tools]", "TOOL-018", "messages"),
+    "accepts-image-in-system-message": ("test_invalid_requests_are_refused[vision]", "CONTENT-002", "messages"),
+    "tool-choice-none-ignored": ("test_valid_requests_are_answered[tools]", "TOOL-011", "tool_choice"),
+    "rejects-tool-array-content": ("test_valid_requests_are_answered[tools]", "TOOL-017", "messages"),
+    "stream-usage-ignored": ("test_valid_requests_are_answered[streaming]", "STREAM-018", "stream_options"),
+    "n-duplicate-index": ("test_valid_requests_are_answered[n]", "PARAM-008", "n"),
+}
+
+
+def _astral_500(call):
+    text = json.dumps(call.body.get("messages"), ensure_ascii=False) if isinstance(call.body, dict) else ""
+    if any(ord(c) > 0xFFFF for c in text):
+        return ApiError(500, "The server had an error while processing your request.", type="server_error", check="defect")
+    return None
+
+
+# Our own defect, met only by generated requests (no boundary example has an astral
+# character): a server that crashes on text outside the Basic Multilingual Plane.
+ASTRAL_500 = Defect("astral-500", "request", ("REQ-001",), "Text with a character outside the BMP gets 500.",
+                    on_request=_astral_500)
+
+
+def run_properties(base_url: str, out: pathlib.Path, *extra: str, node: str | None = None,
+                   db: str = "off") -> tuple[int, dict, str]:
+    env = {**os.environ, "CHATCONFORM_HYPOTHESIS_DIR": db}
+    cmd = [sys.executable, "-m", "pytest", f"{SUITE}::{node}" if node else SUITE, "-q", "-p", "no:cacheprovider",
+           "-p", "no:randomly", "--base-url", base_url, "--model", MODEL, "--capabilities", "all",
+           "--results", str(out), *extra]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    data = json.loads(out.read_text()) if out.exists() else {}
+    return proc.returncode, data, proc.stdout + proc.stderr
+
+
+def failed_rules(data: dict) -> set[str]:
+    return {rid for rid, r in data.get("rules", {}).items() if r["outcome"] == "fail"}
+
+
+def minimal_requests(output: str) -> list[dict]:
+    """The JSON bodies printed under "minimal request (...)" in a run's output."""
+    found = []
+    for block in re.findall(r"minimal request \([^)]*; seed [^)]*\):\n((?:  .*\n)+)", output):
+        found.append(json.loads("\n".join(line[2:] for line in block.splitlines())))
+    return found
+
+
+def verdicts(data: dict) -> dict:
+    return {t["nodeid"]: (t["outcome"], sorted({v["rule"] for v in t["violations"]})) for t in data.get("tests", [])}
+
+
+# -- the clean reference ----------------------------------------------------------------------------
+def test_clean_reference_passes_every_property(tmp_path):
+    with start() as srv:
+        rc, data, out = run_properties(srv.base_url, tmp_path / "clean.json")
+    assert rc == 0, out[-4000:]
+    assert not failed_rules(data), failed_rules(data)
+    outcomes = {t["nodeid"].split("::")[1]: t["outcome"] for t in data["tests"]}
+    assert set(outcomes.values()) == {"pass"}, outcomes
+    assert len(outcomes) == 16, outcomes
+    assert data["spend"]["requests"] >= 16 * 10
+
+
+# -- defects that show only on some inputs ----------------------------------------------------------
+@pytest.mark.parametrize("defect", sorted(CASES))
+def test_defect_is_caught_with_a_minimal_request(defect, tmp_path):
+    if defect not in DEFECTS:
+        pytest.skip(f"the reference has no defect {defect!r} (yet)")
+    node, rule, key = CASES[defect]
+    assert rule in DEFECTS[defect].breaks or rule.startswith("ERR-"), (defect, DEFECTS[defect].breaks)
+    with start(defects=[defect]) as srv:
+        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node=node)
+    assert rc == 1, f"{defect}: the property did not fail\n{out[-3000:]}"
+    assert rule in failed_rules(data), f"{defect}: failed {sorted(failed_rules(data))}, want {rule}\n{out[-3000:]}"
+    # the report: the minimal request as JSON, a curl command, the seed that replays it
+    bodies = minimal_requests(out)
+    assert bodies, out[-3000:]
+    assert "reproduce: curl " in out and "--hypothesis-seed=0" in out
+    assert "chatconform property failure: " + rule in out
+    if key is not None:
+        assert any(key in b for b in bodies), (key, bodies)
+    # results.json carries the same evidence: the failing exchange first, and the note
+    test = next(t for t in data["tests"] if t["nodeid"].endswith(node))
+    assert test["exchanges"] and test["exchanges"][0]["curl"].startswith("curl ")
+    assert any("minimal request" in n["message"] for n in test["notes"])
+
+
+def test_shrinking_keeps_only_what_the_failure_needs(tmp_path):
+    """A fault met only by generated requests (500 on astral-plane text): hypothesis shrinks
+    the failing request to one user message holding one astral character, nothing else."""
+    with start(defects=[ASTRAL_500]) as srv:
+        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node="test_valid_requests_are_answered[core]")
+    assert rc == 1 and "REQ-001" in failed_rules(data), out[-3000:]
+    assert "minimal request (shrunk by hypothesis; seed 0)" in out
+    (body,) = minimal_requests(out)
+    assert set(body) <= {"model", "messages", "max_tokens", "max_completion_tokens"}, body
+    (msg,) = body["messages"]
+    text = msg["content"] if isinstance(msg["content"], str) else "".join(p["text"] for p in msg["content"])
+    assert len(text) == 1 and ord(text) > 0xFFFF, body
+
+
+def test_boundary_failures_are_reported_as_such(tmp_path):
+    """rejects-temperature-2 is met by a boundary example: reported unshrunk, one edge from plain."""
+    if "rejects-temperature-2" not in DEFECTS:
+        pytest.skip("no defect rejects-temperature-2")
+    with start(defects=["rejects-temperature-2"]) as srv:
+        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node="test_valid_requests_are_answered[core]")
+    assert "minimal request (a boundary example" in out
+    (body,) = minimal_requests(out)
+    assert body["temperature"] == 2 and set(body) - {"model", "messages", "max_tokens"} == {"temperature"}, body
+
+
+# -- determinism and replay ---------------------------------------------------------------------------
+def test_same_seed_same_verdicts(tmp_path):
+    """Two runs with the same --hypothesis-seed: the same outcomes, rules and minimal requests."""
+    defect = "stop-sequence-included"
+    if defect not in DEFECTS:
+        pytest.skip(f"no defect {defect}")
+    nodes = ["test_valid_requests_are_answered[core]", "test_invalid_requests_are_refused[values]"]
+    runs = []
+    with start(defects=[defect]) as srv:
+        for i in range(2):
+            rc, data, out = run_properties(srv.base_url, tmp_path / f"{i}.json", "--hypothesis-seed=12345",
+                                           "-k", "core or values")
+            runs.append((rc, verdicts(data), minimal_requests(out), out))
+    assert runs[0][0] == runs[1][0] == 1, runs[0][3][-3000:]
+    assert runs[0][1] == runs[1][1]
+    assert runs[0][2] == runs[1][2] and runs[0][2]
+    assert "--hypothesis-seed=12345" in runs[0][3]
+    assert {n.split("::")[1] for n in runs[0][1]} == set(nodes)
+
+
+def test_default_run_is_deterministic_and_replayed_by_seed_zero(tmp_path):
+    """Without a seed the run uses seed 0: it equals an explicit --hypothesis-seed=0 run."""
+    defect = "ignores-max-tokens"
+    if defect not in DEFECTS:
+        pytest.skip(f"no defect {defect}")
+    node = "test_valid_requests_are_answered[core]"
+    with start(defects=[defect]) as srv:
+        _, d1, o1 = run_properties(srv.base_url, tmp_path / "a.json", node=node)
+        _, d2, o2 = run_properties(srv.base_url, tmp_path / "b.json", "--hypothesis-seed=0", node=node)
+    assert verdicts(d1) == verdicts(d2)
+    assert minimal_requests(o1) == minimal_requests(o2) != []
+
+
+def test_example_database_retries_a_failure_first(tmp_path):
+    """The per-target database (default mode) keeps the failure: the next run finds it at once.
+    (A fault only generated requests meet: boundary examples are not saved.)"""
+    node = "test_valid_requests_are_answered[core]"
+    db = tmp_path / "hypothesis"
+    with start(defects=[ASTRAL_500]) as srv:
+        rc1, d1, o1 = run_properties(srv.base_url, tmp_path / "1.json", node=node, db=str(db))
+        rc2, d2, o2 = run_properties(srv.base_url, tmp_path / "2.json", node=node, db=str(db))
+    assert rc1 == rc2 == 1
+    dirs = [p.name for p in db.iterdir()]
+    assert len(dirs) == 1 and dirs[0].startswith("adhoc-127.0.0.1-"), dirs
+    assert any(p.is_file() for p in db.rglob("*")), "nothing saved"
+    assert minimal_requests(o1) == minimal_requests(o2)
+    assert d2["spend"]["requests"] < d1["spend"]["requests"], (d1["spend"], d2["spend"])
+
+
+# -- differential mode ----------------------------------------------------------------------------------
+def _diff(a: str, b: str, capsys, *extra) -> tuple[int, str]:
+    rc = differential.main(["--base-url", a, "--model", MODEL, "--against-base-url", b, "--against-model", MODEL,
+                            "--examples", "30", *extra])
+    return rc, capsys.readouterr().out
+
+
+def test_differential_clean_against_clean(capsys):
+    with start() as a, start() as b:
+        rc, out = _diff(a.base_url, b.base_url, capsys)
+    assert rc == 0, out
+    assert "no differences in 30 requests" in out
+
+
+@pytest.mark.parametrize("defect,field", [("usage-missing", "/usage"), ("error-param-null", "error.param"),
+                                          ("stream-role-missing", "stream.role first")])
+def test_differential_finds_a_defective_candidate(defect, field, capsys):
+    if defect not in DEFECTS:
+        pytest.skip(f"no defect {defect}")
+    with start(defects=[defect]) as cand, start() as ref:
+        rc, out = _diff(cand.base_url, ref.base_url, capsys)
+    assert rc == 1, out
+    assert re.search(rf"^  {re.escape(field)}\s", out, re.M), out[-3000:]
+    assert "candidate: curl " in out and "reference: curl " in out
+    # side by side: the field, the candidate's shape, the reference's
+    header = next(line for line in out.splitlines() if line.strip().startswith("field"))
+    assert "candidate" in header and "reference" in header
+
+
+def test_differential_same_seed_same_report(capsys):
+    with start(defects=["usage-missing"]) as cand, start() as ref:
+        r1 = _diff(cand.base_url, ref.base_url, capsys, "--seed", "3")
+        r2 = _diff(cand.base_url, ref.base_url, capsys, "--seed", "3")
+    strip = lambda s: re.sub(r"127\.0\.0\.1:\d+", "HOST", s)  # noqa: E731
+    assert r1[0] == r2[0] and strip(r1[1]) == strip(r2[1])
+
+
+def test_differential_usage_errors(capsys):
+    assert differential.main(["--base-url", "http://127.0.0.1:1/v1"]) == 4
+    assert differential.main(["--base-url", "ftp://x", "--model", "m", "--against-base-url", "http://127.0.0.1:1/v1",
+                              "--against-model", "m"]) == 4
+    assert differential.main(["--help"]) == 0

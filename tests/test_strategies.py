@@ -1,0 +1,431 @@
+"""The request strategies: valid means valid (schema + prose rules + claims), invalid means
+exactly one thing broken under the rule its mutation declares, and cost stays bounded."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from chatconform import rules, schemas
+from chatconform import strategies as S
+from chatconform.strategies import attribution, harness, requests as R
+from chatconform.targets import CAPABILITIES
+
+MODEL = "m"
+ALL = S.Profile.all(MODEL, max_tokens=16)
+NONE = S.Profile(model=MODEL, capabilities=frozenset(), max_tokens=16)
+EXAMPLES = 40
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def walk(value, path=""):
+    yield path, value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from walk(v, f"{path}/{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from walk(v, f"{path}/{i}")
+
+
+def parts(body):
+    for m in body["messages"]:
+        if isinstance(m.get("content"), list):
+            yield from m["content"]
+
+
+def check_valid(body: dict, profile: S.Profile) -> None:
+    assert schemas.is_valid("request", body), list(schemas.errors("request", body))[:3]
+    assert schemas.validator("request").is_valid(body)
+    assert not attribution.prose_errors(body), attribution.prose_errors(body)
+    # cost: a small token limit always, n <= 3
+    limits = [body.get(k) for k in ("max_tokens", "max_completion_tokens") if k in body]
+    assert limits and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in limits)
+    offers_tools = bool(body.get("tools"))
+    assert max(limits) <= (max(profile.max_tokens, R.TOOL_CALL_MIN_LIMIT) if offers_tools else profile.max_tokens)
+    assert body.get("n") is None or 1 <= body["n"] <= 3
+    # JSON: no lone surrogates, UTF-8 encodable, ints stay ints
+    json.dumps(body, ensure_ascii=False).encode("utf-8")
+    for key in ("n", "seed", "max_tokens", "max_completion_tokens", "top_logprobs"):
+        if body.get(key) is not None:
+            assert type(body[key]) is int, (key, body[key])
+    if isinstance(body.get("stop"), list):
+        assert 1 <= len(body["stop"]) <= 4
+    # claims: nothing the profile does not claim
+    claims = profile.claims
+    if not claims("streaming"):
+        assert body.get("stream") is not True
+    if not claims("stream_usage"):
+        assert "stream_options" not in body
+    if not claims("tools"):
+        assert "tools" not in body and "tool_choice" not in body
+        assert not any(m.get("tool_calls") or m.get("role") == "tool" for m in body["messages"])
+    if not claims("n"):
+        assert "n" not in body
+    if not claims("logprobs"):
+        assert "logprobs" not in body and "top_logprobs" not in body
+    kinds = {p.get("type") for p in parts(body)}
+    if not claims("vision"):
+        assert "image_url" not in kinds
+    if not claims("audio"):
+        assert "input_audio" not in kinds
+    rf = (body.get("response_format") or {}).get("type")
+    if rf in ("json_object", "json_schema"):
+        assert claims(rf)
+        assert "stop" not in body or body["stop"] is None or not R.AVOID_STOP_WITH_JSON_MODES
+    if rf == "json_object":
+        assert any("JSON" in json.dumps(m.get("content"), ensure_ascii=False) for m in body["messages"])
+
+
+@pytest.mark.parametrize("focus", S.FOCUSES)
+def test_valid_requests_validate(focus):
+    """Every focus, with every capability claimed: valid by the schema and the prose rules."""
+    features = set()
+
+    @SETTINGS
+    @given(S.valid_requests(ALL, focus))
+    def run(body):
+        check_valid(body, ALL)
+        if focus == "streaming":
+            assert body["stream"] is True
+        if focus == "tools":
+            assert body["tools"]
+        if focus in ("json_object", "json_schema"):
+            assert body["response_format"]["type"] == focus
+        if focus == "logprobs":
+            assert body["logprobs"] is True
+        if focus == "n":
+            assert 2 <= body["n"] <= 3
+        if focus == "vision":
+            assert any(p["type"] == "image_url" for p in parts(body))
+        if focus == "audio":
+            assert any(p["type"] == "input_audio" for p in parts(body))
+        features.update(k for k in body if k not in ("model", "messages"))
+
+    run()
+    assert {"temperature", "top_p", "seed", "logit_bias"} & features
+
+
+def test_core_requests_claim_nothing():
+    """The core focus uses no capability, even when everything is claimed; and nothing
+    unclaimed appears when nothing is claimed."""
+    @SETTINGS
+    @given(S.valid_requests(ALL, "core"), S.valid_requests(NONE, "core"))
+    def run(a, b):
+        check_valid(a, NONE)          # judged as if nothing were claimed
+        check_valid(b, NONE)
+
+    run()
+
+
+def test_unclaimed_focus_is_refused_by_profile():
+    assert NONE.needs("tools") == ("tools",) and NONE.needs("core") == ()
+    @settings(max_examples=1, database=None)
+    @given(S.valid_requests(ALL, "telepathy"))
+    def run(body):
+        pass
+
+    with pytest.raises(ValueError):
+        run()
+
+
+def test_conversation_shapes_cover_the_roles():
+    """Over many examples: every role, string and part content, tool round trips, names."""
+    seen = set()
+
+    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(S.valid_requests(ALL, "tools"))
+    def run(body):
+        msgs = body["messages"]
+        assert msgs[-1]["role"] in ("user", "tool")
+        for m in msgs:
+            seen.add(m["role"])
+            c = m.get("content")
+            seen.add(f"{m['role']}:{type(c).__name__}")
+            if m.get("tool_calls"):
+                seen.add("tool_calls")
+            if "name" in m:
+                seen.add("name")
+            if isinstance(c, list) and any(p.get("type") == "refusal" for p in c):
+                seen.add("refusal part")
+
+    run()
+    for want in ("system", "developer", "user", "assistant", "tool", "tool_calls", "name", "user:str", "user:list",
+                 "assistant:NoneType", "tool:list", "system:list"):
+        assert want in seen, (want, sorted(seen))
+
+
+def test_text_covers_every_plane_and_never_a_surrogate():
+    found = {"astral": False, "combining": False, "empty": False, "long": False}
+
+    @settings(max_examples=400, deadline=None, database=None)
+    @given(S.texts())
+    def run(t):
+        assert not any(0xD800 <= ord(c) <= 0xDFFF for c in t)
+        t.encode("utf-8")
+        found["astral"] |= any(ord(c) > 0xFFFF for c in t)
+        found["combining"] |= any(0x300 <= ord(c) <= 0x36F for c in t)
+        found["empty"] |= t == ""
+        found["long"] |= len(t) > 200
+        assert len(t) <= 2000
+
+    run()
+    assert all(found.values()), found
+
+
+def test_numbers_hit_edges_in_both_forms():
+    seen = []
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(S.number_in(0, 2))
+    def run(x):
+        assert 0 <= x <= 2 and not isinstance(x, bool) and math.isfinite(x)
+        seen.append(x)
+
+    run()
+    for edge in (0, 2):
+        assert any(v == edge and type(v) is int for v in seen), edge
+        assert any(v == edge and type(v) is float for v in seen), edge
+    assert any(isinstance(v, float) and not v.is_integer() for v in seen)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_generated_json_schemas_are_schemas(strict):
+    from jsonschema import Draft202012Validator
+
+    @settings(max_examples=80, deadline=None, database=None)
+    @given(S.json_schemas(strict=strict))
+    def run(schema):
+        Draft202012Validator.check_schema(schema)
+        assert schema["type"] == "object"
+        if strict:
+            from chatconform import fixtures
+            assert fixtures.strict_compatible(schema)
+
+    run()
+
+
+@pytest.mark.parametrize("focus", S.FOCUSES)
+def test_boundary_examples_are_valid_one_edge_requests(focus):
+    out = S.valid_boundaries(ALL, focus)
+    assert out, focus
+    for body in out:
+        check_valid(body, ALL)
+
+
+def test_invalid_boundaries_break_one_thing_under_their_rule():
+    names = {m.name for m in S.MUTATIONS}
+    out = S.invalid_boundaries(ALL, names)
+    assert {i.mutation for i in out} == names
+    rules_of = {m.name: m.rules for m in S.MUTATIONS}
+    for inv in out:
+        primary = inv.primary()
+        assert primary is not None and primary.rule in rules_of[inv.mutation], (inv, primary)
+
+
+# -- invalid requests --------------------------------------------------------------------------------
+@pytest.mark.parametrize("mutation", [m.name for m in S.MUTATIONS])
+def test_each_mutation_breaks_one_thing_under_its_rule(mutation):
+    m = next(x for x in S.MUTATIONS if x.name == mutation)
+
+    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(S.invalid_requests(ALL, mutation=mutation))
+    def run(inv):
+        reasons = S.invalid_reasons(inv.body)
+        assert reasons, f"{mutation} left the request valid: {inv!r}"
+        primary = inv.primary()
+        assert primary.rule in m.rules, (primary, inv)
+        # exactly one thing: every reason is at (or caused by) the broken place
+        for r in reasons:
+            related = r.pointer.startswith(inv.pointer.rstrip("/")) or inv.pointer.startswith(r.pointer.rstrip("/") + "/") \
+                or r.pointer == "/" or inv.pointer == "/" or r.rule == "TOOL-018"
+            assert related, (r, inv.pointer, inv)
+        # a lax server that accepts it still generates little
+        assert any(isinstance(inv.body.get(k), int) and not isinstance(inv.body.get(k), bool) and 1 <= inv.body[k] <= 256
+                   for k in ("max_tokens", "max_completion_tokens")) or mutation in ("missing-required",)
+
+    run()
+
+
+def test_mutation_rules_are_catalogue_rules_and_kinds_cover_the_brief():
+    cat = rules.catalogue()
+    for m in S.MUTATIONS:
+        for r in m.rules:
+            assert r in cat, (m.name, r)
+    names = {m.name for m in S.MUTATIONS}
+    for want in ("wrong-type", "out-of-range", "unknown-enum", "missing-required", "stop-count",
+                 "tool-choice-without-tools", "tool-message-without-id", "top-logprobs-without-logprobs", "content-wrong-type"):
+        assert want in names
+
+
+def test_invalid_requests_respect_claims():
+    """Mutations needing a capability are not drawn without the claim."""
+    assert all(not m.needs for m in S.mutations(profile=NONE))
+    assert {m.name for m in S.mutations(profile=ALL)} == {m.name for m in S.MUTATIONS}
+
+
+# -- attribution --------------------------------------------------------------------------------------
+BASE = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+
+
+@pytest.mark.parametrize("extra,rule", [
+    ({"max_tokens": 0}, "PARAM-003"),
+    ({"tool_choice": "required"}, "TOOL-014"),
+    ({"tools": [{"type": "function", "function": {"name": "a"}}], "tool_choice": {"type": "function", "function": {"name": "b"}}}, "TOOL-014"),
+    ({"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "x", "content": "1"}]}, "TOOL-018"),
+    ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "a", "arguments": "{}"}}]}, {"role": "user", "content": "x"}]}, "TOOL-018"),
+    ({"top_logprobs": 3}, "PARAM-015"),                 # dependentSchemas (missed by the fast path)
+    ({"stream_options": {"include_usage": True}}, "STREAM-019"),
+    ({"temperature": 2.5}, "PARAM-011"),
+    ({"temperature": "hot"}, "REQ-004"),
+    ({"stop": ["a", "b", "c", "d", "e"]}, "PARAM-006"),
+])
+def test_invalid_reasons_attribute(extra, rule):
+    body = {**BASE, **extra}
+    assert rule in [r.rule for r in S.invalid_reasons(body)]
+    assert not S.is_valid(body)
+
+
+@pytest.mark.parametrize("extra,param,rule", [
+    ({"temperature": 2}, "temperature", "PARAM-010"),
+    ({"temperature": None}, None, "HTTP-007"),
+    ({"seed": 1}, None, "PARAM-020"),
+    ({"n": 2}, "n", "PARAM-007"),
+    ({"messages": [{"role": "developer", "content": "x"}, {"role": "user", "content": "hi"}]}, "messages.[0].role", "REQ-006"),
+    ({"messages": [{"role": "system", "content": [{"type": "text", "text": "x"}]}, {"role": "user", "content": "hi"}]}, None, "REQ-007"),
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]}, None, "CONTENT-001"),
+    ({"response_format": {"type": "json_object"}}, "response_format", "PARAM-023"),
+    ({"tools": [{"type": "function", "function": {"name": "a"}}]}, None, "TOOL-002"),
+    ({}, None, "REQ-001"),
+])
+def test_acceptance_rule(extra, param, rule):
+    assert S.acceptance_rule({**BASE, **extra}, param)[0] == rule
+
+
+def test_focus_rules_need_only_their_capability():
+    """The rules each property test cites need no capability but its focus'."""
+    import importlib.util
+    import pathlib
+    spec = importlib.util.spec_from_file_location("props", pathlib.Path(__file__).parents[1] / "suites" / "test_properties.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cat = rules.catalogue()
+    for focus, cited in mod.FOCUS_RULES.items():
+        for r in cited:
+            assert cat[r].capability in (None, None if focus == "core" else focus), (focus, r, cat[r].capability)
+    for name, (kinds, cap) in mod.INVALID_KINDS.items():
+        for r in mod._invalid_rules(kinds, cap):
+            assert cat[r].capability in (None, cap), (name, r, cat[r].capability)
+
+
+# -- harness pieces -----------------------------------------------------------------------------------
+def test_typed_violations_are_distinct_per_rule():
+    from chatconform.violations import Violation
+    a = harness.typed(Violation("PARAM-001", "e", "a"))
+    b = harness.typed(Violation("PARAM-005", "e", "a"))
+    assert isinstance(a, Violation) and type(a) is not type(b)
+    assert type(harness.typed(Violation("PARAM-001", "x", "y"))) is type(a)
+
+
+def test_namespaced_database(tmp_path):
+    from hypothesis.database import DirectoryBasedExampleDatabase
+    inner = DirectoryBasedExampleDatabase(str(tmp_path))
+    a, b = harness.Namespaced(inner, "test_a"), harness.Namespaced(inner, "test_b")
+    a.save(b"k", b"v1")
+    assert list(a.fetch(b"k")) == [b"v1"] and list(b.fetch(b"k")) == []
+    a.delete(b"k", b"v1")
+    assert list(a.fetch(b"k")) == []
+
+
+def test_database_dir(tmp_path, monkeypatch):
+    from chatconform.targets import Target
+    t = Target(name="reference", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset(), source="targets.yaml")
+    monkeypatch.delenv(harness.DB_ENV, raising=False)
+    assert harness.database_dir(t, tmp_path) == tmp_path / ".hypothesis" / "reference"
+    t2 = Target(name="127.0.0.1:8000", base_url="http://127.0.0.1:8000/v1", model="my/model", capabilities=frozenset())
+    assert harness.database_dir(t2, tmp_path).name == "adhoc-127.0.0.1-8000-my_model"
+    monkeypatch.setenv(harness.DB_ENV, "off")
+    assert harness.database_dir(t, tmp_path) is None
+    monkeypatch.setenv(harness.DB_ENV, str(tmp_path / "db"))
+    assert harness.database_dir(t, tmp_path) == tmp_path / "db" / "reference"
+
+
+def test_every_capability_is_known():
+    assert set(ALL.capabilities) == set(CAPABILITIES)
+
+
+# -- differential shapes (no server) ---------------------------------------------------------------
+def test_shape_compare_ignores_text_but_not_fields():
+    from chatconform import differential
+    from tests.helpers import good_response, json_exchange
+    a, b = good_response(), good_response()
+    b["choices"][0]["message"]["content"] = "a different text entirely"
+    assert differential.compare(differential.shape(json_exchange(a)), differential.shape(json_exchange(b))) == []
+    del b["usage"]
+    rows = differential.compare(differential.shape(json_exchange(a)), differential.shape(json_exchange(b)))
+    assert ("/usage", "object", "-") in rows
+
+
+def test_stream_shape():
+    from chatconform import differential
+    from tests.helpers import chunk, good_stream_chunks, sse_of, stream_exchange
+    good = differential.shape(stream_exchange(sse_of(good_stream_chunks())))
+    assert good["stream.role first"] == "yes" and good["stream.[DONE]"] == "yes" and good["stream.content deltas"] == ">0"
+    assert good["stream.finish chunk"] == "every choice" and good["stream.usage chunk"] == "absent"
+    no_done = differential.shape(stream_exchange(sse_of(good_stream_chunks(), done=False)))
+    assert ("stream.[DONE]", "yes", "no") in differential.compare(good, no_done)
+    usage = good_stream_chunks() + [{**chunk(), "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}]
+    assert differential.shape(stream_exchange(sse_of(usage)))["stream.usage chunk"] == "last, choices []"
+
+
+def test_error_param_normalised():
+    from chatconform import differential
+    from tests.helpers import json_exchange
+    env = lambda p: {"error": {"message": "x", "type": "invalid_request_error", "param": p, "code": None}}  # noqa: E731
+    a = differential.shape(json_exchange(env("messages.[0].role"), status=400))
+    b = differential.shape(json_exchange(env("messages[0].role"), status=400))
+    assert differential.compare(a, b) == []
+
+
+def test_harness_stops_at_an_unreachable_target():
+    """Connection refused is CannotJudge (outcome error), after one request, not shrunk."""
+    from chatconform.targets import Target
+    from chatconform.violations import CannotJudge
+    t = Target(name="adhoc", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset(),
+               retries={"max": 0, "max_wait": 0})
+    run = harness.PropertyRun(target=t, examples=5)
+
+    def judge(value, body, send):
+        send(body)
+
+    with pytest.raises(CannotJudge):
+        run.run(S.valid_requests(NONE, "core"), judge)
+    assert run.sent == 1
+
+
+def test_harness_raises_the_rule_found_and_reports_the_minimal_request(capsys):
+    """A fake property failing whenever temperature > 1: the report shows the shrunk request."""
+    from chatconform.client import Exchange
+    from chatconform.targets import Target
+    from chatconform.violations import Violation
+    t = Target(name="adhoc", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset())
+    run = harness.PropertyRun(target=t, examples=50, replay_hint="python -m pytest x")
+
+    def judge(value, body, send):
+        if isinstance(body.get("temperature"), (int, float)) and body["temperature"] > 1:
+            ex = Exchange("POST", t.chat_url, {}, json.dumps(body).encode(), body, status=400)
+            return Violation("PARAM-010", "HTTP 200", "HTTP 400", "status", ex)
+        return None
+
+    with pytest.raises(Violation) as info:
+        run.run(S.valid_requests(NONE, "core"), judge)
+    assert info.value.rule == "PARAM-010" and type(info.value) is not Violation
+    body = info.value.exchange.request_json
+    assert set(body) - {"model", "messages", "max_tokens", "max_completion_tokens"} == {"temperature"}, body
+    out = capsys.readouterr().out
+    assert "minimal request (shrunk by hypothesis; seed 0)" in out and "--hypothesis-seed=0" in out
+    assert "reproduce: curl " in out
