@@ -23,6 +23,9 @@ commands:
   chatconform compare A.json B.json ... [-o matrix.html] [--format html|md]
                                             rules x targets matrix, with filters; Markdown for pull requests
   chatconform badge RESULTS [-o DIR]        shields.io endpoint JSON per profile
+  chatconform diff --base-url A --model MA --against-base-url B --against-model MB [--examples N] [--seed S]
+                                            send the same generated requests to two targets and list where
+                                            the answers' shapes differ (status class, fields, chunk sequence)
   chatconform discover --base-url URL --model M [--api-key-env VAR] [-o FILE]
                                             probe a server and propose a targets.yaml entry
                                             (capabilities marked as detected, never trusted)
@@ -66,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     if cmd in ("report", "compare", "badge"):
         from . import reporting
         return getattr(reporting, "main_" + cmd)(rest)
+    if cmd == "diff":
+        from .differential import main as diff
+        return diff(rest)
     if cmd == "discover":
         from .discover import main as discover
         return discover(rest)
