@@ -403,20 +403,26 @@ def _stream_calls(ex, recorder, rule):
     return a, out
 
 
+def _fragments(ex):
+    """(chunk position, choice, fragment) for every delta.tool_calls item of a stream."""
+    for pos, chunk in enumerate(ex.chunks):
+        for ch in chunk.get("choices") or []:
+            delta = ch.get("delta") if isinstance(ch, dict) and isinstance(ch.get("delta"), dict) else {}
+            for frag in delta.get("tool_calls") or []:
+                yield pos, ch, frag
+
+
 @pytest.mark.rules("TOOL-019")
 @pytest.mark.needs("streaming")
 def test_stream_fragments_have_index(tool_stream, recorder):
     """TOOL-019: in streams every delta.tool_calls[] item has an integer index."""
     _, ex = tool_stream
     seen = 0
-    for pos, chunk in enumerate(ex.chunks):
-        for ch in chunk.get("choices") or []:
-            delta = ch.get("delta") if isinstance(ch, dict) and isinstance(ch.get("delta"), dict) else {}
-            for frag in delta.get("tool_calls") or []:
-                seen += 1
-                idx = frag.get("index") if isinstance(frag, dict) else None
-                expect.field(ex, "TOOL-019", frag, "an integer index on the fragment",
-                             isinstance(idx, int) and not isinstance(idx, bool), f"chunk[{pos}]/choices/{ch.get('index')}/delta/tool_calls")
+    for pos, ch, frag in _fragments(ex):
+        seen += 1
+        idx = frag.get("index") if isinstance(frag, dict) else None
+        expect.field(ex, "TOOL-019", frag, "an integer index on the fragment",
+                     isinstance(idx, int) and not isinstance(idx, bool), f"chunk[{pos}]/choices/{ch.get('index')}/delta/tool_calls")
     if not seen:
         recorder.note("TOOL-019", "no tool-call fragment in the stream")
 
@@ -427,22 +433,19 @@ def test_stream_first_fragment_names_the_call(tool_stream, recorder):
     """TOOL-020: the first fragment of each call carries id, type "function" and function.name; later ones never repeat them."""
     _, ex = tool_stream
     firsts: dict = {}
-    for pos, chunk in enumerate(ex.chunks):
-        for ch in chunk.get("choices") or []:
-            delta = ch.get("delta") if isinstance(ch, dict) and isinstance(ch.get("delta"), dict) else {}
-            for frag in delta.get("tool_calls") or []:
-                if not isinstance(frag, dict):
-                    continue
-                key = (ch.get("index"), repr(frag.get("index")))
-                fn = frag.get("function") if isinstance(frag.get("function"), dict) else {}
-                where = f"chunk[{pos}]/choices/{ch.get('index')}/delta/tool_calls/{frag.get('index')}"
-                if key not in firsts:
-                    firsts[key] = pos
-                    expect.field(ex, "TOOL-020", frag, 'id, type "function" and function.name in the first fragment',
-                                 bool(frag.get("id")) and frag.get("type") == "function" and bool(fn.get("name")), where)
-                else:
-                    expect.field(ex, "TOOL-020", frag, "only index and function.arguments after the first fragment",
-                                 not frag.get("id") and not fn.get("name"), where)
+    for pos, ch, frag in _fragments(ex):
+        if not isinstance(frag, dict):
+            continue
+        key = (ch.get("index"), repr(frag.get("index")))
+        fn = frag.get("function") if isinstance(frag.get("function"), dict) else {}
+        where = f"chunk[{pos}]/choices/{ch.get('index')}/delta/tool_calls/{frag.get('index')}"
+        if key not in firsts:
+            firsts[key] = pos
+            expect.field(ex, "TOOL-020", frag, 'id, type "function" and function.name in the first fragment',
+                         bool(frag.get("id")) and frag.get("type") == "function" and bool(fn.get("name")), where)
+        else:
+            expect.field(ex, "TOOL-020", frag, "only index and function.arguments after the first fragment",
+                         not frag.get("id") and not fn.get("name"), where)
     if not firsts:
         recorder.note("TOOL-020", "no tool-call fragment in the stream")
 
