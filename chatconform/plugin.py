@@ -9,6 +9,7 @@ expectations), and the pytest report is set to match.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import secrets
 import time
@@ -42,6 +43,8 @@ def pytest_addoption(parser):
     g.addoption("--level", default="should", choices=("must", "should"),
                 help="should (default): MUST and SHOULD rules fail the run; must: SHOULD violations are warnings")
     g.addoption("--results", default=None, help="write results.json (data of every rule and test) to this path")
+    g.addoption("--plan", action="store_true", default=False,
+                help="dry run: list the tests and estimate requests and completion tokens; send nothing")
     g.addoption("--budget", default="standard", choices=tuple(BUDGETS),
                 help="smoke: a few core requests; standard (default): every test; thorough: more property examples")
 
@@ -70,6 +73,19 @@ class ChatconformSession:
             self.target.base_url = self.reference.base_url
             self.target.api_key = key if self.target.claims("auth") else None
         return self.target
+
+    def spent_out(self) -> str | None:
+        """Which budget (targets.yaml `budget`) this process has spent, if any.  Under
+        -n N each worker gets 1/N of it, so the run as a whole stays within it."""
+        budget = self.target.budget or {}
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+        requests = sum(t.get("requests", 0) for t in self.book.tests)
+        tokens = sum(t.get("completion_tokens", 0) for t in self.book.tests)
+        if "requests" in budget and requests >= budget["requests"] / workers:
+            return f"{requests} requests of {budget['requests']}"
+        if "output_tokens" in budget and tokens >= budget["output_tokens"] / workers:
+            return f"{tokens} completion tokens of {budget['output_tokens']}"
+        return None
 
     def stop(self):
         if self.reference is not None:
@@ -147,6 +163,39 @@ def pytest_collection_modifyitems(session, config, items):
             items[:] = keep
 
 
+    if config.getoption("plan"):
+        plan(config, [i for i in items if is_suite_item(i)], budget)
+        config.hook.pytest_deselected(items=list(items))
+        items[:] = []
+
+
+def plan(config, items, budget) -> None:
+    """--plan: what a run would send, estimated without sending anything.
+
+    A test sends about one request (tests with a shared probe or several probes are
+    counted by their parametrized cases); a property test sends one per example.  Each
+    request may produce at most its max_tokens (16 by default) completion tokens, so the
+    token figure is an upper bound.
+    """
+    s = _session(config)
+    tw = config.get_terminal_writer()
+    rows, runnable, requests = [], 0, 0
+    for item in items:
+        missing = [c for c in needed_capabilities(item) if not s.target.claims(c)]
+        n = budget.examples if item.get_closest_marker("property") else 1
+        if not missing:
+            runnable += 1
+            requests += n
+        rows.append((item.nodeid, ", ".join(cited_rules(item)), "not claimed: " + ", ".join(missing) if missing else f"~{n} request(s)"))
+    for nodeid, rids, what in rows:
+        tw.line(f"{nodeid:<90} {what:<28} {rids}")
+    tokens = requests * max(budget.max_tokens, 16)
+    tw.line("")
+    tw.line(f"plan for target {s.target.name} (budget {budget.name}): {runnable} of {len(rows)} tests would run, "
+            f"~{requests} requests, at most ~{tokens} completion tokens; nothing was sent")
+    config._chatconform_planned = True
+
+
 def is_suite_item(item) -> bool:
     return bool(cited_rules(item))
 
@@ -155,6 +204,11 @@ def pytest_runtest_setup(item):
     if not is_suite_item(item):
         return
     s = _session(item.config)
+    spent = s.spent_out()
+    if spent:
+        # The target's budget is spent: stop cleanly instead of sending more.
+        item.session.shouldstop = f"budget spent: {spent}"
+        pytest.skip(f"disabled: budget spent ({spent})")
     missing = [c for c in needed_capabilities(item) if not s.target.claims(c)]
     if missing:
         item._chatconform_not_claimed = missing
@@ -332,6 +386,8 @@ def pytest_sessionstart(session):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
+    if getattr(session.config, "_chatconform_planned", False) and session.exitstatus == 5:
+        session.exitstatus = 0          # a plan runs no test on purpose
     s = session.config.stash.get(STASH, None)
     if s is None or not s.book.tests or hasattr(session.config, "workerinput"):
         return

@@ -54,6 +54,7 @@ class Target:
     limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     retries: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RETRIES))
     rate_limit: dict[str, float] = field(default_factory=dict)     # {requests_per_minute: N}, see ratelimit.py
+    budget: dict[str, int] = field(default_factory=dict)           # {requests: N, output_tokens: M} per run
     expectations: tuple[Expectation, ...] = ()
     embedded: str | None = None          # "reference": the suite starts the server itself
     allow_remote_images: bool = False
@@ -77,7 +78,7 @@ class Target:
             "capabilities": sorted(self.capabilities),
             "api_key": (f"${{{self.api_key_env}}}" if self.api_key_env else "(set)") if self.api_key else None,
             "headers": redact.headers(self.headers), "timeouts": self.timeouts, "limits": self.limits,
-            "retries": self.retries, "rate_limit": self.rate_limit, "embedded": self.embedded,
+            "retries": self.retries, "rate_limit": self.rate_limit, "budget": self.budget, "embedded": self.embedded,
             "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated,
             "expectations": [{"rule": e.rule, "reason": e.reason, "link": e.link, "expires": e.expires.isoformat(),
                               "intermittent": e.intermittent} for e in self.expectations],
@@ -203,6 +204,7 @@ def from_entry(name: str, entry: dict, source: str) -> Target:
         limits={**DEFAULT_LIMITS, **(entry.get("limits") or {})},
         retries={**DEFAULT_RETRIES, **(entry.get("retries") or {})},
         rate_limit=dict(entry.get("rate_limit") or {}),
+        budget=dict(entry.get("budget") or {}),
         expectations=tuple(exps), embedded=embedded,
         allow_remote_images=bool(entry.get("allow_remote_images", False)), source=source,
         **_dialect_keys(entry, where),
