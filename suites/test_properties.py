@@ -190,4 +190,5 @@ def _one_of(profile, pool):
 
 
 def _sse_error(ex) -> bool:
-    return any(isinstance(e, dict) and "error" in e for e in ex.chunks) or b'"error"' in ex.body[:4096]
+    """An event carrying an error object (STREAM-024's shape), where a 4xx was due."""
+    return any(isinstance(e, dict) and isinstance(e.get("error"), dict) for e in ex.chunks)

@@ -48,11 +48,14 @@ CASES = {
     "accepts-unknown-part-type": ("test_invalid_requests_are_refused[structure]", "REQ-011", "messages"),
     "accepts-json-schema-without-name": ("test_invalid_requests_are_refused[structure]", "PARAM-027", "response_format"),
     "accepts-orphan-tool-message": ("test_invalid_requests_are_refused[tools]", "TOOL-018", "messages"),
+    "accepts-unanswered-tool-calls": ("test_invalid_requests_are_refused[tools]", "TOOL-018", "messages"),
+    "tool-arguments-invalid-json": ("test_valid_requests_are_answered[tools]", "TOOL-006", "tools"),
     "accepts-image-in-system-message": ("test_invalid_requests_are_refused[vision]", "CONTENT-002", "messages"),
     "tool-choice-none-ignored": ("test_valid_requests_are_answered[tools]", "TOOL-011", "tool_choice"),
     "rejects-tool-array-content": ("test_valid_requests_are_answered[tools]", "TOOL-017", "messages"),
     "stream-usage-ignored": ("test_valid_requests_are_answered[streaming]", "STREAM-018", "stream_options"),
     "n-duplicate-index": ("test_valid_requests_are_answered[n]", "PARAM-008", "n"),
+    "stream-validation-error-as-sse": ("test_invalid_requests_are_refused[values]", "STREAM-023", "stream"),
 }
 
 

@@ -265,9 +265,27 @@ class PropertyRun:
                 found = [e for e in _flatten(group) if isinstance(e, Violation)]
                 if len(found) != len(list(_flatten(group))):
                     raise
+            except Exception as exc:                     # noqa: BLE001
+                # hypothesis itself gave up (e.g. an internal error while shrinking): a fault
+                # already seen is still a fault; report the smallest failing request seen.
+                found = self._smallest_failure()
+                if not found:
+                    raise
+                self.note("PROPERTY", f"hypothesis stopped with {type(exc).__name__}: {exc}; the failing request "
+                                      "shown is the smallest one seen, not a fully shrunk one")
         finally:
             self._client.close()
         self._finish(found)
+
+    def _smallest_failure(self) -> list[Violation]:
+        def size(o: Outcome) -> int:
+            ex = o.violations[0].exchange
+            return len(ex.request_body or b"") if ex is not None else 1 << 30
+        failing = [o for o in self.cache.values() if o.violations]
+        if not failing:
+            return []
+        v = min(failing, key=size).violations[0]
+        return [type(v)(v.rule, v.expected, v.actual, v.where, v.exchange, v.origin)]
 
     def _finish(self, found: list[Violation]) -> None:
         if self.capped:
