@@ -136,7 +136,7 @@ def test_conversation_shapes_cover_the_roles():
     """Over many examples: every role, string and part content, tool round trips, names."""
     seen = set()
 
-    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(S.valid_requests(ALL, "tools"))
     def run(body):
         msgs = body["messages"]
