@@ -67,3 +67,12 @@ def test_fast_path_never_laxer(name, doc):
             assert schemas.validator(name).is_valid(m), f"fast path accepted what the schema rejects: {m}"
         checked += 1
     assert checked > 20
+
+
+def test_fast_path_off_where_it_ignores_keywords():
+    """fastjsonschema ignores dependentSchemas: the request schema must take the full path,
+    or `top_logprobs` without `logprobs` would pass as valid."""
+    base = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    assert not schemas.is_valid("request", {**base, "top_logprobs": 2})
+    assert not schemas.is_valid("request", {**base, "stream_options": {"include_usage": True}})
+    assert schemas.is_valid("request", {**base, "logprobs": True, "top_logprobs": 2})

@@ -45,7 +45,7 @@ def suites_for(defect) -> list[str]:
 
 
 def run_suite(base_url: str, key: str, out: pathlib.Path, defect=None) -> tuple[int, dict, str]:
-    env = {**os.environ, "CC_MUTANT_KEY": key}
+    env = {**os.environ, "CC_MUTANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}   # no example database per port
     cmd = [sys.executable, "-m", "pytest", *suites_for(defect), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
            "--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_MUTANT_KEY",
            "--capabilities", "all", "--allow-remote-images", "--results", str(out)]

@@ -56,6 +56,7 @@ CASES = {
     "stream-usage-ignored": ("test_valid_requests_are_answered[streaming]", "STREAM-018", "stream_options"),
     "n-duplicate-index": ("test_valid_requests_are_answered[n]", "PARAM-008", "n"),
     "stream-validation-error-as-sse": ("test_invalid_requests_are_refused[values]", "STREAM-023", "stream"),
+    "coerces-string-n": ("test_invalid_requests_are_refused[values]", "REQ-004", "n"),
 }
 
 

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 
 from chatconform import rules, schemas
 from chatconform import strategies as S
@@ -152,7 +152,8 @@ def test_conversation_shapes_cover_the_roles():
             if isinstance(c, list) and any(p.get("type") == "refusal" for p in c):
                 seen.add("refusal part")
 
-    run()
+    with harness.fixed_constants():         # coverage, not luck: the same draws in any process
+        run()
     for want in ("system", "developer", "user", "assistant", "tool", "tool_calls", "name", "user:str", "user:list",
                  "assistant:NoneType", "tool:list", "system:list"):
         assert want in seen, (want, sorted(seen))
@@ -161,6 +162,7 @@ def test_conversation_shapes_cover_the_roles():
 def test_text_covers_every_plane_and_never_a_surrogate():
     found = {"astral": False, "combining": False, "empty": False, "long": False}
 
+    @seed(0)
     @settings(max_examples=400, deadline=None, database=None)
     @given(S.texts())
     def run(t):
@@ -172,20 +174,23 @@ def test_text_covers_every_plane_and_never_a_surrogate():
         found["long"] |= len(t) > 200
         assert len(t) <= 2000
 
-    run()
+    with harness.fixed_constants():
+        run()
     assert all(found.values()), found
 
 
 def test_numbers_hit_edges_in_both_forms():
     seen = []
 
+    @seed(0)
     @settings(max_examples=200, deadline=None, database=None)
     @given(S.number_in(0, 2))
     def run(x):
         assert 0 <= x <= 2 and not isinstance(x, bool) and math.isfinite(x)
         seen.append(x)
 
-    run()
+    with harness.fixed_constants():
+        run()
     for edge in (0, 2):
         assert any(v == edge and type(v) is int for v in seen), edge
         assert any(v == edge and type(v) is float for v in seen), edge

@@ -56,7 +56,7 @@ def token_limit(ex):
         if usage["completion_tokens"] > limit * max(1, n):
             yield Violation("PARAM-001", f"completion_tokens <= {name} ({limit}{' x n=' + str(n) if n > 1 else ''})",
                             str(usage["completion_tokens"]), "/usage/completion_tokens")
-    if limit == 1:
+    if limit == 1 and not r.get("stop"):      # a stop sequence inside that one token ends it with "stop" legitimately
         # One token allowed: a visible token means the limit ended the answer (an
         # end-of-sequence token shows no text), so the reason must be "length".
         for ch in _choices(body):
@@ -183,6 +183,9 @@ def logprobs_shape(ex):
             if lp is not None and "logprobs" in ch:
                 yield Violation("PARAM-018", "logprobs null when not requested", short(lp, 80), f"/choices/{i}/logprobs")
             continue
+        msg = ch.get("message") if isinstance(ch.get("message"), dict) else {}
+        if isinstance(lp, dict) and "content" in lp and lp["content"] is None and not msg.get("content"):
+            continue                      # no text (a tool call): content logprobs may be null (PARAM-016)
         if not isinstance(lp, dict) or not isinstance(lp.get("content"), list):
             yield Violation("PARAM-016", "a logprobs object with a content list (logprobs: true)", short(lp, 80), f"/choices/{i}/logprobs")
             continue
@@ -221,6 +224,8 @@ def json_modes(ex):
         msg = ch["message"]
         if ch.get("finish_reason") != "stop" or msg.get("tool_calls") or msg.get("refusal"):
             continue                      # a cut or refused answer is not held to the format
+        if req(ex).get("stop"):
+            continue                      # a stop sequence may legitimately cut the JSON short
         content = msg.get("content")
         where = f"/choices/{ch.get('index')}/message/content"
         rule = "PARAM-024" if rf["type"] == "json_object" else "PARAM-026"

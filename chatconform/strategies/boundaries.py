@@ -120,8 +120,8 @@ def invalid_boundaries(profile: Profile, names: set[str]) -> list[Invalid]:
             out.append(_invalid(body, "out-of-range", f"/{field}", field, f"{field} = {value!r} (out of range)"))
         out.append(_invalid(b(logit_bias={"50256": 101}), "out-of-range", "/logit_bias/50256", "logit_bias", "logit_bias 101"))
     if "wrong-type" in names:
-        for field, value in (("temperature", "1"), ("n", 1.5), ("stream", "true"), ("max_tokens", "16"), ("model", 42),
-                             ("messages", "hi")):
+        for field, value in (("temperature", "1"), ("n", 1.5), ("n", "2"), ("stream", "true"), ("max_tokens", "16"),
+                             ("model", 42), ("messages", "hi")):
             body = b(**{field: value})
             if field == "max_tokens":
                 body["max_completion_tokens"] = profile.max_tokens
