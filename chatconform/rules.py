@@ -5,7 +5,7 @@ import functools
 import pathlib
 from dataclasses import dataclass
 
-import yaml
+from . import yamlio
 
 CATALOGUE = pathlib.Path(__file__).with_name("rules.yaml")
 LEVELS = ("MUST", "SHOULD", "MAY")
@@ -31,7 +31,7 @@ class Rule:
 
 @functools.lru_cache(maxsize=None)
 def catalogue() -> dict[str, Rule]:
-    data = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
+    data = yamlio.load(CATALOGUE.read_text(encoding="utf-8"))
     rules: dict[str, Rule] = {}
     for entry in data["rules"]:
         rule = Rule(**entry)

@@ -8,7 +8,6 @@ Every error is attributed to a rule through the schema's `x-rule` /
 from __future__ import annotations
 
 import ast
-import copy
 import functools
 import json
 import re
@@ -51,9 +50,9 @@ def load(name: str) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def validator(name: str) -> Draft202012Validator:
-    schema = load(name)
-    StrictValidator.check_schema(schema)
-    return StrictValidator(schema)
+    # No check_schema here: it costs ~0.4 s a run, and tests/test_schemas.py checks
+    # every schema document against the 2020-12 metaschema.
+    return StrictValidator(load(name))
 
 
 def _pointer(path) -> str:
@@ -130,6 +129,39 @@ def _leaf(error: ValidationError) -> ValidationError:
     return error
 
 
+# 2019-09/2020-12 keywords fastjsonschema (drafts 4 to 7) does not know: it skips them
+# silently, so a schema using one would be validated as if the keyword were absent.
+_UNKNOWN_TO_FAST = ("dependentRequired", "prefixItems", "unevaluatedProperties", "unevaluatedItems",
+                    "minContains", "maxContains", "$dynamicRef", "$recursiveRef")
+
+
+def _for_fast(node: Any) -> Any:
+    """The schema rewritten in keywords fastjsonschema knows, with the same meaning.
+
+    `dependentSchemas: {k: S}` means "if k is present, the instance must match S",
+    which draft 7 spells `if: {required: [k]}, then: S`.  Any other keyword it does not
+    know raises, and the fast path is off for that schema.
+    """
+    if isinstance(node, list):
+        return [_for_fast(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in _UNKNOWN_TO_FAST:
+            raise ValueError(f"fastjsonschema does not know {key}")
+        if key in ("properties", "$defs", "patternProperties"):
+            out[key] = {k: _for_fast(v) for k, v in value.items()}
+        elif key == "dependentSchemas":
+            conditions = [{"if": {"required": [k]}, "then": _for_fast(v)} for k, v in value.items()]
+            out["allOf"] = out.get("allOf", []) + conditions
+        elif key == "allOf":
+            out["allOf"] = [_for_fast(v) for v in value] + out.get("allOf", [])
+        else:
+            out[key] = _for_fast(value)
+    return out
+
+
 @functools.lru_cache(maxsize=None)
 def _fast(name: str):
     """A compiled fast validator for the common case (a valid document), or None.
@@ -138,33 +170,43 @@ def _fast(name: str):
     jsonschema's interpreter takes ~600 µs.  It only ever answers "valid"; any doubt
     goes to the full jsonschema validation, which gives the errors and their rules.
     It is laxer than our strict types in one known way (12.0 passes as an integer),
-    so documents holding an integral float always take the full path.
+    so integral floats are shown to it as _NotAnInteger.
     """
-    if '"dependentSchemas"' in json.dumps(load(name)):
-        return None            # a 2020-12 keyword fastjsonschema ignores: it would answer "valid" wrongly
     try:
         import fastjsonschema
-        return fastjsonschema.compile(copy.deepcopy(load(name)))   # it rewrites $refs in place
-    except Exception:          # not installed, or a schema feature it does not know
+        return fastjsonschema.compile(_for_fast(load(name)))   # a copy: it rewrites $refs in place
+    except Exception:          # not installed, a keyword it does not know, or a schema feature it rejects
         return None
 
 
-def _has_integral_float(value: Any) -> bool:
+class _NotAnInteger(float):
+    """An integral float (12.0) as fastjsonschema must see it: our types are strict
+    (12.0 is a number, not an integer), while fastjsonschema's integer test accepts any
+    float whose is_integer() is true.  Comparisons, ranges and enums are unchanged."""
+
+    def is_integer(self) -> bool:
+        return False
+
+
+def _strict_floats(value: Any) -> Any:
+    """`value` with every integral float wrapped in _NotAnInteger (a copy only where needed)."""
     if isinstance(value, float):
-        return value.is_integer()
+        return _NotAnInteger(value) if value.is_integer() else value
     if isinstance(value, dict):
-        return any(_has_integral_float(v) for v in value.values())
+        items = {k: _strict_floats(v) for k, v in value.items()}
+        return items if any(items[k] is not v for k, v in value.items()) else value
     if isinstance(value, list):
-        return any(_has_integral_float(v) for v in value)
-    return False
+        items = [_strict_floats(v) for v in value]
+        return items if any(a is not b for a, b in zip(items, value)) else value
+    return value
 
 
 def fast_valid(name: str, instance: Any) -> bool:
     fast = _fast(name)
-    if fast is None or _has_integral_float(instance):
+    if fast is None:
         return False
     try:
-        fast(instance)
+        fast(_strict_floats(instance))
         return True
     except Exception:
         return False

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 from jsonschema import Draft202012Validator
 
-from . import redact
+from . import redact, yamlio
 from .schemas import SCHEMA_DIR
 from .violations import UsageError
 
@@ -134,7 +134,7 @@ def load_file(path: str | os.PathLike) -> dict[str, dict]:
     if not p.is_file():
         raise UsageError(f"{p}: no such targets file")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yamlio.load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -55,7 +55,29 @@ def documents():
                     seen.add(shape)
                     docs.append(("chunk", c))
     docs.append(("error", {"error": {"message": "m", "type": "t", "param": None, "code": None}}))
+    docs += [("request", r) for r in REQUESTS]
     return docs
+
+
+# Requests touching the request schema's conditional parts (dependentSchemas, if/then,
+# message roles, content parts, tools, response formats), each valid as written.
+REQUESTS = [
+    {"model": "m", "messages": [{"role": "user", "content": "hi"}], "logprobs": True, "top_logprobs": 2,
+     "stream": True, "stream_options": {"include_usage": True}, "max_completion_tokens": 5, "stop": ["a"], "n": 2},
+    {"model": "m", "messages": [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": [{"type": "text", "text": "t"},
+                                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA==", "detail": "low"}}]},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "r"}],
+     "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}],
+     "tool_choice": {"type": "function", "function": {"name": "f"}}, "parallel_tool_calls": False},
+    {"model": "m", "messages": [{"role": "developer", "content": "d"}, {"role": "user", "content": "u"}],
+     "response_format": {"type": "json_schema", "json_schema": {"name": "x", "strict": True,
+                                                                 "schema": {"type": "object", "properties": {}}}},
+     "temperature": 0.5, "top_p": 1, "seed": 7, "presence_penalty": 0, "frequency_penalty": 0},
+]
 
 
 @pytest.mark.parametrize("name,doc", documents(), ids=lambda x: x if isinstance(x, str) else "")
@@ -69,10 +91,31 @@ def test_fast_path_never_laxer(name, doc):
     assert checked > 20
 
 
-def test_fast_path_off_where_it_ignores_keywords():
-    """fastjsonschema ignores dependentSchemas: the request schema must take the full path,
-    or `top_logprobs` without `logprobs` would pass as valid."""
+def test_fast_path_keeps_dependent_schemas():
+    """fastjsonschema ignores dependentSchemas: the fast path gets them rewritten as
+    if/then, or `top_logprobs` without `logprobs` would pass as valid."""
     base = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    assert schemas._fast("request") is not None
+    assert not schemas.fast_valid("request", {**base, "top_logprobs": 2})
+    assert not schemas.fast_valid("request", {**base, "stream_options": {"include_usage": True}})
+    assert schemas.fast_valid("request", {**base, "logprobs": True, "top_logprobs": 2})
     assert not schemas.is_valid("request", {**base, "top_logprobs": 2})
     assert not schemas.is_valid("request", {**base, "stream_options": {"include_usage": True}})
     assert schemas.is_valid("request", {**base, "logprobs": True, "top_logprobs": 2})
+
+
+def test_fast_path_off_for_keywords_it_does_not_know():
+    with pytest.raises(ValueError):
+        schemas._for_fast({"type": "array", "prefixItems": [{"type": "string"}]})
+    rewritten = schemas._for_fast({"allOf": [{"type": "object"}], "dependentSchemas": {"a": {"required": ["b"]}}})
+    assert rewritten == {"allOf": [{"type": "object"}, {"if": {"required": ["a"]}, "then": {"required": ["b"]}}]}
+
+
+def test_integral_floats_are_numbers_not_integers():
+    """12.0 is a number but not an integer (strict types); the fast path judges such
+    documents itself instead of sending every one of them to the slow path."""
+    base = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    assert schemas.fast_valid("request", {**base, "temperature": 1.0, "top_p": 1.0})
+    assert not schemas.fast_valid("request", {**base, "n": 2.0})
+    assert not schemas.fast_valid("request", {**base, "max_completion_tokens": 16.0})
+    assert not schemas.validator("request").is_valid({**base, "n": 2.0})
