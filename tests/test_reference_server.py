@@ -827,3 +827,23 @@ def test_defect_changes_an_answer(name, clean_answers, bare_client):
     with start(api_key=KEY, defects=[name], stream_delay=0) as srv:
         mutated = SMOKE[name](_sender(bare_client, srv.base_url))
     assert mutated != clean_answers(name), f"defect {name} did not change the answer to its probe"
+
+
+def test_record_writes_each_request_without_the_key():
+    """--record (benchmarks/replay.py's input): one line per request as received, the
+    key never written, only whether the right one was sent."""
+    out = io.StringIO()
+    with start(api_key=KEY, record=out) as srv:
+        body = {"model": M, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+        with httpx.Client() as c:
+            c.post(f"{srv.base_url}/chat/completions", json=body, headers={**AUTH, "X-Echo": KEY})
+            c.post(f"{srv.base_url}/chat/completions", content=b"{not json", headers={"Authorization": "Bearer sk-wrong"})
+            c.get(f"{srv.base_url}/models")
+    text = out.getvalue()
+    assert KEY not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [(r["method"], r["path"], r["auth"]) for r in lines] == [
+        ("POST", "/v1/chat/completions", "valid"), ("POST", "/v1/chat/completions", "other"), ("GET", "/v1/models", None)]
+    assert json.loads(lines[0]["body"]) == body
+    assert lines[0]["headers"]["X-Echo"] == "{KEY}"
+    assert lines[1]["body"] == "{not json"

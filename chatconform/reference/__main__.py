@@ -2,7 +2,7 @@
 
     python -m chatconform.reference [--host 127.0.0.1] [--port N] [--api-key-env VAR]
                                     [--defect NAME ...] [--list-defects] [--verbose]
-                                    [--dialect NAME] [--list-dialects]
+                                    [--dialect NAME] [--list-dialects] [--record FILE]
 
 Prints exactly one line `BASE_URL=http://127.0.0.1:PORT/v1` (flushed) once the
 server is listening, so a parent process can wait for it and read the port.
@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dialect", choices=sorted(DIALECTS), help="behave as this seed vendor documents (see --list-dialects)")
     p.add_argument("--list-dialects", action="store_true", help="list the vendor dialects and exit")
     p.add_argument("--verbose", action="store_true", help="log requests and server errors to stderr")
+    p.add_argument("--record", metavar="FILE", help="append every request received to FILE, one JSON line each, "
+                   "without the Authorization value (benchmarks/bench.py replays them)")
     return p
 
 
@@ -50,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: environment variable {args.api_key_env} is not set or empty", file=sys.stderr)
             return 2
     try:
+        record = open(args.record, "a", encoding="utf-8") if args.record else None
+    except OSError as e:
+        print(f"error: cannot write {args.record}: {e}", file=sys.stderr)
+        return 2
+    try:
         server = start(args.host, args.port, api_key=api_key, defects=args.defect, verbose=args.verbose,
-                       dialect=args.dialect)
+                       dialect=args.dialect, record=record)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -61,12 +61,30 @@ class Config:
     stream_delay: float = STREAM_DELAY
     base_path: str = "/v1"  # where the API lives: a dialect may move it (dialects.py, 002: /api/v1)
     dialect: str | None = None
+    record: Any = None  # a text file: one JSON line per request received (benchmarks/bench.py replays them)
     skip: frozenset[str] = field(init=False)
     flags: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.skip = frozenset().union(*(d.skip_checks for d in self.defects))
         self.flags = frozenset().union(*(d.flags for d in self.defects))
+        self._record_lock = threading.Lock()
+
+    def log_request(self, method: str, path: str, headers: Any, raw: bytes | None) -> None:
+        """Record a request as received, for an exact replay.  The Authorization
+        header's value is never written (only whether it held the right key), nor the key
+        anywhere else."""
+        if self.record is None:
+            return
+        kept = {k: v.replace(self.api_key, "{KEY}") if self.api_key else v for k, v in headers.items()
+                if k.lower() not in ("authorization", "host", "content-length", "transfer-encoding")}
+        sent = headers.get("Authorization")
+        auth = None if sent is None else "valid" if self.api_key and sent == f"Bearer {self.api_key}" else "other"
+        line = json.dumps({"method": method, "path": path, "headers": kept, "auth": auth,
+                           "body": (raw or b"").decode("latin-1")})
+        with self._record_lock:
+            self.record.write(line + "\n")
+            self.record.flush()
 
     def hooks(self, name: str) -> list[Any]:
         return [getattr(d, name) for d in self.defects if getattr(d, name) is not None]
@@ -141,6 +159,7 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, OSError):
                 self.close_connection = True
                 raw = b""
+            cfg.log_request(self.command, self.path, self.headers, raw)
             if internal is None:  # outside a dialect's base path: nothing lives there
                 check_auth(call, cfg.skip, cfg.flags)
                 raise ApiError(404, f"Invalid URL ({call.method} {path})", check="http.unknown-path")
@@ -408,6 +427,7 @@ def start(
     verbose: bool = False,
     stream_delay: float = STREAM_DELAY,
     dialect: str | None = None,
+    record: Any = None,
 ) -> RunningServer:
     """Start a reference server in a daemon thread and return once it is listening.
 
@@ -427,6 +447,7 @@ def start(
         stream_delay=stream_delay,
         base_path=d.base_path if d else "/v1",
         dialect=d.name if d else None,
+        record=record,
     )
     httpd = ReferenceHTTPServer((host, port), config)
     thread = threading.Thread(
