@@ -248,6 +248,34 @@ def test_token_limits(client):
     assert [it["finish_reason"] for ch in chunks for it in ch["choices"]][-1] == "length"
 
 
+def test_token_limit_leaves_no_room_for_the_end(client):
+    """An answer exactly as long as the limit was cut by it: "length", not "stop"."""
+    full = ok(client, {**P_MIN, "max_tokens": 500})
+    n = full["usage"]["completion_tokens"]
+    exact = ok(client, {**P_MIN, "max_tokens": n})["choices"][0]
+    assert exact["finish_reason"] == "length" and exact["message"]["content"] == full["choices"][0]["message"]["content"]
+    assert ok(client, {**P_MIN, "max_tokens": n + 1})["choices"][0]["finish_reason"] == "stop"
+
+
+def test_token_limit_cuts_tool_calls(client):
+    """A limit binds tool calls too (PARAM-001): arguments stop where the tokens run out,
+    finish "length", usage within the limit; with room to spare the call is whole."""
+    tool = {"type": "function", "function": {"name": "book", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}, "nights": {"type": "integer"}, "note": {"type": "string"}},
+        "required": ["city", "nights", "note"]}}}
+    body = {**P_MIN, "tools": [tool], "tool_choice": "required"}
+    whole = ok(client, {**body, "max_tokens": 500})
+    args = whole["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    assert whole["choices"][0]["finish_reason"] == "tool_calls" and json.loads(args)
+    for limit in (1, 3):
+        ch = ok(client, {**body, "max_tokens": limit})["choices"][0]
+        cut = ch["message"]["tool_calls"][0]["function"]["arguments"]
+        assert ch["finish_reason"] == "length" and args.startswith(cut) and len(cut) < len(args)
+    assert ok(client, {**body, "max_tokens": 3})["usage"]["completion_tokens"] <= 3
+    chunks = stream(client, {**body, "max_tokens": 3})
+    assert [it["finish_reason"] for ch in chunks for it in ch["choices"]][-1] == "length"
+
+
 def test_n_choices(client):
     b = ok(client, {**P_MIN, "n": 3})
     assert [c["index"] for c in b["choices"]] == [0, 1, 2]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, seed, settings
 
 from chatconform import rules, schemas
 from chatconform import strategies as S
-from chatconform.strategies import attribution, harness, requests as R
+from chatconform.strategies import attribution, harness
 from chatconform.targets import CAPABILITIES
 
 MODEL = "m"
@@ -44,8 +44,7 @@ def check_valid(body: dict, profile: S.Profile) -> None:
     # cost: a small token limit always, n <= 3
     limits = [body.get(k) for k in ("max_tokens", "max_completion_tokens") if k in body]
     assert limits and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in limits)
-    offers_tools = bool(body.get("tools"))
-    assert max(limits) <= (max(profile.max_tokens, R.TOOL_CALL_MIN_LIMIT) if offers_tools else profile.max_tokens)
+    assert max(limits) <= profile.max_tokens
     assert body.get("n") is None or 1 <= body["n"] <= 3
     # JSON: no lone surrogates, UTF-8 encodable, ints stay ints
     json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -75,7 +74,6 @@ def check_valid(body: dict, profile: S.Profile) -> None:
     rf = (body.get("response_format") or {}).get("type")
     if rf in ("json_object", "json_schema"):
         assert claims(rf)
-        assert "stop" not in body or body["stop"] is None or not R.AVOID_STOP_WITH_JSON_MODES
     if rf == "json_object":
         assert any("JSON" in json.dumps(m.get("content"), ensure_ascii=False) for m in body["messages"])
 

@@ -226,7 +226,9 @@ def apply_limits(tokens: list[str], limit: int | None, stops: list[str]) -> tupl
     Returns (tokens, finish_reason, stop_hit). A cut inside a token keeps the part
     of the token before the stop sequence, so the stop text never appears.
     """
-    cut = limit is not None and limit < len(tokens)
+    # limit == len(tokens) cuts too: the answer used every token allowed, leaving no
+    # room for the end-of-sequence token a model needs to finish with "stop".
+    cut = limit is not None and limit <= len(tokens)
     kept = tokens[: max(limit, 0)] if cut and limit is not None else list(tokens)
     text = "".join(kept)
     best: tuple[int, str] | None = None
@@ -247,6 +249,27 @@ def apply_limits(tokens: list[str], limit: int | None, stops: list[str]) -> tupl
             out.append(tok[: best[0] - used])
         break
     return out, "stop", best[1]
+
+
+def limit_tool_calls(calls: list[ToolCall], limit: int | None) -> tuple[list[ToolCall], int, bool]:
+    """Tool calls under the token limit, as a model writes them: one token for each call's
+    name, then its arguments token by token; when the limit is reached the arguments stop
+    where they are (usually not JSON yet) and the answer finishes with "length" (PARAM-001).
+
+    Returns (calls, tokens used, cut)."""
+    out: list[ToolCall] = []
+    used = 0
+    for call in calls:
+        args = tokenize(call.arguments)
+        need = 1 + len(args)
+        if limit is None or used + need < limit:
+            out.append(call)
+            used += need
+            continue
+        room = max(limit - used - 1, 0)           # what is left for the arguments after the name
+        out.append(ToolCall(call.id, call.name, "".join(args[:room])))
+        return out, min(limit, used + need), True
+    return out, used, False
 
 
 def _alternatives(token: str) -> list[str]:
@@ -307,8 +330,8 @@ def generate(body: dict[str, Any]) -> Completion:
                 if not isinstance(args, dict):
                     args = {}
                 calls.append(ToolCall(random_id("call_", 24), fn["name"], json.dumps(args, separators=(",", ":"), ensure_ascii=False)))
-            used = sum(1 + len(tokenize(c.arguments)) for c in calls)
-            choices.append(Choice(index, None, [], tool_finish, calls, None, None, used))
+            calls, used, cut = limit_tool_calls(calls, _limit(body))
+            choices.append(Choice(index, None, [], "length" if cut else tool_finish, calls, None, None, used))
             continue
         tokens, finish, hit = apply_limits(_text_tokens(body, rng), _limit(body), _stops(body))
         entries = logprob_entries(tokens, top, _material(messages, seed, index, "logprobs")) if want_logprobs else None

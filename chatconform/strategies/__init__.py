@@ -18,20 +18,10 @@ Modules:
   harness.py       running a property against a target: per-example observer, shrinking,
                    seeds, the per-target example database, failure reports (JSON + curl + seed)
 
-What the generator avoids, and why (requests.py flags; each would be a false alarm on
-a conformant server today, and each goes once the engine change named here lands):
-
-  AVOID_STOP_WITH_JSON_MODES       a stop sequence legitimately cuts JSON with finish "stop";
-                                   checks/invariants.py json_modes() must skip requests with `stop`
-  AVOID_STOP_WITH_LIMIT_ONE        max_tokens=1 plus a stop inside that token finishes "stop";
-                                   token_limit()'s PARAM-002 branch must skip requests with `stop`
-  AVOID_LOGPROBS_WITH_TOOLS        a tool-call answer has no content tokens: logprobs_shape()
-                                   must accept `logprobs.content: null` there (PARAM-016 allows it)
-  AVOID_LIMIT_ONE_WITH_JSON_MODES  the reference finishes a one-token answer ("{}") under
-                                   max_tokens=1 with "stop": reference/model.py apply_limits()
-                                   must cut when limit <= len(tokens) (no room for end-of-sequence)
-  TOOL_CALL_MIN_LIMIT (256)        the reference does not apply the token limit to tool calls
-                                   (PARAM-001): reference/model.py generate() must cut them
+Nothing is avoided: every combination of claimed features is drawn.  Answers the
+engine must not misjudge are handled by the checks (a stop sequence may cut JSON or a
+one-token answer with "stop"; a tool-call answer may carry `logprobs.content: null`;
+a token limit may cut tool-call arguments, finishing with "length"), each with a test.
 """
 from .attribution import acceptance_rule, features, invalid_reasons, is_valid, prose_errors
 from .boundaries import invalid_boundaries, valid_boundaries

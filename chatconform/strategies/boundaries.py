@@ -12,7 +12,7 @@ import copy
 
 from .. import fixtures
 from .invalid import Invalid
-from .requests import INT64, TOOL_CALL_MIN_LIMIT, Profile
+from .requests import INT64, Profile
 
 PROMPT = "Count from 1 to 30 in words, separated by spaces."       # a long answer: limits and stops bite
 
@@ -60,7 +60,7 @@ def valid_boundaries(profile: Profile, focus: str) -> list[dict]:
             out += [b(stream=True, stream_options={"include_usage": True}), b(stream=True, stream_options={"include_usage": False}),
                     b(stream=True, stream_options=None)]
     elif focus == "tools":
-        lim = max(profile.max_tokens, TOOL_CALL_MIN_LIMIT)
+        lim = profile.max_tokens
         two = [_tool(), _tool("get_time")]
         out = [b(tools=[_tool()], tool_choice=c, max_tokens=lim)
                for c in ("none", "auto", "required", {"type": "function", "function": {"name": "get_weather"}})]

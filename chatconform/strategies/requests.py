@@ -7,7 +7,6 @@ Cost stays low by construction: every request carries a token limit of at most
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -26,23 +25,6 @@ FOCUSES = ("core", "streaming", "tools", "json_object", "json_schema", "logprobs
 # now and then), and arbitrary unicode ones.  Never "": what an empty stop means is
 # not documented.
 COMMON_STOPS = (" ", "e", "a", "o", "i", "t", "s", "m", "r", ".", "or", "it", " d", "lorem", " ipsum", "\n", "é", "😀")
-
-# Combinations the engine's checks cannot yet judge without false alarms; the
-# generator avoids them until the checks learn (see the module docstring of
-# chatconform/strategies/__init__.py for the engine changes that lift them).
-AVOID_STOP_WITH_JSON_MODES = True      # json_modes: a stop sequence legitimately cuts JSON (finish "stop")
-AVOID_STOP_WITH_LIMIT_ONE = True       # token_limit: max_tokens=1 + stop inside that token gives "stop"
-# The reference answers a one-token JSON ("{}" for an empty object schema) with
-# finish_reason "stop" under max_tokens=1, which token_limit() reads as PARAM-002 (a real
-# model needs a second step for its end-of-sequence token): JSON modes get a limit >= 2.
-AVOID_LIMIT_ONE_WITH_JSON_MODES = True
-# logprobs_shape() wants logprobs.content to be a list, but a tool-call answer has no
-# content tokens: PARAM-016 itself allows `content: null` (the reference sends it).
-AVOID_LOGPROBS_WITH_TOOLS = True
-# A request that offers tools gets a token limit of at least this (0 lifts it): the
-# reference server does not apply the limit to tool calls (PARAM-001), and a generated
-# parameters schema gives arguments of up to ~130 of its tokens.
-TOOL_CALL_MIN_LIMIT = int(os.environ.get("CHATCONFORM_TOOL_CALL_MIN_LIMIT", "256"))
 
 
 @dataclass(frozen=True)
@@ -212,7 +194,7 @@ def valid_requests(draw, profile: Profile, focus: str = "core", stream: bool | N
             return False
         return focus == cap or draw(st.integers(0, 3)) == 0
 
-    use_tools = focus == "tools" or (mix("tools") and not (focus == "logprobs" and AVOID_LOGPROBS_WITH_TOOLS))
+    use_tools = focus == "tools" or mix("tools")
     tools = draw(tool_definitions()) if use_tools else None
     rf = draw(response_formats(profile, focus)) if not core else draw(st.sampled_from([None, {"type": "text"}]))
     if rf and rf["type"] in ("json_object", "json_schema") and not (focus == rf["type"] or mix(rf["type"])):
@@ -225,22 +207,12 @@ def valid_requests(draw, profile: Profile, focus: str = "core", stream: bool | N
         need_image=focus == "vision", need_audio=focus == "audio", json_word=json_word, max_turns=max_turns))
     limits = draw(token_limits(profile.max_tokens))
     tool_choice = draw(_tool_choices(tuple(t["function"]["name"] for t in tools))) if tools else "absent"
-    if tools and TOOL_CALL_MIN_LIMIT:            # even under "none": a server may call anyway (TOOL-011)
-        limits = {k: max(v, TOOL_CALL_MIN_LIMIT) for k, v in limits.items()}
     body.update(limits)
     body.update(draw(sampling()))
     if rf is not None:
         body["response_format"] = rf
     stop_mode = draw(st.integers(0, 4))        # 0 none (the simplest), 1..3 a stop, 4 null
-    want_stop = stop_mode > 0
-    if AVOID_LIMIT_ONE_WITH_JSON_MODES and rf and rf["type"] != "text":
-        limits = {k: max(v, 2) for k, v in limits.items()}
-        body.update(limits)
-    if want_stop and AVOID_STOP_WITH_JSON_MODES and rf and rf["type"] != "text":
-        want_stop = False
-    if want_stop and AVOID_STOP_WITH_LIMIT_ONE and min(v for v in limits.values()) == 1:
-        want_stop = False
-    if want_stop:
+    if stop_mode:
         body["stop"] = None if stop_mode == 4 else draw(stops())
     if tools:
         body["tools"] = tools
@@ -252,8 +224,7 @@ def valid_requests(draw, profile: Profile, focus: str = "core", stream: bool | N
     if focus == "n" or mix("n"):
         top = max(1, profile.max_n)
         body["n"] = draw(integer_in(min(2, top), top)) if focus == "n" else draw(st.none() | integer_in(1, top))
-    may_call = bool(tools) and tool_choice != "none"
-    if (focus == "logprobs" or mix("logprobs")) and not (may_call and AVOID_LOGPROBS_WITH_TOOLS):
+    if focus == "logprobs" or mix("logprobs"):
         body["logprobs"] = True if focus == "logprobs" else draw(st.sampled_from([True, False, None]))
         if body["logprobs"] is True and draw(st.booleans()):
             body["top_logprobs"] = draw(integer_in(0, 20))
