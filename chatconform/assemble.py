@@ -140,7 +140,9 @@ def assemble(chunks: list[dict]) -> Assembled:
                 c.last_chunk = pos
             if finished_before and meaningful:
                 c.deltas_after_finish += 1
-            if "role" in delta:
+            if delta.get("role") is not None:
+                # A null role is no role to a client (the SDK skips None; the null itself is
+                # the chunk schema's finding, STREAM-014): only a value counts as repeated.
                 c.roles_seen += 1
                 if c.role is None:
                     c.role = delta["role"]

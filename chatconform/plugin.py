@@ -21,7 +21,7 @@ from .budget import BUDGETS, Budget
 from .client import Breaker, Client
 from .observer import Recorder
 from .report import summary_lines
-from .verdict import judge
+from .verdict import judge, set_aside_unclaimed
 from .results import ResultsBook
 from .targets import CAPABILITIES, Target, adhoc, resolve
 from .violations import CannotJudge, UsageError, Violation
@@ -307,6 +307,8 @@ def pytest_runtest_makereport(item, call):
     error = None
     if exc is not None and not isinstance(exc, Violation):
         error = exc.reason if isinstance(exc, CannotJudge) else f"{type(exc).__name__}: {exc}"
+    rec.violations[:], unclaimed = set_aside_unclaimed(rec.violations, s.target.claims)
+    rec.notes.extend(unclaimed)
     verdict = judge(rec.violations, rec.exchanges, cited_rules(item), s.target.expectations, s.level, error=error)
     report.chatconform = _record(item, verdict["outcome"], verdict["violations"], rec.notes, rec.exchanges,
                                  verdict.get("reason", ""), call.duration, rec)

@@ -7,6 +7,24 @@ from . import redact, rules as rules_mod
 from .report import render_failure
 
 
+def set_aside_unclaimed(violations, claims) -> tuple[list, list]:
+    """(violations kept, Notes) : a check's finding under a rule of a capability the target
+    does not claim is information, not a failure.  A test may probe an unclaimed feature on
+    purpose (n: 2 where n is not claimed, an image to a text-only model); its own rule
+    judges the answer (PARAM-009, VISION-006), and the answer's shape under the feature's
+    rules (PARAM-008's choice count) says nothing the target promised."""
+    from .violations import Note
+    kept, notes = [], []
+    for v in violations:
+        rule = rules_mod.catalogue().get(v.rule)
+        cap = rule.capability if rule else None
+        if v.origin == "check" and cap and not claims(cap):
+            notes.append(Note(v.rule, f"not claimed ({cap}): expected {v.expected}; got {v.actual}"))
+        else:
+            kept.append(v)
+    return kept, notes
+
+
 def judge(violations, exchanges, cited, expectations, level: str, error: str | None = None,
           today: _dt.date | None = None) -> dict:
     """Sort violations into fail / warning / known deviation and decide the outcome.

@@ -1,4 +1,4 @@
-"""The answer invariants (chatconform/checks/invariants.py) on answers a conformant
+"""The answer invariants (chatconform/checks/invariants.py, and stream assembly) on answers a conformant
 server may give to combinations the property tests draw: no false alarm on the
 legitimate answer, and the same check still fails the faulty one beside it."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from chatconform import checks
-from tests.helpers import good_response, json_exchange
+from tests.helpers import chunk, good_response, json_exchange, sse_of, stream_exchange
 
 BASE = {"model": "m", "messages": [{"role": "user", "content": "Reply with JSON."}]}
 
@@ -66,3 +66,20 @@ def test_legitimate_answer_passes_and_faulty_one_fails(what, request_, good, bad
     assert rules_broken(copy.deepcopy(good), request_) == set(), what
     if bad is not None:
         assert rule in rules_broken(copy.deepcopy(bad), request_), what
+
+
+# -- streams ----------------------------------------------------------------------------------
+
+def stream_rules(chunks) -> set[str]:
+    violations, _ = checks.run(stream_exchange(sse_of(chunks)))
+    return {v.rule for v in violations}
+
+
+def test_null_role_in_later_deltas_is_not_a_repeated_role():
+    """STREAM-013 is about a role value the SDK would concatenate; role: null in later
+    deltas (llama-cpp-python) is the chunk schema's finding (STREAM-014), not a repeat."""
+    first = chunk(delta={"role": "assistant", "content": ""})
+    nulls = [first, chunk(delta={"role": None, "content": "Hi"}), chunk(delta={}, finish="stop")]
+    repeats = [first, chunk(delta={"role": "assistant", "content": "Hi"}), chunk(delta={}, finish="stop")]
+    assert "STREAM-013" not in stream_rules(nulls) and "STREAM-014" in stream_rules(nulls)
+    assert "STREAM-013" in stream_rules(repeats)

@@ -150,6 +150,47 @@ def test_shrinking_keeps_only_what_the_failure_needs(tmp_path):
     assert len(text) == 1 and ord(text) > 0xFFFF, body
 
 
+def _tool_without_parameters_400(call):
+    tools = call.body.get("tools") if isinstance(call.body, dict) else None
+    for t in tools if isinstance(tools, list) else []:
+        fn = t.get("function") if isinstance(t, dict) else None
+        if isinstance(fn, dict) and "parameters" not in fn:
+            return ApiError(400, "Invalid request.", param=None, check="defect")     # names no field
+    return None
+
+
+# A refusal that names no field, of a feature that is never the first in attribution
+# order when other features come along (logprobs, n, ... come before tools).
+TOOL_400_NO_PARAM = Defect("tool-without-parameters-400-no-param", "tools", ("TOOL-002",),
+                           "A tool without parameters gets 400 with param null.", on_request=_tool_without_parameters_400)
+
+
+def test_refusal_naming_no_field_is_attributed_by_experiment(tmp_path):
+    """The error does not say what was refused: the suite finds the feature by sending the
+    minimal failing request without each feature in turn, and reports TOOL-002, not the
+    rule of whichever feature came first (found by llama-cpp-python: PARAM-014 was blamed)."""
+    with start(defects=[TOOL_400_NO_PARAM]) as srv:
+        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node="test_valid_requests_are_answered[logprobs]")
+    assert rc == 1, out[-3000:]
+    assert failed_rules(data) == {"TOOL-002"}, (failed_rules(data), out[-3000:])
+    (body,) = minimal_requests(out)
+    assert any("parameters" not in t["function"] for t in body["tools"]), body
+
+
+def test_tolerated_acceptance_is_a_note(tmp_path):
+    """STREAM-019 calls ignoring stream_options without stream a tolerable dialect: a
+    server that does so passes the invalid-request property, with a note saying so
+    (llama-server and llama-cpp-python both ignore it)."""
+    ignores = Defect("ignores-stream-options-without-stream", "stream", ("STREAM-019",),
+                     "stream_options without stream is ignored.", skip_checks=frozenset({"stream_options.requires-stream"}))
+    with start(defects=[ignores]) as srv:
+        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node="test_invalid_requests_are_refused[streaming]")
+    assert rc == 0, out[-3000:]
+    (test,) = data["tests"]
+    assert test["outcome"] == "pass", test
+    assert any(n["rule"] == "STREAM-019" and "tolerable" in n["message"] for n in test["notes"]), test["notes"]
+
+
 def test_boundary_failures_are_reported_as_such(tmp_path):
     """rejects-temperature-2 is met by a boundary example: reported unshrunk, one edge from plain."""
     if "rejects-temperature-2" not in DEFECTS:

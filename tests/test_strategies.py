@@ -432,3 +432,16 @@ def test_harness_raises_the_rule_found_and_reports_the_minimal_request(capsys):
     out = capsys.readouterr().out
     assert "minimal request (shrunk by hypothesis; seed 0)" in out and "--hypothesis-seed=0" in out
     assert "reproduce: curl " in out
+
+
+def test_ablations_only_when_the_error_names_no_field():
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4,
+            "logprobs": True, "top_logprobs": 2, "tools": [{"type": "function", "function": {"name": "f"}}],
+            "tool_choice": "required"}
+    assert attribution.ablations(body, "tools[0].function") == []          # the error named the field
+    variants = {rule: smaller for rule, _, smaller in attribution.ablations(body, None)}
+    assert set(variants) == {"PARAM-014", "TOOL-002", "TOOL-010"}       # tool_choice alone, too
+    assert "top_logprobs" not in variants["PARAM-014"]                      # removed with logprobs
+    assert "tool_choice" not in variants["TOOL-002"] and "tools" not in variants["TOOL-002"]
+    assert all(attribution.is_valid(b) for b in variants.values())
+    assert attribution.ablations({"model": "m", "messages": body["messages"], "max_tokens": 4, "seed": 1}, None) == []

@@ -23,7 +23,7 @@ engine must not misjudge are handled by the checks (a stop sequence may cut JSON
 one-token answer with "stop"; a tool-call answer may carry `logprobs.content: null`;
 a token limit may cut tool-call arguments, finishing with "length"), each with a test.
 """
-from .attribution import acceptance_rule, features, invalid_reasons, is_valid, prose_errors
+from .attribution import ablations, acceptance_rule, features, invalid_reasons, is_valid, prose_errors
 from .boundaries import invalid_boundaries, valid_boundaries
 from .invalid import KINDS, MUTATIONS, Invalid, Mutation, invalid_requests, kind_rules, mutations
 from .jsonschemas import json_schemas, tool_parameters
@@ -32,7 +32,7 @@ from .requests import FOCUSES, Profile, requests_with_extras, tool_definitions, 
 from .text import number_in, texts
 
 __all__ = [
-    "FOCUSES", "KINDS", "MUTATIONS", "Invalid", "Mutation", "Profile", "acceptance_rule", "conversations",
+    "FOCUSES", "KINDS", "MUTATIONS", "Invalid", "Mutation", "Profile", "ablations", "acceptance_rule", "conversations",
     "features", "invalid_boundaries", "invalid_reasons", "invalid_requests", "is_valid", "json_schemas",
     "kind_rules", "mutations", "number_in", "prose_errors", "requests_with_extras", "texts", "tool_definitions",
     "tool_parameters", "tool_round_trip", "user_message", "valid_boundaries", "valid_requests",

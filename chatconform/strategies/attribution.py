@@ -227,24 +227,60 @@ def features(body: dict) -> list[tuple[str, str]]:
     return out
 
 
+def _named_feature(body: dict, param: Any) -> tuple[str, str] | None:
+    """The feature the error's `param` names, if it names one of the request."""
+    if not (isinstance(param, str) and param):
+        return None
+    head = re.split(r"[.\[]", param, maxsplit=1)[0]
+    m = _MSG_PARAM.match(param)
+    if head == "messages" and m and isinstance(body.get("messages"), list) and int(m.group(1)) < len(body["messages"]):
+        i = int(m.group(1))
+        return message_feature(body["messages"][i], i, m.group(2))
+    if head in body:
+        return _field_feature(body, head)
+    return None
+
+
 def acceptance_rule(body: dict, param: Any = None) -> tuple[str, str]:
     """The rule a refusal of the valid `body` breaks, and what it refused.
 
     The error's `param` decides when it names a field of the request; otherwise the
     first feature (ORDER, then messages); a bare request (model, one user message, a
-    token limit) is REQ-001.
+    token limit) is REQ-001.  Where that guess matters, ablations() lets the caller
+    find the feature by experiment.
     """
-    if isinstance(param, str) and param:
-        head = re.split(r"[.\[]", param, maxsplit=1)[0]
-        m = _MSG_PARAM.match(param)
-        if head == "messages" and m and isinstance(body.get("messages"), list) and int(m.group(1)) < len(body["messages"]):
-            i = int(m.group(1))
-            return message_feature(body["messages"][i], i, m.group(2))
-        if head in body:
-            f = _field_feature(body, head)
-            if f is not None:
-                return f
+    named = _named_feature(body, param)
+    if named is not None:
+        return named
     feats = features(body)
     if feats:
         return feats[0]
     return "REQ-001", "a request with only model, one user message and a token limit"
+
+
+# Fields that mean nothing (or are invalid) without another: removed along with it.
+_DEPENDENTS = {"logprobs": ("top_logprobs",), "stream": ("stream_options",), "tools": ("tool_choice", "parallel_tool_calls")}
+
+
+def ablations(body: dict, param: Any = None) -> list[tuple[str, str, dict]]:
+    """For a refused valid request whose error names no field (so acceptance_rule() could
+    only guess): (rule, what, the request without that feature), for each feature whose
+    removal leaves a valid request: top-level fields in ORDER, then earlier messages.
+    The first variant that is accepted names the feature that was refused.  Empty when
+    the error names the field or the request has fewer than two features."""
+    if _named_feature(body, param) is not None or len(features(body)) < 2:
+        return []
+    out = []
+    for key in ORDER:
+        f = _field_feature(body, key)
+        if f is None:
+            continue
+        smaller = {k: v for k, v in body.items() if k != key and k not in _DEPENDENTS.get(key, ())}
+        if is_valid(smaller):
+            out.append((*f, smaller))
+    msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
+    for i, m in enumerate(msgs[:-1]):
+        smaller = {**body, "messages": msgs[:i] + msgs[i + 1:]}
+        if is_valid(smaller):
+            out.append((*message_feature(m, i), smaller))
+    return out

@@ -217,9 +217,14 @@ class PropertyRun:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self, strategy, judge: Callable, prepare: Callable | None = None, key: Callable | None = None,
-            explicit: list | tuple = ()) -> None:
+            explicit: list | tuple = (), refine: Callable | None = None) -> None:
         """Run the property on the `explicit` values first (boundary examples, not shrunk),
-        then on values drawn from `strategy`; raise the first violation found."""
+        then on values drawn from `strategy`; raise the first violation found.
+
+        `refine(violation, send) -> Violation | None` may look at the final (shrunk)
+        failure once, with requests of its own, and restate it (e.g. which feature of a
+        refused request was the one refused): once, not at every shrinking step, so it
+        costs a few requests per failure, not per shrink."""
         key = key or (lambda body: json.dumps(body, sort_keys=True, ensure_ascii=False, default=str))
 
         def example(value):
@@ -273,9 +278,24 @@ class PropertyRun:
                     raise
                 self.note("PROPERTY", f"hypothesis stopped with {type(exc).__name__}: {exc}; the failing request "
                                       "shown is the smallest one seen, not a fully shrunk one")
+            if refine is not None and found:
+                found = [self._refined(refine, v) for v in found]
         finally:
             self._client.close()
         self._finish(found)
+
+    def _refined(self, refine: Callable, v: Violation) -> Violation:
+        try:
+            better = refine(v, self.send)
+        except CannotJudge:
+            return v                                     # the experiment could not run: keep the guess
+        if better is None:
+            return v
+        same = self._by_exchange.pop(id(v.exchange), None) if v.exchange is not None else None
+        better = typed(better)
+        if same is not None:
+            self._by_exchange[id(better.exchange)] = Outcome([better] + same.violations[1:])
+        return better
 
     def _smallest_failure(self) -> list[Violation]:
         def size(o: Outcome) -> int:

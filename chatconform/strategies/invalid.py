@@ -34,6 +34,7 @@ class Mutation:
     apply: Callable                     # (draw, body, profile) -> (pointer, param, what) after editing body in place
     needs: tuple[str, ...] = ()         # capabilities the base request needs (its focus), beyond core
     focus: str = "core"
+    tolerated: str = ""                 # why accepting it is a tolerable dialect (then a note, not a failure)
 
 
 @dataclass
@@ -316,7 +317,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation("content-wrong-type", "content-wrong-type", ("REQ-007", "REQ-008", "REQ-011", "CONTENT-002"), content_wrong_type),
     Mutation("empty-arrays", "empty-arrays", ("REQ-002", "REQ-011"), empty_arrays),
     Mutation("stream-options-without-stream", "stream-options-without-stream", ("STREAM-019",),
-             stream_options_without_stream, needs=("streaming",)),
+             stream_options_without_stream, needs=("streaming",),
+             tolerated="STREAM-019: ignoring stream_options without stream is a tolerable dialect"),
     Mutation("tool-choice-without-tools", "tools", ("TOOL-014",), tool_choice_without_tools, needs=("tools",), focus="tools"),
     Mutation("tool-message-without-id", "tools", ("TOOL-016",), tool_message_without_id, needs=("tools",), focus="tools"),
     Mutation("orphan-tool-message", "tools", ("TOOL-018",), orphan_tool_message, needs=("tools",), focus="tools"),
