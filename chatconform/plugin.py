@@ -13,11 +13,12 @@ import os
 import pathlib
 import secrets
 import time
+import uuid
 
 import pytest
 
 from . import allure_bridge, redact, rules as rules_mod
-from .budget import BUDGETS, Budget
+from .budget import BUDGETS, Budget, Ledger
 from .client import Breaker, Client
 from .observer import Recorder
 from .report import summary_lines
@@ -58,6 +59,10 @@ class ChatconformSession:
         self.breaker = Breaker()
         self.reference = None
         self.started = time.time()
+        # Under pytest-xdist the workers share one ledger of the run's spend (budget.py);
+        # the controller made the run id (pytest_configure) and removes the ledger at the end.
+        run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") if hasattr(config, "workerinput") else None
+        self.ledger = Ledger.for_run(run_id) if run_id else None
 
     def ensure_running(self) -> Target:
         if self.target.embedded == "reference" and self.reference is None:
@@ -75,15 +80,19 @@ class ChatconformSession:
         return self.target
 
     def spent_out(self) -> str | None:
-        """Which budget (targets.yaml `budget`) this process has spent, if any.  Under
-        -n N each worker gets 1/N of it, so the run as a whole stays within it."""
+        """Which budget (targets.yaml `budget`) the run has spent, if any: this process's
+        spend, or under -n N the whole run's (every worker's, from the shared ledger)."""
         budget = self.target.budget or {}
-        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-        requests = sum(t.get("requests", 0) for t in self.book.tests)
-        tokens = sum(t.get("completion_tokens", 0) for t in self.book.tests)
-        if "requests" in budget and requests >= budget["requests"] / workers:
+        if not budget:
+            return None
+        if self.ledger is not None:
+            requests, tokens = self.ledger.totals()
+        else:
+            requests = sum(t.get("requests", 0) for t in self.book.tests)
+            tokens = sum(t.get("completion_tokens", 0) for t in self.book.tests)
+        if "requests" in budget and requests >= budget["requests"]:
             return f"{requests} requests of {budget['requests']}"
-        if "output_tokens" in budget and tokens >= budget["output_tokens"] / workers:
+        if "output_tokens" in budget and tokens >= budget["output_tokens"]:
             return f"{tokens} completion tokens of {budget['output_tokens']}"
         return None
 
@@ -115,12 +124,20 @@ def pytest_configure(config):
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STASH] = ChatconformSession(config, target, config.getoption("level"))
+    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None) \
+            and getattr(config.option, "testrunuid", "unset") is None:
+        # Name the run for xdist (it would draw the same kind of id itself) so that this
+        # controller knows which spend ledger its workers share, and can remove it.
+        config.option.testrunuid = uuid.uuid4().hex
 
 
 def pytest_unconfigure(config):
     s = config.stash.get(STASH, None)
     if s is not None:
         s.stop()
+    run_id = getattr(config.option, "testrunuid", None)
+    if run_id and not hasattr(config, "workerinput"):
+        Ledger.for_run(run_id).remove()
 
 
 def _session(config) -> ChatconformSession:
@@ -375,7 +392,10 @@ def pytest_runtest_logreport(report):
         return
     config = _CONFIG.get("config")
     if config is not None:
-        _session(config).book.add(rec)
+        s = _session(config)
+        s.book.add(rec)
+        if s.ledger is not None and (rec.get("requests") or rec.get("completion_tokens")):
+            s.ledger.add(rec.get("requests", 0), rec.get("completion_tokens", 0))
 
 
 _CONFIG: dict = {}

@@ -11,28 +11,13 @@ it, so waiting processes never hold the lock.
 from __future__ import annotations
 
 import hashlib
-import os
 import pathlib
 import re
-import tempfile
-import threading
 import time
 
-try:
-    import fcntl
-except ImportError:          # not POSIX: the limit then holds within one process only
-    fcntl = None
+from .sharedfile import state_dir, update
 
 MAX_QUEUE = 256              # more waiters than this at once means the clock jumped, not a queue
-_THREADS = threading.Lock()   # stands in for flock where fcntl is missing
-
-
-def state_dir() -> pathlib.Path:
-    # Per user, so two users on one host neither share nor fight over the files.
-    base = os.environ.get("CHATCONFORM_RATELIMIT_DIR") or os.path.join(tempfile.gettempdir(), f"chatconform-ratelimit-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
-    path = pathlib.Path(base)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
 
 
 class RateLimiter:
@@ -55,34 +40,22 @@ class RateLimiter:
         return wait
 
     def _reserve(self) -> tuple[float, float]:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if fcntl:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            else:
-                _THREADS.acquire()
+        times: list[float] = []
+
+        def take_slot(raw: bytes) -> bytes:
+            now = self._clock()
             try:
-                now = self._clock()
-                raw = os.pread(fd, 64, 0) if hasattr(os, "pread") else os.read(fd, 64)
-                try:
-                    nxt = float(raw.decode() or 0)
-                except ValueError:
-                    nxt = 0.0                      # a torn or foreign file: start afresh
-                if nxt > now + MAX_QUEUE * self.interval + 60:
-                    nxt = now                      # the wall clock went back: do not wait for ever
-                slot = max(now, nxt)
-                data = repr(slot + self.interval).encode()
-                os.ftruncate(fd, 0)
-                os.lseek(fd, 0, os.SEEK_SET)
-                os.write(fd, data)
-                return now, slot
-            finally:
-                if fcntl:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-                else:
-                    _THREADS.release()
-        finally:
-            os.close(fd)
+                nxt = float(raw.decode() or 0)
+            except ValueError:
+                nxt = 0.0                      # a torn or foreign file: start afresh
+            if nxt > now + MAX_QUEUE * self.interval + 60:
+                nxt = now                      # the wall clock went back: do not wait for ever
+            slot = max(now, nxt)
+            times[:] = [now, slot]
+            return repr(slot + self.interval).encode()
+
+        update(self.path, take_slot, size=64)
+        return times[0], times[1]
 
 
 def for_target(target) -> RateLimiter | None:

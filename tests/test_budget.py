@@ -1,5 +1,6 @@
 """Cost control: --plan sends nothing; a targets.yaml budget stops the run cleanly when spent."""
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -40,4 +41,32 @@ def test_budget_stops_the_run(tmp_path):
     assert "budget spent" in r.stdout, r.stdout[-1500:]
     data = json.loads(out.read_text())
     assert data["spend"]["requests"] <= 12 + 3          # the test in flight may finish its probes
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_budget_is_shared_by_xdist_workers(tmp_path):
+    """Under -n 2 both workers count against one ledger: the run stops near the cap (one
+    test in flight a worker may finish), not when each has spent half, and the ledger
+    file is gone afterwards."""
+    state = tmp_path / "state"
+    with start() as srv:
+        f = tmp_path / "t.yaml"
+        f.write_text(textwrap.dedent(f"""
+            targets:
+              capped:
+                base_url: {srv.base_url}
+                model: chatconform-reference
+                capabilities: all
+                budget: {{requests: 30}}
+        """))
+        out = tmp_path / "r.json"
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
+                            "suites/test_response.py", "suites/test_errors.py", "suites/test_params.py",
+                            "--targets", str(f), "--target", "capped", "--results", str(out)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "CHATCONFORM_RATELIMIT_DIR": str(state)})
+    assert "budget spent" in r.stdout, r.stdout[-1500:]
+    spent = json.loads(out.read_text())["spend"]["requests"]
+    assert 30 <= spent <= 30 + 2 * 4, spent        # the whole cap is used, the overrun bounded
+    assert not list(state.glob("spend-*.json"))
     assert "Traceback" not in r.stdout + r.stderr
