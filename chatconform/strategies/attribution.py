@@ -114,7 +114,7 @@ def invalid_reasons(body: Any) -> list[Reason]:
 
 
 def is_valid(body: Any) -> bool:
-    return schemas.validator("request").is_valid(body) and not prose_errors(body)
+    return schemas.is_valid("request", body) and not prose_errors(body)
 
 
 # -- valid requests that were refused ------------------------------------------------------
