@@ -70,3 +70,13 @@ def test_budget_is_shared_by_xdist_workers(tmp_path):
     assert 30 <= spent <= 30 + 2 * 4, spent        # the whole cap is used, the overrun bounded
     assert not list(state.glob("spend-*.json"))
     assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_xdist_balances_by_work_stealing():
+    """-n N without --dist: the plugin picks work stealing (the property tests, most of a
+    run's time, would otherwise tend to land on one worker); an explicit --dist stands."""
+    with start() as srv:
+        # -v -v outweighs pytest_run's -q: xdist names the scheduler at verbosity 1.
+        args = ["suites/test_auth.py", "-v", "-v", "-n", "2", "--base-url", srv.base_url, "--model", "chatconform-reference"]
+        assert "WorkStealingScheduling" in pytest_run(*args).stdout
+        assert "LoadScheduling" in pytest_run(*args, "--dist", "load").stdout
