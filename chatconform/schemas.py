@@ -189,15 +189,34 @@ class _NotAnInteger(float):
 
 
 def _strict_floats(value: Any) -> Any:
-    """`value` with every integral float wrapped in _NotAnInteger (a copy only where needed)."""
-    if isinstance(value, float):
+    """`value` with every integral float wrapped in _NotAnInteger.  Copies only the
+    containers on the way to such a float and skips scalars without a call: this runs
+    on every chunk of every stream."""
+    t = type(value)
+    if t is float:
         return _NotAnInteger(value) if value.is_integer() else value
-    if isinstance(value, dict):
-        items = {k: _strict_floats(v) for k, v in value.items()}
-        return items if any(items[k] is not v for k, v in value.items()) else value
-    if isinstance(value, list):
-        items = [_strict_floats(v) for v in value]
-        return items if any(a is not b for a, b in zip(items, value)) else value
+    if t is dict:
+        changed = None
+        for k, v in value.items():
+            tv = type(v)
+            if tv is dict or tv is list or tv is float:
+                nv = _strict_floats(v)
+                if nv is not v:
+                    if changed is None:
+                        changed = dict(value)
+                    changed[k] = nv
+        return value if changed is None else changed
+    if t is list:
+        changed = None
+        for i, v in enumerate(value):
+            tv = type(v)
+            if tv is dict or tv is list or tv is float:
+                nv = _strict_floats(v)
+                if nv is not v:
+                    if changed is None:
+                        changed = list(value)
+                    changed[i] = nv
+        return value if changed is None else changed
     return value
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 DONE = "[DONE]"
+_EOL = re.compile(r"\r\n|\r|\n")
 
 # Fault kinds and the rule each one breaks (the checks translate kinds to Violations).
 FAULT_RULES = {
@@ -109,23 +111,21 @@ class SSEParser:
         if self._pending_cr and text.startswith("\n"):
             text = text[1:]                       # the LF of a CRLF split across reads
         self._pending_cr = False
-        self._buf += text
+        # Lines end at CRLF, LF or CR (the SSE standard).  One pass with an index: slicing
+        # the buffer after every line, or searching it whole for "\r", made a body that
+        # arrives in one read (a buffered 10k-chunk stream) quadratic.  What is left holds
+        # no line ending, so the search starts where the new text does.
+        start = len(self._buf)
+        buf = self._buf + text
         before = len(self.events)
-        while True:
-            i_n = self._buf.find("\n")
-            i_r = self._buf.find("\r")
-            if i_n < 0 and i_r < 0:
-                break
-            if i_r >= 0 and (i_n < 0 or i_r < i_n):
-                line, rest = self._buf[:i_r], self._buf[i_r + 1 :]
-                if rest.startswith("\n"):
-                    rest = rest[1:]
-                elif not rest:
-                    self._pending_cr = True
-            else:
-                line, rest = self._buf[:i_n], self._buf[i_n + 1 :]
-            self._buf = rest
+        pos = 0
+        for m in _EOL.finditer(buf, start):
+            line = buf[pos:m.start()]
+            pos = m.end()
+            if pos == len(buf) and m.group() == "\r":
+                self._pending_cr = True               # its LF may come with the next read
             self._line(line, now)
+        self._buf = buf[pos:]
         return self.events[before:]
 
     def _line(self, line: str, now: float) -> None:

@@ -37,6 +37,22 @@ def test_incremental_feed_split_everywhere():
     assert p.chunks == [{"a": 1}, {"b": "é"}] and p.faults == []
 
 
+def test_mixed_line_endings_whole_or_split_alike():
+    """CR, LF and CRLF mixed, a CR at the end of one read and its LF at the start of the
+    next: fed whole, byte by byte or in uneven pieces, the same events and no fault."""
+    raw = b'data: {"a":1}\r\n\r\ndata: {"a":2}\r\rdata: {"a":3}\n\n: c\rdata: [DONE]\r\n\r\n'
+    whole = parse(raw)
+    assert [c["a"] for c in whole.chunks] == [1, 2, 3] and whole.done and whole.faults == []
+    for size in (1, 2, 3, 7, 13):
+        p = SSEParser()
+        for i in range(0, len(raw), size):
+            p.feed(raw[i:i + size])
+        p.close()
+        assert p.chunks == whole.chunks and p.faults == [] and p.done, size
+    big = b"".join(b'data: {"i":%d}\n\n' % i for i in range(20000)) + b"data: [DONE]\n\n"
+    assert len(parse(big).chunks) == 20000           # one read of a large body (was quadratic)
+
+
 @pytest.mark.parametrize("raw,kind", [
     (b'data: {"a":1}\ndata: {"a":2}\n\ndata: [DONE]\n\n', "merged-events"),
     (b'data: {"a":1}\n\ndata: [DONE]', "unterminated-event"),
