@@ -33,7 +33,8 @@ def main() -> int:
                 headers["Authorization"] = f"Bearer {key}"
             elif r["auth"] == "other":
                 headers["Authorization"] = "Bearer sk-not-the-key"
-            with client.stream(r["method"], origin + r["path"], headers=headers, content=r["body"].encode("latin-1")) as resp:
+            body = r["body"].replace("{KEY}", key).encode("latin-1")
+            with client.stream(r["method"], origin + r["path"], headers=headers, content=body) as resp:
                 for _ in resp.iter_raw():
                     pass
     print(json.dumps({"requests": len(reqs), "loop_s": time.perf_counter() - t}))

@@ -126,7 +126,7 @@ def pytest_configure(config):
     config.stash[STASH] = ChatconformSession(config, target, config.getoption("level"))
     if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None) \
             and getattr(config.option, "dist", None) == "load" \
-            and not any(str(a).startswith(("--dist", "-d")) for a in config.invocation_params.args):
+            and not _dist_given(config):
         # xdist's default hands out contiguous chunks, so the 16 property tests (most of
         # a run's time) tend to land on one worker and -n 2 is no faster than serial.
         # Work stealing balances them (8 s instead of 10.5 s for the standard run here).
@@ -136,6 +136,13 @@ def pytest_configure(config):
         # Name the run for xdist (it would draw the same kind of id itself) so that this
         # controller knows which spend ledger its workers share, and can remove it.
         config.option.testrunuid = uuid.uuid4().hex
+
+
+def _dist_given(config) -> bool:
+    """Whether --dist was chosen anywhere: the command line, addopts or PYTEST_ADDOPTS."""
+    args = [*map(str, config.invocation_params.args), *config.getini("addopts"),
+            *os.environ.get("PYTEST_ADDOPTS", "").split()]
+    return any(a.startswith("--dist") for a in args)
 
 
 def pytest_unconfigure(config):

@@ -875,3 +875,11 @@ def test_record_writes_each_request_without_the_key():
     assert json.loads(lines[0]["body"]) == body
     assert lines[0]["headers"]["X-Echo"] == "{KEY}"
     assert lines[1]["body"] == "{not json"
+
+
+def test_record_never_writes_the_key_in_a_body():
+    out = io.StringIO()
+    with start(api_key=KEY, record=out) as srv, httpx.Client() as c:
+        c.post(f"{srv.base_url}/chat/completions", headers=AUTH,
+               json={"model": M, "messages": [{"role": "user", "content": f"my key is {KEY}"}], "max_tokens": 2})
+    assert KEY not in out.getvalue() and "my key is {KEY}" in json.loads(out.getvalue())["body"]

@@ -80,8 +80,9 @@ class Config:
                 if k.lower() not in ("authorization", "host", "content-length", "transfer-encoding")}
         sent = headers.get("Authorization")
         auth = None if sent is None else "valid" if self.api_key and sent == f"Bearer {self.api_key}" else "other"
+        body = (raw or b"").decode("latin-1")
         line = json.dumps({"method": method, "path": path, "headers": kept, "auth": auth,
-                           "body": (raw or b"").decode("latin-1")})
+                           "body": body.replace(self.api_key, "{KEY}") if self.api_key else body})
         with self._record_lock:
             self.record.write(line + "\n")
             self.record.flush()
