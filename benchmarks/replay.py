@@ -20,11 +20,18 @@ import httpx
 
 
 def main() -> int:
+    if len(sys.argv) != 3:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
     base, record = sys.argv[1], sys.argv[2]
     key = os.environ.get("BENCH_KEY", "")
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(base))
-    with open(record, encoding="utf-8") as f:
-        reqs = [json.loads(line) for line in f if line.strip()]
+    try:
+        with open(record, encoding="utf-8") as f:
+            reqs = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the record {record}: {exc}", file=sys.stderr)
+        return 2
     t = time.perf_counter()
     with httpx.Client(timeout=60) as client:
         for r in reqs:
