@@ -196,28 +196,21 @@ def _strict_floats(value: Any) -> Any:
     if t is float:
         return _NotAnInteger(value) if value.is_integer() else value
     if t is dict:
-        changed = None
-        for k, v in value.items():
-            tv = type(v)
-            if tv is dict or tv is list or tv is float:
-                nv = _strict_floats(v)
-                if nv is not v:
-                    if changed is None:
-                        changed = dict(value)
-                    changed[k] = nv
-        return value if changed is None else changed
-    if t is list:
-        changed = None
-        for i, v in enumerate(value):
-            tv = type(v)
-            if tv is dict or tv is list or tv is float:
-                nv = _strict_floats(v)
-                if nv is not v:
-                    if changed is None:
-                        changed = list(value)
-                    changed[i] = nv
-        return value if changed is None else changed
-    return value
+        items = value.items()
+    elif t is list:
+        items = enumerate(value)
+    else:
+        return value
+    changed = None
+    for k, v in items:
+        tv = type(v)
+        if tv is dict or tv is list or tv is float:
+            nv = _strict_floats(v)
+            if nv is not v:
+                if changed is None:
+                    changed = t(value)              # a shallow copy, made once
+                changed[k] = nv
+    return value if changed is None else changed
 
 
 def fast_valid(name: str, instance: Any) -> bool:

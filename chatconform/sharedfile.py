@@ -4,6 +4,7 @@ processes and threads never lose an update.  Used by the rate limit (the next fr
 slot) and the budget ledger (what the run has spent)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import tempfile
@@ -26,26 +27,32 @@ def state_dir() -> pathlib.Path:
     return path
 
 
+@contextlib.contextmanager
+def _locked(fd: int):
+    if fcntl:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    else:
+        _THREADS.acquire()
+    try:
+        yield
+    finally:
+        if fcntl:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        else:
+            _THREADS.release()
+
+
 def update(path: pathlib.Path, change: Callable[[bytes], bytes], size: int = 4096) -> bytes:
     """Replace the file's content (at most `size` bytes read; b"" when new) by
     change(content), atomically; returns what was written."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        if fcntl:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        else:
-            _THREADS.acquire()
-        try:
+        with _locked(fd):
             raw = os.pread(fd, size, 0) if hasattr(os, "pread") else os.read(fd, size)
             data = change(raw)
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
             os.write(fd, data)
             return data
-        finally:
-            if fcntl:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            else:
-                _THREADS.release()
     finally:
         os.close(fd)

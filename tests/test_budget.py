@@ -11,9 +11,23 @@ from chatconform.reference import start
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def pytest_run(*args):
+def pytest_run(*args, env=None):
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+
+
+def capped_target(tmp_path, base_url: str, requests: int) -> str:
+    """A targets file whose one target, `capped`, may send `requests` requests."""
+    f = tmp_path / "t.yaml"
+    f.write_text(textwrap.dedent(f"""
+        targets:
+          capped:
+            base_url: {base_url}
+            model: chatconform-reference
+            capabilities: all
+            budget: {{requests: {requests}}}
+    """))
+    return str(f)
 
 
 def test_plan_sends_nothing():
@@ -26,18 +40,9 @@ def test_plan_sends_nothing():
 
 def test_budget_stops_the_run(tmp_path):
     with start() as srv:
-        f = tmp_path / "t.yaml"
-        f.write_text(textwrap.dedent(f"""
-            targets:
-              capped:
-                base_url: {srv.base_url}
-                model: chatconform-reference
-                capabilities: all
-                budget: {{requests: 12}}
-        """))
         out = tmp_path / "r.json"
-        r = pytest_run("suites/test_response.py", "suites/test_errors.py", "--targets", str(f), "--target", "capped",
-                       "--results", str(out))
+        r = pytest_run("suites/test_response.py", "suites/test_errors.py", "--targets", capped_target(tmp_path, srv.base_url, 12),
+                       "--target", "capped", "--results", str(out))
     assert "budget spent" in r.stdout, r.stdout[-1500:]
     data = json.loads(out.read_text())
     assert data["spend"]["requests"] <= 12 + 3          # the test in flight may finish its probes
@@ -50,21 +55,10 @@ def test_budget_is_shared_by_xdist_workers(tmp_path):
     file is gone afterwards."""
     state = tmp_path / "state"
     with start() as srv:
-        f = tmp_path / "t.yaml"
-        f.write_text(textwrap.dedent(f"""
-            targets:
-              capped:
-                base_url: {srv.base_url}
-                model: chatconform-reference
-                capabilities: all
-                budget: {{requests: 30}}
-        """))
         out = tmp_path / "r.json"
-        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
-                            "suites/test_response.py", "suites/test_errors.py", "suites/test_params.py",
-                            "--targets", str(f), "--target", "capped", "--results", str(out)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "CHATCONFORM_RATELIMIT_DIR": str(state)})
+        r = pytest_run("-n", "2", "suites/test_response.py", "suites/test_errors.py", "suites/test_params.py",
+                       "--targets", capped_target(tmp_path, srv.base_url, 30), "--target", "capped", "--results", str(out),
+                       env={**os.environ, "CHATCONFORM_RATELIMIT_DIR": str(state)})
     assert "budget spent" in r.stdout, r.stdout[-1500:]
     spent = json.loads(out.read_text())["spend"]["requests"]
     assert 30 <= spent <= 30 + 2 * 4, spent        # the whole cap is used, the overrun bounded
