@@ -2,7 +2,7 @@
 and pass the clean reference.
 
 Each defect is the embedded reference with exactly one injected deviation
-(chatconform/reference/defects.py).  The whole suite runs against it in a subprocess,
+(chatconform/reference/defects/, one module per area).  The whole suite runs against it in a subprocess,
 as a user would run it (`--base-url ... --capabilities all`), and its results.json
 says which rules failed.  The kill matrix (defect x rules that caught it) is printed
 at the end of the self-test run and written to artifacts/kill-matrix.md.

@@ -4,7 +4,7 @@
 
 A dialect is a bundle of the deviations a page *documents* (plus the vendor's extra
 request parameters), written with the same hooks as the defect catalogue
-(defects.py): the server runs a dialect's behaviours exactly like defects, before
+(defects/): the server runs a dialect's behaviours exactly like defects, before
 any defect injected on top.  Two things are not hooks: the base path the API lives
 under (002: `/api/v1`) and whether keys are validated at all (003: no).
 

@@ -3,7 +3,7 @@
 Request pipeline for `POST /v1/chat/completions`, in the order api.openai.com
 reports problems: auth → Content-Type → body size → JSON parse → validation →
 model lookup → context length → generation. Each stage raises `ApiError`; one
-place renders it. Defect hooks (defects.py) are applied at fixed points so that
+place renders it. Defect hooks (defects/) are applied at fixed points so that
 each defect changes exactly one thing.
 """
 from __future__ import annotations

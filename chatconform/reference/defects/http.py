@@ -1,0 +1,127 @@
+"""Defects of one area: http: transport, media types, headers.  Each `defect(...)` registers one mutant (see the package docstring)."""
+from __future__ import annotations
+
+
+from ..errors import ApiError
+from ..exchange import Call, Reply
+from ..validate import KNOWN_FIELDS
+from .base import CHAT_PATH, _bad, _rewrite_error, _server_error, defect
+
+
+def _rejects_charset(call: Call) -> ApiError | None:
+    ctype = call.header("Content-Type")
+    if ";" in ctype:
+        return ApiError(415, f"Invalid Content-Type header ({ctype}), expected application/json.", code="unsupported_media_type", check="defect")
+    return None
+
+
+defect(
+    "rejects-charset-param", "http", "HTTP-002",
+    "Compares Content-Type to 'application/json' literally, so 'application/json; charset=utf-8' gets 415.",
+    on_request=_rejects_charset,
+)
+
+
+def _unknown_field_500(call: Call) -> ApiError | None:
+    return _server_error() if set(call.body or {}) - KNOWN_FIELDS else None
+
+
+defect(
+    "unknown-field-500", "http", "HTTP-008",
+    "An unknown top-level request field crashes the handler: 500 instead of 200 (ignore) or 400 (reject).",
+    on_request=_unknown_field_500,
+)
+
+
+def _rejects_null_sampling(call: Call) -> ApiError | None:
+    for key in ("temperature", "top_p"):
+        if key in (call.body or {}) and call.body[key] is None:
+            return _bad(key, f"Invalid type for '{key}': expected a decimal, but got null instead.", "invalid_type")
+    return None
+
+
+defect(
+    "rejects-null-sampling", "http", "HTTP-007",
+    "Treats temperature/top_p as non-nullable: an explicit null gets 400 instead of meaning 'not set'.",
+    on_request=_rejects_null_sampling,
+)
+
+
+def _rejects_sdk_headers(call: Call) -> ApiError | None:
+    for name in call.headers.keys():
+        if name.lower().startswith("x-stainless"):
+            return _bad(None, f"Unrecognized request header: {name}.")
+    return None
+
+
+defect(
+    "rejects-sdk-headers", "http", "AUTH-008",
+    "Rejects requests carrying the official SDK's X-Stainless-* headers with 400.",
+    on_request=_rejects_sdk_headers,
+)
+
+
+def _text_plain_json(call: Call, reply: Reply) -> Reply:
+    if call.path == CHAT_PATH and reply.status == 200 and reply.events is None:
+        reply.headers["Content-Type"] = "text/plain; charset=utf-8"
+    return reply
+
+
+defect(
+    "response-content-type-text-plain", "http", "HTTP-003",
+    "Non-streaming 200 answers are labelled text/plain instead of application/json.",
+    on_reply=_text_plain_json,
+)
+
+
+def _latin1_json(call: Call, reply: Reply) -> Reply:
+    if call.path == CHAT_PATH and reply.status == 200 and reply.events is None:
+        reply.headers["Content-Type"] = "application/json; charset=iso-8859-1"
+    return reply
+
+
+defect(
+    "response-charset-latin1", "http", "HTTP-004",
+    "Non-streaming 200 answers declare charset=iso-8859-1 (the body is still UTF-8).",
+    on_reply=_latin1_json,
+)
+
+
+def _stream_as_json_ctype(call: Call, reply: Reply) -> Reply:
+    if reply.events is not None and reply.status == 200:
+        reply.headers["Content-Type"] = "application/json"
+    return reply
+
+
+defect(
+    "stream-content-type-json", "http", "HTTP-005",
+    "Event streams are sent with Content-Type application/json instead of text/event-stream.",
+    on_reply=_stream_as_json_ctype,
+)
+
+
+def _accept_json_disables_stream(call: Call) -> None:
+    accept = call.header("Accept").lower()
+    if call.stream and "application/json" in accept and "text/event-stream" not in accept:
+        call.stream = False
+        call.body = {**call.body, "stream": False, "stream_options": None}
+
+
+defect(
+    "stream-ignores-accept-json", "http", "HTTP-006",
+    "Honours Accept over the body: `stream: true` with `Accept: application/json` (what the SDK sends) gets one JSON answer.",
+    on_request=_accept_json_disables_stream,
+)
+
+
+def _unknown_path_html(call: Call, reply: Reply) -> Reply:
+    if reply.check != "http.unknown-path":
+        return reply
+    return _rewrite_error(reply, lambda env: "<html><body><h1>404 Not Found</h1></body></html>", "text/html; charset=utf-8")
+
+
+defect(
+    "unknown-path-html", "http", "ERR-001",
+    "An unknown path under the base URL gets an HTML 404 page instead of the JSON error envelope.",
+    on_error=_unknown_path_html,
+)

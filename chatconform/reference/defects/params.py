@@ -1,0 +1,217 @@
+"""Defects of one area: sampling and output parameters.  Each `defect(...)` registers one mutant (see the package docstring)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import ApiError
+from ..exchange import Call
+from .base import _bad, _is_n, _on_choices, _on_items, _on_text_choices, _retokenize, _rf_type, _server_error, defect
+
+
+def _pop(*keys: str):
+    def hook(call: Call) -> None:
+        if any(k in (call.body or {}) for k in keys):
+            call.body = {k: v for k, v in call.body.items() if k not in keys}
+
+    return hook
+
+
+defect("ignores-max-tokens", "params", ("PARAM-001", "PARAM-002"), "`max_tokens` is accepted but not applied.",
+       on_request=_pop("max_tokens"))
+defect("ignores-max-completion-tokens", "params", "PARAM-001", "`max_completion_tokens` is accepted but not applied.",
+       on_request=_pop("max_completion_tokens"))
+
+
+def _length_as_stop(call: Call, it: dict) -> None:
+    if it.get("finish_reason") == "length":
+        it["finish_reason"] = "stop"
+
+
+defect("length-reported-as-stop", "params", "PARAM-002", "A non-streaming answer cut by the token limit says finish_reason 'stop'.",
+       on_response=_on_choices(_length_as_stop))
+defect("stream-length-reported-as-stop", "params", "PARAM-002", "A streamed answer cut by the token limit finishes with 'stop'.",
+       on_chunks=_on_items(_length_as_stop))
+
+
+def _include_stop_text(call: Call, ch: Any) -> None:
+    if ch.stop_hit:
+        _retokenize(ch, ch.content + ch.stop_hit, call)
+
+
+defect("stop-sequence-included", "params", "PARAM-005", "Generation stops at a stop sequence but the stop text is kept in the output.",
+       on_completion=_on_text_choices(_include_stop_text))
+
+
+def _first_stop_only(call: Call) -> None:
+    stop = (call.body or {}).get("stop")
+    if isinstance(stop, list) and len(stop) > 1:
+        call.body = {**call.body, "stop": stop[0]}
+
+
+defect("stop-array-first-only", "params", "PARAM-005", "Only the first entry of a `stop` array is honoured.",
+       on_request=_first_stop_only)
+defect("ignores-stop", "params", "PARAM-005", "`stop` is accepted but never applied.", on_request=_pop("stop"))
+
+
+def _rejects_four_stops(call: Call) -> ApiError | None:
+    stop = (call.body or {}).get("stop")
+    if isinstance(stop, list) and len(stop) > 3:
+        return _bad("stop", f"Invalid 'stop': expected at most 3 stop sequences, but got {len(stop)}.")
+    return None
+
+
+defect("rejects-four-stops", "params", "PARAM-004", "A `stop` array of 4 entries (the maximum) is rejected with 400.",
+       on_request=_rejects_four_stops)
+defect("accepts-five-stops", "params", "PARAM-006", "A `stop` array of 5 (or 0) entries is accepted.", skip_checks={"stop.count"})
+
+
+def _n_one(call: Call) -> None:
+    if not call.stream and _is_n(call):
+        call.body = {**call.body, "n": 1}
+
+
+defect("n-ignored", "params", "PARAM-008", "`n` is accepted but non-streaming answers always carry one choice.", on_request=_n_one)
+defect("n-duplicate-index", "params", "PARAM-008", "With n > 1 every choice has index 0.",
+       on_response=_on_choices(lambda c, ch: ch.__setitem__("index", 0), when=_is_n))
+defect("accepts-out-of-range-n", "params", "PARAM-009", "`n` outside 1..128 (0, 129) is accepted.", skip_checks={"n.range"})
+
+
+def _rejects_n(call: Call) -> ApiError | None:
+    return _bad("n", "Invalid 'n': only n=1 is supported.") if _is_n(call) else None
+
+
+defect("rejects-n-above-one", "params", ("PARAM-007", "STREAM-020"), "Any `n` above 1 is rejected with 400.", on_request=_rejects_n)
+
+
+def _reject_value(key: str, pred: Callable[[Any], bool], message: str):
+    def hook(call: Call) -> ApiError | None:
+        v = (call.body or {}).get(key)
+        return _bad(key, message.format(v=v)) if v is not None and pred(v) else None
+
+    return hook
+
+
+defect("rejects-temperature-2", "params", "PARAM-010", "temperature 2 (the inclusive maximum) is rejected: the bound is exclusive.",
+       on_request=_reject_value("temperature", lambda v: v >= 2, "Invalid 'temperature': expected a value < 2, but got {v} instead."))
+
+
+def _temperature_up_to_4(call: Call) -> ApiError | None:
+    v = (call.body or {}).get("temperature")
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and not 0 <= v <= 4:
+        side = "below minimum" if v < 0 else "above maximum"
+        limit = ">= 0" if v < 0 else "<= 4"
+        return _bad("temperature", f"Invalid 'temperature': decimal {side} value. Expected a value {limit}, but got {v} instead.", "decimal_above_max_value")
+    return None
+
+
+defect("accepts-temperature-above-2", "params", "PARAM-011",
+       "temperature is range-checked against [0, 4] instead of [0, 2] (2.1 accepted, 5 still rejected).",
+       skip_checks={"temperature.range"}, on_request=_temperature_up_to_4)
+defect("rejects-top-p-0", "params", "PARAM-010", "top_p 0 (the inclusive minimum) is rejected.",
+       on_request=_reject_value("top_p", lambda v: v <= 0, "Invalid 'top_p': expected a value > 0, but got {v} instead."))
+defect("accepts-top-p-above-1", "params", "PARAM-011", "top_p is not range-checked (1.5 accepted).", skip_checks={"top_p.range"})
+
+
+def _rejects_negative_penalty(call: Call) -> ApiError | None:
+    for key in ("presence_penalty", "frequency_penalty"):
+        v = (call.body or {}).get(key)
+        if isinstance(v, (int, float)) and v < 0:
+            return _bad(key, f"Invalid '{key}': expected a value >= 0, but got {v} instead.")
+    return None
+
+
+defect("rejects-negative-penalty", "params", "PARAM-010", "Negative presence/frequency penalties (valid down to -2) are rejected.",
+       on_request=_rejects_negative_penalty)
+defect("accepts-penalty-out-of-range", "params", "PARAM-011", "presence/frequency penalties are not range-checked (2.5 accepted).",
+       skip_checks={"presence_penalty.range", "frequency_penalty.range"})
+defect("rejects-logit-bias", "params", "PARAM-012", "Any non-empty `logit_bias` is rejected with 400.",
+       on_request=_reject_value("logit_bias", lambda v: bool(v), "Invalid 'logit_bias': logit_bias is not supported."))
+defect("accepts-logit-bias-out-of-range", "params", "PARAM-013", "logit_bias values outside -100..100 are accepted.",
+       skip_checks={"logit_bias.range"})
+defect("rejects-seed", "params", "PARAM-020", "Any `seed` is rejected with 400.",
+       on_request=_reject_value("seed", lambda v: True, "Invalid 'seed': seed is not supported."))
+defect("accepts-max-tokens-zero", "params", "PARAM-003", "max_tokens <= 0 is accepted.", skip_checks={"max_tokens.range"})
+defect("accepts-fractional-max-tokens", "params", "PARAM-003", "A non-integer max_tokens (1.5) is accepted.",
+       skip_checks={"max_tokens.type"})
+
+
+def _logprobs_requested(call: Call) -> bool:
+    return (call.body or {}).get("logprobs") is True
+
+
+defect("logprobs-ignored", "params", "PARAM-016", "`logprobs: true` is accepted but choices[].logprobs stays null.",
+       on_response=_on_choices(lambda c, ch: ch.__setitem__("logprobs", None), when=_logprobs_requested))
+defect("logprobs-refusal-key-missing", "params", "PARAM-016", "The logprobs object has `content` but no `refusal` key.",
+       on_response=_on_choices(lambda c, ch: (ch.get("logprobs") or {}).pop("refusal", None), when=_logprobs_requested))
+
+
+def _entries(ch: dict) -> list[dict]:
+    lp = ch.get("logprobs") or {}
+    return lp.get("content") or []
+
+
+def _positive(call: Call, ch: dict) -> None:
+    for e in _entries(ch)[:1]:
+        e["logprob"] = 0.25
+        if e["top_logprobs"]:
+            e["top_logprobs"][0]["logprob"] = 0.25
+
+
+def _too_many(call: Call, ch: dict) -> None:
+    for e in _entries(ch):
+        e["top_logprobs"].append({"token": " extra", "logprob": -99.0, "bytes": list(b" extra")})
+
+
+def _utf16(call: Call, ch: dict) -> None:
+    for e in _entries(ch):
+        e["bytes"] = list(e["token"].encode("utf-16-le"))
+
+
+def _stripped(call: Call, ch: dict) -> None:
+    for e in _entries(ch):
+        e["token"] = e["token"].strip()
+        e["bytes"] = list(e["token"].encode())
+
+
+defect("logprob-positive", "params", "PARAM-017", "The first token's logprob is +0.25 (probabilities above 1).",
+       on_response=_on_choices(_positive))
+defect("top-logprobs-too-many", "params", "PARAM-017", "Each entry has one more top_logprobs alternative than requested.",
+       on_response=_on_choices(_too_many))
+defect("logprobs-bytes-wrong", "params", "PARAM-017", "`bytes` are UTF-16-LE instead of the UTF-8 bytes of the token.",
+       on_response=_on_choices(_utf16))
+defect("logprobs-tokens-mismatch", "params", "PARAM-017",
+       "Logprob tokens lose their leading spaces, so they no longer join into the content.", on_response=_on_choices(_stripped))
+
+
+def _unrequested_logprobs(call: Call, ch: dict) -> None:
+    if ch.get("logprobs") is None:
+        ch["logprobs"] = {"content": [], "refusal": None}
+
+
+defect("logprobs-when-not-requested", "params", "PARAM-018", "Without `logprobs`, choices[].logprobs is an empty object, not null.",
+       on_response=_on_choices(_unrequested_logprobs))
+
+
+def _stream_lp_missing(call: Call, it: dict) -> None:
+    if (it.get("delta") or {}).get("content"):
+        it["logprobs"] = None
+
+
+defect("stream-logprobs-missing", "params", "PARAM-019", "Streamed content chunks carry no logprobs although they were requested.",
+       on_chunks=_on_items(_stream_lp_missing, when=_logprobs_requested))
+defect("accepts-top-logprobs-without-logprobs", "params", "PARAM-015", "top_logprobs without `logprobs: true` is accepted.",
+       skip_checks={"top_logprobs.requires-logprobs"})
+defect("accepts-top-logprobs-above-20", "params", "PARAM-015", "top_logprobs above 20 is accepted.",
+       skip_checks={"top_logprobs.range"})
+defect("rejects-logprobs", "params", "PARAM-014", "`logprobs: true` is rejected with 400.",
+       on_request=_reject_value("logprobs", lambda v: v is True, "Invalid 'logprobs': logprobs are not supported."))
+defect("rejects-response-format-text", "params", "PARAM-022", "`response_format: {\"type\": \"text\"}` is rejected with 400.",
+       on_request=lambda call: _bad("response_format", "Invalid 'response_format': type 'text' is not supported.")
+       if _rf_type(call) == "text" else None)
+
+
+def _metadata_500(call: Call) -> ApiError | None:
+    return _server_error() if (call.body or {}).get("metadata") else None
+
+
+defect("metadata-500", "params", "PARAM-028", "A request with `metadata` crashes the server (500).", on_request=_metadata_500)

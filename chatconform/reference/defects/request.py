@@ -1,0 +1,177 @@
+"""Defects of one area: request acceptance.  Each `defect(...)` registers one mutant (see the package docstring)."""
+from __future__ import annotations
+
+from ..errors import ApiError
+from ..exchange import Call
+from .base import _bad, _messages, defect
+
+
+def _reject_role(role: str):
+    def hook(call: Call) -> ApiError | None:
+        for i, m in enumerate(_messages(call)):
+            if m.get("role") == role:
+                return _bad(f"messages.[{i}].role", f"Invalid value: '{role}'. Supported values are: 'system', 'user', 'assistant', and 'tool'.")
+        return None
+
+    return hook
+
+
+defect(
+    "rejects-developer-role", "request", "REQ-006",
+    "Does not know role 'developer' and rejects it with 400.",
+    on_request=_reject_role("developer"),
+)
+
+
+def _rejects_system_parts(call: Call) -> ApiError | None:
+    for i, m in enumerate(_messages(call)):
+        if m.get("role") in ("system", "developer") and isinstance(m.get("content"), list):
+            return _bad(f"messages.[{i}].content", f"Invalid type for 'messages.[{i}].content': expected a string, but got an array instead.", "invalid_type")
+    return None
+
+
+defect(
+    "rejects-system-text-parts", "request", "REQ-007",
+    "System/developer content must be a string: an array of text parts gets 400.",
+    on_request=_rejects_system_parts,
+)
+
+
+def _rejects_user_text_parts(call: Call) -> ApiError | None:
+    for i, m in enumerate(_messages(call)):
+        c = m.get("content")
+        if m.get("role") == "user" and isinstance(c, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in c):
+            return _bad(f"messages.[{i}].content", "Content arrays are only supported for multimodal input.")
+    return None
+
+
+defect(
+    "rejects-user-text-parts", "request", "CONTENT-001",
+    "A user content array made only of text parts gets 400 (arrays accepted only with media).",
+    on_request=_rejects_user_text_parts,
+)
+
+
+def _rejects_name(call: Call) -> ApiError | None:
+    for i, m in enumerate(_messages(call)):
+        if "name" in m and m.get("role") != "function":
+            return _bad(f"messages.[{i}].name", f"Unrecognized request argument supplied: messages.[{i}].name")
+    return None
+
+
+defect(
+    "rejects-message-name", "request", "REQ-009",
+    "The optional `name` field on messages is rejected with 400.",
+    on_request=_rejects_name,
+)
+
+
+def _rejects_assistant_refusal(call: Call) -> ApiError | None:
+    for i, m in enumerate(_messages(call)):
+        if m.get("role") == "assistant" and "refusal" in m:
+            return _bad(f"messages.[{i}].refusal", f"Unrecognized request argument supplied: messages.[{i}].refusal")
+    return None
+
+
+defect(
+    "rejects-assistant-refusal-field", "request", "REQ-009",
+    "An assistant history message with `refusal: null` is rejected with 400.",
+    on_request=_rejects_assistant_refusal,
+)
+
+
+def _rejects_assistant_null(call: Call) -> ApiError | None:
+    for i, m in enumerate(_messages(call)):
+        if m.get("role") == "assistant" and m.get("content") is None:
+            return _bad(f"messages.[{i}].content", f"Invalid type for 'messages.[{i}].content': expected a string, but got null instead.", "invalid_type")
+    return None
+
+
+defect(
+    "rejects-assistant-null-content", "request", "TOOL-016",
+    "An assistant message with tool_calls and content null (the tool round trip) is rejected with 400.",
+    on_request=_rejects_assistant_null,
+)
+
+
+def _rejects_assistant_text(call: Call) -> ApiError | None:
+    for i, m in enumerate(_messages(call)):
+        if m.get("role") == "assistant" and isinstance(m.get("content"), str):
+            return _bad(f"messages.[{i}].role", "Conversation history is not supported: only system and user messages are accepted.")
+    return None
+
+
+defect(
+    "rejects-assistant-history", "request", "REQ-005",
+    "Multi-turn history is refused: an assistant message with string content gets 400.",
+    on_request=_rejects_assistant_text,
+)
+defect(
+    "accepts-unknown-role", "request", "REQ-010",
+    "A message with an unknown role (e.g. 'robot') is accepted and answered.",
+    skip_checks={"role.unknown"},
+)
+defect(
+    "accepts-missing-content", "request", "REQ-010",
+    "A user/system/developer/tool message without content is accepted.",
+    skip_checks={"content.required"},
+)
+defect(
+    "accepts-empty-content-parts", "request", "REQ-011",
+    "An empty content-part array is accepted.",
+    skip_checks={"parts.empty"},
+)
+defect(
+    "accepts-unknown-part-type", "request", "REQ-011",
+    "A content part with an unknown `type` is accepted (and ignored).",
+    skip_checks={"parts.unknown-type"},
+)
+defect(
+    "accepts-part-without-payload", "request", "REQ-011",
+    "A content part without its payload (e.g. {\"type\": \"text\"}) is accepted.",
+    skip_checks={"parts.payload"},
+)
+
+
+def _coerce_n(call: Call) -> None:
+    n = (call.body or {}).get("n")
+    if isinstance(n, str) and n.strip().isdigit():
+        call.body["n"] = int(n)
+
+
+defect(
+    "coerces-string-n", "request", "REQ-004",
+    "Lax parsing: `\"n\": \"2\"` is coerced to 2 and accepted instead of rejected as a wrong type.",
+    on_parsed=_coerce_n,
+)
+
+
+def _coerce_stream(call: Call) -> None:
+    s = (call.body or {}).get("stream")
+    if isinstance(s, str):
+        call.body["stream"] = s.lower() in ("yes", "true", "1", "on")
+        call.stream = call.body["stream"]
+
+
+defect(
+    "coerces-string-stream", "request", "REQ-004",
+    "Lax parsing: `\"stream\": \"yes\"` is taken as true and streamed instead of rejected.",
+    on_parsed=_coerce_stream,
+)
+defect(
+    "missing-messages-accepted", "request", "REQ-002",
+    "A body without `messages` is answered 200 (as an empty conversation).",
+    skip_checks={"messages.required"},
+)
+
+
+def _default_model(call: Call) -> None:
+    if (call.body or {}).get("model") is None:
+        call.body["model"] = "chatconform-reference"
+
+
+defect(
+    "missing-model-uses-default", "request", "REQ-002",
+    "A body without `model` is served by the default model instead of rejected with 400.",
+    on_parsed=_default_model,
+)

@@ -1,0 +1,52 @@
+"""Defects of one area: vision.  Each `defect(...)` registers one mutant (see the package docstring)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..errors import ApiError
+from ..exchange import Call
+from .base import _bad, _error_500_when, _messages, _parts, defect
+
+
+def _reject_images(pred: Callable[[dict], bool], message: str, code: str = "invalid_image_url"):
+    def hook(call: Call) -> ApiError | None:
+        for i, j, iu in _parts(call, "image_url"):
+            if pred(iu):
+                return _bad(f"messages.[{i}].content.[{j}].image_url.url", message, code)
+        return None
+
+    return hook
+
+
+def _url(iu: dict) -> str:
+    return str(iu.get("url", ""))
+
+
+defect("rejects-png-data-uri", "vision", "VISION-002", "base64 PNG data URIs are rejected with 400.",
+       on_request=_reject_images(lambda iu: _url(iu).startswith("data:image/png"), "Invalid image: PNG data URIs are not supported.", "invalid_image_format"))
+defect("rejects-jpeg-data-uri", "vision", "VISION-002", "base64 JPEG data URIs are rejected with 400.",
+       on_request=_reject_images(lambda iu: _url(iu).startswith(("data:image/jpeg", "data:image/jpg")), "Invalid image: JPEG data URIs are not supported.", "invalid_image_format"))
+defect("rejects-https-image-url", "vision", "VISION-001", "Images given by http(s) URL are rejected with 400 (only data URIs work).",
+       on_request=_reject_images(lambda iu: _url(iu).lower().startswith(("http://", "https://")), "Invalid image URL: remote images are not supported."))
+defect("rejects-detail-high", "vision", "VISION-003", "`detail: \"high\"` is rejected with 400.",
+       on_request=_reject_images(lambda iu: iu.get("detail") == "high", "Invalid value: 'high'. Supported values are: 'auto' and 'low'.", "invalid_value"))
+
+
+def _rejects_multiple_images(call: Call) -> ApiError | None:
+    for i, m in enumerate(_messages(call)):
+        c = m.get("content")
+        if isinstance(c, list) and sum(1 for p in c if isinstance(p, dict) and p.get("type") == "image_url") > 1:
+            return _bad(f"messages.[{i}].content", "Only one image per message is supported.")
+    return None
+
+
+defect("rejects-multiple-images", "vision", "VISION-005", "More than one image in a message is rejected with 400.",
+       on_request=_rejects_multiple_images)
+defect("accepts-invalid-detail", "vision", "VISION-004", "`detail` outside auto/low/high is accepted.", skip_checks={"image.detail"})
+defect("accepts-malformed-data-uri", "vision", "VISION-004", "A malformed image data URI is accepted.", skip_checks={"image.data-uri"})
+defect("undecodable-image-500", "vision", "VISION-004", "A data URI whose bytes are not a valid image gets 500.",
+       on_error=_error_500_when("image.decode"))
+defect("accepts-unreachable-image-url", "vision", "VISION-004", "An image URL that cannot be fetched is accepted (image silently ignored).",
+       skip_checks={"image.unreachable"})
+defect("accepts-image-in-system-message", "vision", "CONTENT-002", "Image parts are accepted in system messages.",
+       skip_checks={"parts.role"})
