@@ -22,6 +22,7 @@ that started it (`with HostileServer("hang") as srv:`); `stop()` joins every thr
 """
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import struct
@@ -30,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 
 MODES = ("hang", "headers-only", "drip", "endless-stream", "huge-body", "reset-mid-stream",
-         "invalid-utf8", "bad-chunked", "redirect", "429-storm", "503-then-ok", "echo-key", "ok")
+         "invalid-utf8", "bad-chunked", "redirect", "429-storm", "503-then-ok", "echo-key", "gzip-anyway", "ok")
 _HANDLERS = {m: "_" + m.replace("-", "_") for m in MODES} | {"429-storm": "_storm", "503-then-ok": "_flaky"}
 HUGE = 200 * 1024 * 1024
 _POLL = 0.1          # how often blocked threads look at the stop flag
@@ -268,6 +269,16 @@ class HostileServer:
                                      "param": None, "code": "invalid_api_key"}}).encode()
         self._send(conn, _head(401, "application/json", length=len(body),
                            extra={"X-Echo-Authorization": presented, "WWW-Authenticate": f'Bearer realm="{presented}"'}) + body)
+        return True
+
+    def _gzip_anyway(self, conn, seen) -> bool:
+        """A valid answer gzip-compressed although the client asked for identity (JSON,
+        or an event stream sent in small chunked pieces of one gzip stream)."""
+        head, _, body = _valid_answer(seen, close=False).partition(b"\r\n\r\n")
+        packed = gzip.compress(body)
+        ctype = "text/event-stream" if _wants_stream(seen) else "application/json"
+        pieces = b"".join(_chunked(packed[i:i + 7]) for i in range(0, len(packed), 7)) + b"0\r\n\r\n"
+        self._send(conn, _head(200, ctype, chunked=True, extra={"Content-Encoding": "gzip"}) + pieces)
         return True
 
     def _ok(self, conn, seen) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from chatconform.client import Breaker, Client, Exchange, _server_delay
+from chatconform import checks
 from chatconform.ratelimit import RateLimiter
 from chatconform.targets import Target
 from chatconform.violations import CannotJudge
@@ -182,6 +183,24 @@ def test_huge_body_stops_at_the_cap(tmp_path):
         c.close()
     assert len(ex.body) == 8 * 1024 * 1024 and "limits.max_body_bytes" in ex.truncated
     assert max(srv.stats.bytes_sent) < 32 * 1024 * 1024
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_unrequested_gzip_is_decoded_and_noted(stream):
+    """Compressed although identity was asked: decoded as the SDK would, judged as usual,
+    and noted (HTTP-004), not failed: clients decode gzip transparently."""
+    with HostileServer("gzip-anyway") as srv:
+        c = Client(_target(srv))
+        ex = _chat(c, stream=True) if stream else _chat(c)
+        c.close()
+    assert ex.content_coding == "gzip" and not ex.truncated
+    if stream:
+        assert [ch["choices"][0]["delta"].get("content") for ch in ex.chunks][:2] == ["", "OK"] and ex.sse.done
+    else:
+        assert ex.json["choices"][0]["message"]["content"] == "OK"
+    violations, notes = checks.run(ex)
+    assert any(n.rule == "HTTP-004" and "gzip" in n.message for n in notes)
+    assert all(v.rule != "HTTP-004" for v in violations)
 
 
 def test_partial_body_is_kept_when_the_connection_resets():

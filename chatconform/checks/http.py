@@ -1,7 +1,7 @@
 """Transport-level checks: media types of successful answers."""
 from __future__ import annotations
 
-from ..violations import Violation
+from ..violations import Note, Violation
 from . import check, is_chat, valid_request
 
 
@@ -30,3 +30,12 @@ def utf8_body(ex):
             ex.body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise Violation("HTTP-004", "a UTF-8 body", f"invalid UTF-8 at byte {exc.start}", "body")
+
+
+@check("HTTP-004", applies=lambda ex: ex.content_coding is not None)
+def unrequested_content_coding(ex):
+    """The client asks for `Accept-Encoding: identity`; a compressed answer is decoded (as
+    the SDK's httpx would) and noted: information, since clients cope with gzip/deflate."""
+    decoded = ex.content_coding in ("gzip", "x-gzip", "deflate")
+    yield Note("HTTP-004", f"Content-Encoding {ex.content_coding} although the request asked for identity; "
+                           + ("decoded as the SDK would" if decoded else "not decoded: the body is judged as it came"))
