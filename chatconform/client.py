@@ -358,7 +358,9 @@ class Client:
 
 
 class Breaker:
-    """After several consecutive timeouts the target is unresponsive: stop waiting on it."""
+    """After several consecutive timeouts, or connections refused, the target is
+    unresponsive or unreachable: stop waiting on it (the remaining tests end at once,
+    each saying why, without sending)."""
 
     def __init__(self, threshold: int = 3):
         self.threshold = threshold
@@ -372,10 +374,12 @@ class Breaker:
     def after(self, ex: Exchange) -> None:
         timed_out = ex.timed_out or bool(ex.transport_error and "timed out" in ex.transport_error) or bool(
             ex.truncated and "timeouts.total" in ex.truncated)
-        self.consecutive = self.consecutive + 1 if timed_out else 0
+        unreachable = bool(ex.transport_error and ex.transport_error.startswith("cannot connect"))
+        self.consecutive = self.consecutive + 1 if timed_out or unreachable else 0
         if self.consecutive >= self.threshold and not self.tripped_reason:
             last = ex.transport_error or ex.truncated or "timed out"
-            self.tripped_reason = f"{self.consecutive} consecutive exchanges timed out (last: {last})"
+            what = "could not connect" if unreachable else "timed out"
+            self.tripped_reason = f"{self.consecutive} consecutive exchanges {what} (last: {last})"
 
 
 class _Secret(str):

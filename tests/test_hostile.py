@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -353,3 +354,22 @@ def test_rate_limit_holds_across_xdist_workers(tmp_path):
     # span is what the limit imposes, and no half second holds more than 2 (+1 late).
     assert times[-1] - times[0] >= (len(times) - 1) * 0.25 - 0.3, times
     assert max(sum(1 for u in times if t <= u < t + 0.5) for t in times) <= 3, [b - a for a, b in zip(times, times[1:])]
+
+
+def test_unreachable_target_stops_after_three_refused_connections(tmp_path):
+    """Nothing listens on the port: three connections refused trip the breaker, the other
+    tests end at once saying why, and the run exits 1 without a traceback."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()                                    # nothing listens there now
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "suites/test_response.py", "suites/test_errors.py", "-q",
+                           "-p", "no:cacheprovider", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m",
+                           "--results", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    data = json.loads(out.read_text())
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stdout[-2000:]
+    assert data["spend"]["requests"] == 3, data["spend"]
+    judged = [t for t in data["tests"] if t["outcome"] not in SKIPS]
+    assert len(judged) > 10 and all(t["outcome"] == "error" for t in judged)
+    assert all("cannot connect" in t["reason"] or "could not connect" in t["reason"] for t in judged), judged[-1]["reason"]
