@@ -9,7 +9,7 @@
 - broken documents fail with the expected `x-rule` attribution (docs/DESIGN.md);
 - every rule id used by a schema exists in RULES.md.
 
-Run: cd /work/main && python -m pytest tests/test_schemas.py -q -p no:cacheprovider
+Run: python -m pytest tests/test_schemas.py -q -p no:cacheprovider (shared/ beside the repository)
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from referencing.jsonschema import DRAFT202012
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"
-REFERENCE = pathlib.Path("/work/shared/reference")
+REFERENCE = ROOT.parent / "shared" / "reference"      # the shared material, beside the repository
 SPEC_FILE = REFERENCE / "openai-chat-completions.normalized.openapi.yaml"
 RULES_FILE = REFERENCE / "RULES.md"
 CAPTURES = REFERENCE / "sdk-stream-captures"
