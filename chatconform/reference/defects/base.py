@@ -82,6 +82,18 @@ def _messages(call: Call) -> list[dict]:
     return [m for m in msgs if isinstance(m, dict)] if isinstance(msgs, list) else []
 
 
+def _reject_message(refused: Callable[[dict], bool], field: str, message: str, code: str | None = "invalid_value"):
+    """An on_request hook: 400 for the first message `refused(m)` holds for, naming
+    `messages.[i].<field>`; `{i}` in `message` is that index."""
+    def hook(call: Call) -> ApiError | None:
+        for i, m in enumerate(_messages(call)):
+            if refused(m):
+                return _bad(f"messages.[{i}].{field}", message.format(i=i), code)
+        return None
+
+    return hook
+
+
 def _parts(call: Call, kind: str) -> list[tuple[int, int, dict]]:
     """(message index, part index, payload) for every content part of a type."""
     out = []

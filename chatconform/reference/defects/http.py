@@ -61,42 +61,30 @@ defect(
 )
 
 
-def _text_plain_json(call: Call, reply: Reply) -> Reply:
-    if call.path == CHAT_PATH and reply.status == 200 and reply.events is None:
-        reply.headers["Content-Type"] = "text/plain; charset=utf-8"
-    return reply
+def _labelled(content_type: str, *, streamed: bool):
+    """An on_reply hook: 200 answers of the chat route, streamed or not, get this Content-Type."""
+    def hook(call: Call, reply: Reply) -> Reply:
+        if call.path == CHAT_PATH and reply.status == 200 and (reply.events is not None) == streamed:
+            reply.headers["Content-Type"] = content_type
+        return reply
+
+    return hook
 
 
 defect(
     "response-content-type-text-plain", "http", "HTTP-003",
     "Non-streaming 200 answers are labelled text/plain instead of application/json.",
-    on_reply=_text_plain_json,
+    on_reply=_labelled("text/plain; charset=utf-8", streamed=False),
 )
-
-
-def _latin1_json(call: Call, reply: Reply) -> Reply:
-    if call.path == CHAT_PATH and reply.status == 200 and reply.events is None:
-        reply.headers["Content-Type"] = "application/json; charset=iso-8859-1"
-    return reply
-
-
 defect(
     "response-charset-latin1", "http", "HTTP-004",
     "Non-streaming 200 answers declare charset=iso-8859-1 (the body is still UTF-8).",
-    on_reply=_latin1_json,
+    on_reply=_labelled("application/json; charset=iso-8859-1", streamed=False),
 )
-
-
-def _stream_as_json_ctype(call: Call, reply: Reply) -> Reply:
-    if reply.events is not None and reply.status == 200:
-        reply.headers["Content-Type"] = "application/json"
-    return reply
-
-
 defect(
     "stream-content-type-json", "http", "HTTP-005",
     "Event streams are sent with Content-Type application/json instead of text/event-stream.",
-    on_reply=_stream_as_json_ctype,
+    on_reply=_labelled("application/json", streamed=True),
 )
 
 

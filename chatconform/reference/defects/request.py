@@ -1,110 +1,56 @@
 """Defects of one area: request acceptance.  Each `defect(...)` registers one mutant (see the package docstring)."""
 from __future__ import annotations
 
-from ..errors import ApiError
 from ..exchange import Call
-from .base import _bad, _messages, defect
+from .base import _reject_message, defect
 
 
-def _reject_role(role: str):
-    def hook(call: Call) -> ApiError | None:
-        for i, m in enumerate(_messages(call)):
-            if m.get("role") == role:
-                return _bad(f"messages.[{i}].role", f"Invalid value: '{role}'. Supported values are: 'system', 'user', 'assistant', and 'tool'.")
-        return None
-
-    return hook
+def _only_text_parts(m: dict) -> bool:
+    c = m.get("content")
+    return isinstance(c, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in c)
 
 
 defect(
     "rejects-developer-role", "request", "REQ-006",
     "Does not know role 'developer' and rejects it with 400.",
-    on_request=_reject_role("developer"),
+    on_request=_reject_message(lambda m: m.get("role") == "developer", "role",
+                               "Invalid value: 'developer'. Supported values are: 'system', 'user', 'assistant', and 'tool'."),
 )
-
-
-def _rejects_system_parts(call: Call) -> ApiError | None:
-    for i, m in enumerate(_messages(call)):
-        if m.get("role") in ("system", "developer") and isinstance(m.get("content"), list):
-            return _bad(f"messages.[{i}].content", f"Invalid type for 'messages.[{i}].content': expected a string, but got an array instead.", "invalid_type")
-    return None
-
-
 defect(
     "rejects-system-text-parts", "request", "REQ-007",
     "System/developer content must be a string: an array of text parts gets 400.",
-    on_request=_rejects_system_parts,
+    on_request=_reject_message(lambda m: m.get("role") in ("system", "developer") and isinstance(m.get("content"), list),
+                               "content", "Invalid type for 'messages.[{i}].content': expected a string, but got an array instead.", "invalid_type"),
 )
-
-
-def _rejects_user_text_parts(call: Call) -> ApiError | None:
-    for i, m in enumerate(_messages(call)):
-        c = m.get("content")
-        if m.get("role") == "user" and isinstance(c, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in c):
-            return _bad(f"messages.[{i}].content", "Content arrays are only supported for multimodal input.")
-    return None
-
-
 defect(
     "rejects-user-text-parts", "request", "CONTENT-001",
     "A user content array made only of text parts gets 400 (arrays accepted only with media).",
-    on_request=_rejects_user_text_parts,
+    on_request=_reject_message(lambda m: m.get("role") == "user" and _only_text_parts(m), "content",
+                               "Content arrays are only supported for multimodal input."),
 )
-
-
-def _rejects_name(call: Call) -> ApiError | None:
-    for i, m in enumerate(_messages(call)):
-        if "name" in m and m.get("role") != "function":
-            return _bad(f"messages.[{i}].name", f"Unrecognized request argument supplied: messages.[{i}].name")
-    return None
-
-
 defect(
     "rejects-message-name", "request", "REQ-009",
     "The optional `name` field on messages is rejected with 400.",
-    on_request=_rejects_name,
+    on_request=_reject_message(lambda m: "name" in m and m.get("role") != "function", "name",
+                               "Unrecognized request argument supplied: messages.[{i}].name"),
 )
-
-
-def _rejects_assistant_refusal(call: Call) -> ApiError | None:
-    for i, m in enumerate(_messages(call)):
-        if m.get("role") == "assistant" and "refusal" in m:
-            return _bad(f"messages.[{i}].refusal", f"Unrecognized request argument supplied: messages.[{i}].refusal")
-    return None
-
-
 defect(
     "rejects-assistant-refusal-field", "request", "REQ-009",
     "An assistant history message with `refusal: null` is rejected with 400.",
-    on_request=_rejects_assistant_refusal,
+    on_request=_reject_message(lambda m: m.get("role") == "assistant" and "refusal" in m, "refusal",
+                               "Unrecognized request argument supplied: messages.[{i}].refusal"),
 )
-
-
-def _rejects_assistant_null(call: Call) -> ApiError | None:
-    for i, m in enumerate(_messages(call)):
-        if m.get("role") == "assistant" and m.get("content") is None:
-            return _bad(f"messages.[{i}].content", f"Invalid type for 'messages.[{i}].content': expected a string, but got null instead.", "invalid_type")
-    return None
-
-
 defect(
     "rejects-assistant-null-content", "request", "TOOL-016",
     "An assistant message with tool_calls and content null (the tool round trip) is rejected with 400.",
-    on_request=_rejects_assistant_null,
+    on_request=_reject_message(lambda m: m.get("role") == "assistant" and m.get("content") is None, "content",
+                               "Invalid type for 'messages.[{i}].content': expected a string, but got null instead.", "invalid_type"),
 )
-
-
-def _rejects_assistant_text(call: Call) -> ApiError | None:
-    for i, m in enumerate(_messages(call)):
-        if m.get("role") == "assistant" and isinstance(m.get("content"), str):
-            return _bad(f"messages.[{i}].role", "Conversation history is not supported: only system and user messages are accepted.")
-    return None
-
-
 defect(
     "rejects-assistant-history", "request", "REQ-005",
     "Multi-turn history is refused: an assistant message with string content gets 400.",
-    on_request=_rejects_assistant_text,
+    on_request=_reject_message(lambda m: m.get("role") == "assistant" and isinstance(m.get("content"), str), "role",
+                               "Conversation history is not supported: only system and user messages are accepted."),
 )
 defect(
     "accepts-unknown-role", "request", "REQ-010",

@@ -7,7 +7,7 @@ from typing import Any, Callable
 from .. import model as fake_model
 from ..errors import ApiError
 from ..exchange import Call
-from .base import _bad, _messages, _on_choices, _on_items, _tool_choice, _tool_fragments, defect
+from .base import _bad, _on_choices, _reject_message, _on_items, _tool_choice, _tool_fragments, defect
 
 
 def _tool_calls_of(ch: dict) -> list[dict]:
@@ -84,9 +84,10 @@ defect("tool-call-ids-duplicate", "tools", "TOOL-007", "Parallel tool calls in o
        on_response=_on_choices(_duplicate_ids))
 
 
-def _finish_stop_for_tools(call: Call, ch: dict) -> None:
-    if ch.get("finish_reason") == "tool_calls":
-        ch["finish_reason"] = "stop"
+def _finish_stop_for_tools(call: Call, choice: dict) -> None:
+    """A choice (of an answer or of a chunk) finishing with tool_calls says stop instead."""
+    if choice.get("finish_reason") == "tool_calls":
+        choice["finish_reason"] = "stop"
 
 
 defect("tool-finish-reason-stop", "tools", "TOOL-008",
@@ -126,15 +127,9 @@ defect("tool-parallel-false-ignored", "tools", "TOOL-015", "`parallel_tool_calls
        on_completion=_parallel_ignored)
 
 
-def _rejects_tool_array(call: Call) -> ApiError | None:
-    for i, m in enumerate(_messages(call)):
-        if m.get("role") == "tool" and isinstance(m.get("content"), list):
-            return _bad(f"messages.[{i}].content", f"Invalid type for 'messages.[{i}].content': expected a string, but got an array instead.", "invalid_type")
-    return None
-
-
 defect("rejects-tool-array-content", "tools", "TOOL-017", "A tool message with an array of text parts is rejected with 400.",
-       on_request=_rejects_tool_array)
+       on_request=_reject_message(lambda m: m.get("role") == "tool" and isinstance(m.get("content"), list), "content",
+                                  "Invalid type for 'messages.[{i}].content': expected a string, but got an array instead.", "invalid_type"))
 
 
 def _rejects_no_parameters(call: Call) -> ApiError | None:
@@ -238,11 +233,6 @@ defect("stream-tool-index-from-one", "tools", "TOOL-022", "Streamed tool-call in
        on_chunks=_stream_tool_fragments(_frag_index_plus_one))
 
 
-def _stream_tool_finish_stop(call: Call, it: dict) -> None:
-    if it.get("finish_reason") == "tool_calls":
-        it["finish_reason"] = "stop"
-
-
 defect("stream-tool-finish-reason-stop", "tools", "TOOL-023",
        "A streamed tool-call turn under auto/required ends with 'stop' instead of 'tool_calls'.",
-       on_chunks=_on_items(_stream_tool_finish_stop))
+       on_chunks=_on_items(_finish_stop_for_tools))

@@ -5,7 +5,7 @@ from typing import Callable
 
 from ..errors import ApiError
 from ..exchange import Call
-from .base import _bad, _error_500_when, _messages, _parts, defect
+from .base import _bad, _error_500_when, _parts, _reject_message, defect
 
 
 def _reject_images(pred: Callable[[dict], bool], message: str, code: str = "invalid_image_url"):
@@ -32,16 +32,13 @@ defect("rejects-detail-high", "vision", "VISION-003", "`detail: \"high\"` is rej
        on_request=_reject_images(lambda iu: iu.get("detail") == "high", "Invalid value: 'high'. Supported values are: 'auto' and 'low'.", "invalid_value"))
 
 
-def _rejects_multiple_images(call: Call) -> ApiError | None:
-    for i, m in enumerate(_messages(call)):
-        c = m.get("content")
-        if isinstance(c, list) and sum(1 for p in c if isinstance(p, dict) and p.get("type") == "image_url") > 1:
-            return _bad(f"messages.[{i}].content", "Only one image per message is supported.")
-    return None
+def _images_in(m: dict) -> int:
+    c = m.get("content")
+    return sum(1 for p in c if isinstance(p, dict) and p.get("type") == "image_url") if isinstance(c, list) else 0
 
 
 defect("rejects-multiple-images", "vision", "VISION-005", "More than one image in a message is rejected with 400.",
-       on_request=_rejects_multiple_images)
+       on_request=_reject_message(lambda m: _images_in(m) > 1, "content", "Only one image per message is supported."))
 defect("accepts-invalid-detail", "vision", "VISION-004", "`detail` outside auto/low/high is accepted.", skip_checks={"image.detail"})
 defect("accepts-malformed-data-uri", "vision", "VISION-004", "A malformed image data URI is accepted.", skip_checks={"image.data-uri"})
 defect("undecodable-image-500", "vision", "VISION-004", "A data URI whose bytes are not a valid image gets 500.",
