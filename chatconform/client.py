@@ -45,6 +45,10 @@ CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-k
 _JITTER = random.Random()
 
 
+# Content codings the client undoes itself (zlib) when a server applies one unasked.
+DECODED_CODINGS = ("gzip", "x-gzip", "deflate")
+
+
 @dataclass
 class Exchange:
     method: str
@@ -320,7 +324,7 @@ class Client:
         coding = ex.headers.get("content-encoding", "").strip().lower()
         if coding and coding != "identity":
             ex.content_coding = coding
-        inflate = zlib.decompressobj(32 + zlib.MAX_WBITS) if coding in ("gzip", "x-gzip", "deflate") else None
+        inflate = zlib.decompressobj(32 + zlib.MAX_WBITS) if coding in DECODED_CODINGS else None
         try:
             # iter_raw() without a chunk size yields what each socket read returned
             # (httpcore reads at most 64 KiB, h11 keeps no more): SSE arrival times are

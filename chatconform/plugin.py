@@ -124,18 +124,17 @@ def pytest_configure(config):
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STASH] = ChatconformSession(config, target, config.getoption("level"))
-    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None) \
-            and getattr(config.option, "dist", None) == "load" \
-            and not _dist_given(config):
-        # xdist's default hands out contiguous chunks, so the 16 property tests (most of
-        # a run's time) tend to land on one worker and -n 2 is no faster than serial.
-        # Work stealing balances them (8 s instead of 10.5 s for the standard run here).
-        config.option.dist = "worksteal"
-    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None) \
-            and getattr(config.option, "testrunuid", "unset") is None:
-        # Name the run for xdist (it would draw the same kind of id itself) so that this
-        # controller knows which spend ledger its workers share, and can remove it.
-        config.option.testrunuid = uuid.uuid4().hex
+    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
+        # This process is the controller of pytest-xdist workers.
+        if getattr(config.option, "dist", None) == "load" and not _dist_given(config):
+            # xdist's default hands out contiguous chunks, so the 16 property tests (most of
+            # a run's time) tend to land on one worker and -n 2 is no faster than serial.
+            # Work stealing balances them (8 s instead of 10.5 s for the standard run here).
+            config.option.dist = "worksteal"
+        if getattr(config.option, "testrunuid", "unset") is None:
+            # Name the run for xdist (it would draw the same kind of id itself) so that this
+            # controller knows which spend ledger its workers share, and can remove it.
+            config.option.testrunuid = uuid.uuid4().hex
 
 
 def _dist_given(config) -> bool:

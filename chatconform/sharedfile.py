@@ -44,15 +44,17 @@ def _locked(fd: int):
 
 def update(path: pathlib.Path, change: Callable[[bytes], bytes], size: int = 4096) -> bytes:
     """Replace the file's content (at most `size` bytes read; b"" when new) by
-    change(content), atomically; returns what was written."""
+    change(content), atomically; returns the content now.  Nothing is written when the
+    change leaves the content as it was (a read, e.g. the budget ledger's totals)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         with _locked(fd):
             raw = os.pread(fd, size, 0) if hasattr(os, "pread") else os.read(fd, size)
             data = change(raw)
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.write(fd, data)
+            if data != raw:
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.write(fd, data)
             return data
     finally:
         os.close(fd)

@@ -5,6 +5,7 @@ import datetime as _dt
 
 from . import redact, rules as rules_mod
 from .report import render_failure
+from .violations import Note
 
 
 def set_aside_unclaimed(violations, claims) -> tuple[list, list]:
@@ -13,7 +14,6 @@ def set_aside_unclaimed(violations, claims) -> tuple[list, list]:
     purpose (n: 2 where n is not claimed, an image to a text-only model); its own rule
     judges the answer (PARAM-009, VISION-006), and the answer's shape under the feature's
     rules (PARAM-008's choice count) says nothing the target promised."""
-    from .violations import Note
     kept, notes = [], []
     for v in violations:
         rule = rules_mod.catalogue().get(v.rule)

@@ -1,6 +1,7 @@
 """Transport-level checks: media types of successful answers."""
 from __future__ import annotations
 
+from ..client import DECODED_CODINGS
 from ..violations import Note, Violation
 from . import check, is_chat, valid_request
 
@@ -36,6 +37,6 @@ def utf8_body(ex):
 def unrequested_content_coding(ex):
     """The client asks for `Accept-Encoding: identity`; a compressed answer is decoded (as
     the SDK's httpx would) and noted: information, since clients cope with gzip/deflate."""
-    decoded = ex.content_coding in ("gzip", "x-gzip", "deflate")
+    decoded = ex.content_coding in DECODED_CODINGS
     yield Note("HTTP-004", f"Content-Encoding {ex.content_coding} although the request asked for identity; "
                            + ("decoded as the SDK would" if decoded else "not decoded: the body is judged as it came"))

@@ -76,13 +76,15 @@ class Config:
         anywhere else."""
         if self.record is None:
             return
-        kept = {k: v.replace(self.api_key, "{KEY}") if self.api_key else v for k, v in headers.items()
+        def scrub(text: str) -> str:
+            return text.replace(self.api_key, "{KEY}") if self.api_key else text
+
+        kept = {k: scrub(v) for k, v in headers.items()
                 if k.lower() not in ("authorization", "host", "content-length", "transfer-encoding")}
         sent = headers.get("Authorization")
         auth = None if sent is None else "valid" if self.api_key and sent == f"Bearer {self.api_key}" else "other"
-        body = (raw or b"").decode("latin-1")
         line = json.dumps({"method": method, "path": path, "headers": kept, "auth": auth,
-                           "body": body.replace(self.api_key, "{KEY}") if self.api_key else body})
+                           "body": scrub((raw or b"").decode("latin-1"))})
         with self._record_lock:
             self.record.write(line + "\n")
             self.record.flush()
