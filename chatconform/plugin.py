@@ -63,6 +63,8 @@ class ChatconformSession:
         # the controller made the run id (pytest_configure) and removes the ledger at the end.
         run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") if hasattr(config, "workerinput") else None
         self.ledger = Ledger.for_run(run_id) if run_id else None
+        self.pregen = None              # strategies/pregen.py: the property tests' examples, drawn ahead
+
 
     def ensure_running(self) -> Target:
         if self.target.embedded == "reference" and self.reference is None:
@@ -97,6 +99,9 @@ class ChatconformSession:
         return None
 
     def stop(self):
+        if self.pregen is not None:
+            self.pregen.stop()
+            self.pregen = None
         if self.reference is not None:
             self.reference.stop()
             self.reference = None
@@ -197,6 +202,39 @@ def pytest_collection_modifyitems(session, config, items):
         plan(config, [i for i in items if is_suite_item(i)], budget)
         config.hook.pytest_deselected(items=list(items))
         items[:] = []
+    # The property tests run last: their examples are drawn in another process while the
+    # other tests run (pytest_collection_finish).
+    items.sort(key=lambda i: i.get_closest_marker("property_case") is not None)
+
+
+def pytest_collection_finish(session):
+    """Start drawing the property tests' examples ahead (strategies/pregen.py), unless:
+    pytest-xdist runs the tests (each worker would draw every test's examples, not only
+    its own; the workers are parallel already), the budget runs no property examples,
+    nothing runs (--collect-only, --plan), or CHATCONFORM_PREGEN=off."""
+    config = session.config
+    budget = BUDGETS[config.getoption("budget")]
+    if (budget.examples <= 0 or config.option.collectonly or getattr(config.option, "numprocesses", None)
+            or hasattr(config, "workerinput") or os.environ.get("CHATCONFORM_PREGEN", "").lower() == "off"):
+        return
+    s = _session(config)
+    from .strategies import Profile
+    from .strategies.cases import Case
+    from .strategies.harness import DEFAULT_SEED
+    from .strategies.pregen import Job, Pregenerator
+    seed = config.getoption("hypothesis_seed", None)
+    if seed is not None:
+        try:
+            seed = int(seed)          # as hypothesis' own pytest plugin reads it
+        except ValueError:
+            pass
+    profile = Profile.of(s.target, budget)
+    jobs = [Job(item.nodeid, Case(*item.get_closest_marker("property_case").args), profile, budget.examples,
+                DEFAULT_SEED if seed is None else seed)
+            for item in session.items if item.get_closest_marker("property_case") is not None
+            and all(s.target.claims(c) for c in needed_capabilities(item))]
+    if jobs:
+        s.pregen = Pregenerator(jobs)
 
 
 def plan(config, items, budget) -> None:
@@ -274,6 +312,14 @@ def client(target, recorder, request):
     c = Client(target, observe=observe, breaker=s.breaker)
     yield c
     c.close()
+
+
+@pytest.fixture
+def drawn_examples(request) -> list | None:
+    """The values drawn ahead for this property test (strategies/pregen.py), or None: the
+    test then draws them itself."""
+    s = _session(request.config)
+    return s.pregen.values(request.node.nodeid) if s.pregen is not None else None
 
 
 @pytest.fixture

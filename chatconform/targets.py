@@ -26,6 +26,7 @@ CAPABILITIES = ("streaming", "stream_usage", "tools", "parallel_tools", "vision"
 DEFAULT_TIMEOUTS = {"connect": 5.0, "read": 30.0, "total": 120.0}
 DEFAULT_LIMITS = {"max_body_bytes": 8 * 1024 * 1024, "max_events": 20000}
 DEFAULT_RETRIES = {"max": 2, "max_wait": 5.0}
+DEFAULT_CONCURRENCY = 4      # property-test requests in flight at once (rate_limit.concurrency)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -53,7 +54,7 @@ class Target:
     timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     retries: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RETRIES))
-    rate_limit: dict[str, float] = field(default_factory=dict)     # {requests_per_minute: N}, see ratelimit.py
+    rate_limit: dict[str, float] = field(default_factory=dict)     # {requests_per_minute: N, concurrency: K}, see ratelimit.py
     budget: dict[str, int] = field(default_factory=dict)           # {requests: N, output_tokens: M} per run
     expectations: tuple[Expectation, ...] = ()
     embedded: str | None = None          # "reference": the suite starts the server itself
@@ -66,6 +67,11 @@ class Target:
 
     def claims(self, capability: str) -> bool:
         return capability in self.capabilities
+
+    @property
+    def concurrency(self) -> int:
+        """How many property-test requests may be in flight at once (rate_limit.concurrency)."""
+        return int(self.rate_limit.get("concurrency", DEFAULT_CONCURRENCY))
 
     @property
     def chat_url(self) -> str:

@@ -23,10 +23,10 @@ from __future__ import annotations
 import pathlib
 
 import pytest
-from hypothesis import assume
 
 from chatconform import probes
 from chatconform import strategies as S
+from chatconform.strategies.cases import INVALID_KINDS, Case, build
 from chatconform.strategies.harness import PropertyRun, database_dir
 from chatconform.violations import Violation, short
 
@@ -47,20 +47,12 @@ FOCUS_RULES = {
     "vision": ("VISION-002", "VISION-003", "VISION-005"),
     "audio": ("AUDIO-001",),
 }
-INVALID_KINDS = {   # test id -> (mutation kinds, capability needed)
-    "values": (("wrong-type", "out-of-range"), None),
-    "structure": (("missing-required", "empty-arrays", "content-wrong-type", "unknown-enum"), None),
-    "dependencies": (("stop-count", "top-logprobs-without-logprobs"), None),
-    "streaming": (("stream-options-without-stream",), "streaming"),
-    "tools": (("tools",), "tools"),
-    "vision": (("media",), "vision"),
-    "audio": (("media",), "audio"),
-}
 TARGET_OPTIONS = ("--target", "--targets", "--base-url", "--model", "--api-key-env", "--capabilities", "--budget", "--level")
 
 
 def _valid_param(focus: str):
-    marks = [pytest.mark.rules(*FOCUS_RULES[focus])] + ([pytest.mark.needs(focus)] if focus != "core" else [])
+    marks = [pytest.mark.rules(*FOCUS_RULES[focus]), pytest.mark.property_case("valid", focus)]
+    marks += [pytest.mark.needs(focus)] if focus != "core" else []
     return pytest.param(focus, marks=marks, id=focus)
 
 
@@ -74,7 +66,8 @@ def _invalid_rules(kinds, cap) -> tuple[str, ...]:
 
 def _invalid_param(name: str):
     kinds, cap = INVALID_KINDS[name]
-    marks = [pytest.mark.rules(*_invalid_rules(kinds, cap))] + ([pytest.mark.needs(cap)] if cap else [])
+    marks = [pytest.mark.rules(*_invalid_rules(kinds, cap)), pytest.mark.property_case("invalid", name)]
+    marks += [pytest.mark.needs(cap)] if cap else []
     return pytest.param(name, marks=marks, id=name)
 
 
@@ -99,7 +92,7 @@ def _run(request, target, budget, recorder, client) -> PropertyRun:
     return PropertyRun(target=target, examples=budget.examples, recorder=recorder, nodeid=request.node.nodeid,
                        forced_seed=request.config.getoption("hypothesis_seed", None),
                        db_dir=database_dir(target, pathlib.Path(str(request.config.rootpath))),
-                       breaker=client.breaker, replay_hint=_replay_hint(request))
+                       breaker=client.breaker, replay_hint=_replay_hint(request), concurrency=target.concurrency)
 
 
 def _error_param(ex):
@@ -118,7 +111,7 @@ def _summary(ex) -> str:
 
 # -- valid requests ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("focus", [_valid_param(f) for f in S.FOCUSES])
-def test_valid_requests_are_answered(focus, target, budget, recorder, client, request):
+def test_valid_requests_are_answered(focus, target, budget, recorder, client, request, drawn_examples):
     """Every valid request within the claims gets 200, and its answer passes every check."""
     run = _run(request, target, budget, recorder, client)
     profile = S.Profile.of(target, budget)
@@ -155,26 +148,20 @@ def test_valid_requests_are_answered(focus, target, budget, recorder, client, re
                                  v.actual, v.where, ex)
         return None
 
-    run.run(S.valid_requests(profile, focus), judge, explicit=S.valid_boundaries(profile, focus), refine=refine)
+    built = build(Case("valid", focus), profile)
+    run.run(built.strategy, judge, explicit=built.explicit, refine=refine, drawn=drawn_examples)
 
 
 # -- invalid requests -------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", [_invalid_param(n) for n in INVALID_KINDS])
-def test_invalid_requests_are_refused(name, target, budget, recorder, client, request):
+def test_invalid_requests_are_refused(name, target, budget, recorder, client, request, drawn_examples):
     """A request with one thing broken gets a 4xx error envelope (not 2xx, not 5xx)."""
     run = _run(request, target, budget, recorder, client)
     profile = S.Profile.of(target, budget)
-    kinds, cap = INVALID_KINDS[name]
-    pool = [m for m in S.mutations(profile=profile) if m.kind in kinds and (cap is None or cap in m.needs or not m.needs)]
+    built = build(Case("invalid", name), profile)
+    pool = built.pool
     if not pool:
         pytest.skip("not applicable: no mutation of this kind fits the claimed capabilities")
-    strategy = _one_of(profile, pool)
-
-    def prepare(inv):
-        # Shrinking may have made the request valid again: such an example says nothing.
-        # (Validity only: the reasons and their rules are worked out when a failure needs them.)
-        assume(not S.is_valid(inv.body))
-        return inv.body
 
     tolerated = {m.name: m.tolerated for m in pool if m.tolerated}
 
@@ -199,12 +186,7 @@ def test_invalid_requests_are_refused(name, target, budget, recorder, client, re
             run.note("ERR-004", f"{inv.mutation}: HTTP {ex.status} (400 expected for an invalid request)")
         return None
 
-    run.run(strategy, judge, prepare=prepare, explicit=S.invalid_boundaries(profile, {m.name for m in pool}))
-
-
-def _one_of(profile, pool):
-    from hypothesis import strategies as st
-    return st.one_of([S.invalid_requests(profile, mutation=m.name) for m in pool])
+    run.run(built.strategy, judge, prepare=built.prepare, explicit=built.explicit, drawn=drawn_examples)
 
 
 def _sse_error(ex) -> bool:

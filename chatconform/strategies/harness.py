@@ -49,10 +49,12 @@ import json
 import os
 import pathlib
 import re
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import example as hypothesis_example
 from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
@@ -145,6 +147,30 @@ class Outcome:
 
 
 @dataclass
+class Sink:
+    """What one pass-1 example recorded, held until the examples before it are merged."""
+    exchanges: list = field(default_factory=list)
+    tokens: int = 0
+    notes: list = field(default_factory=list)
+
+    def merge_into(self, run: "PropertyRun") -> None:
+        if run.recorder is not None:
+            run.recorder.exchanges.extend(self.exchanges)
+            run.recorder.completion_tokens += self.tokens
+        for rule, message in self.notes:
+            run.note(rule, message)
+
+
+def generation_settings(examples: int, database: ExampleDatabase | None = None) -> settings:
+    """The hypothesis settings of every property run, and of pregen.py's drawing (which
+    must draw what the run would: same settings, same seed)."""
+    return settings(max_examples=max(1, examples), deadline=None, database=database,
+                    phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+                    derandomize=False, print_blob=False)
+
+
+@dataclass
 class PropertyRun:
     """One property test against one target.
 
@@ -152,7 +178,7 @@ class PropertyRun:
     the request with `send(body)` (which returns the exchange and the example's Recorder)
     and says what is wrong, if anything (the first violation is raised for hypothesis to
     shrink; the others the same answer broke are reported with it).  `prepare(value) -> body`
-    may call hypothesis.assume() (e.g. "still invalid after shrinking").
+    may return None to reject a value (e.g. no longer invalid after shrinking).
     """
 
     target: Any
@@ -164,6 +190,7 @@ class PropertyRun:
     breaker: Any = None
     max_requests: int | None = None
     replay_hint: str = ""                     # how to rerun this one test (printed with failures)
+    concurrency: int = 1                      # pass 1: how many drawn examples may be in flight at once
     cache: dict = field(default_factory=dict)
     sent: int = 0
     capped: bool = False
@@ -174,7 +201,8 @@ class PropertyRun:
         if self.max_requests is None:
             self.max_requests = max(40, self.examples * 4)
         self._client: Client | None = None
-        self._current: Recorder | None = None
+        self._local = threading.local()           # per thread: the example's Recorder, and in pass 1 its Sink
+        self._lock = threading.Lock()
         self._by_exchange: dict[int, Outcome] = {}
         self._explicit: set[str] = set()
 
@@ -187,39 +215,53 @@ class PropertyRun:
         db = None
         if self.forced_seed is None and self.db_dir is not None:
             db = Namespaced(DirectoryBasedExampleDatabase(str(self.db_dir)), self.nodeid)
-        return settings(max_examples=max(1, self.examples), deadline=None, database=db,
-                        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
-                        suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
-                        derandomize=False, print_blob=False)
+        return generation_settings(self.examples, db)
 
     # -- sending ----------------------------------------------------------------------------
     def send(self, body: Any, **kw) -> tuple[Exchange, Recorder]:
         rec = Recorder()
-        self._current = rec
+        self._local.current = rec
         try:
             ex = self._client.chat(body, **kw)
         finally:
-            self._current = None
-            self.sent += 1
-            if self.recorder is not None:
+            self._local.current = None
+            with self._lock:
+                self.sent += 1
+            sink = getattr(self._local, "sink", None)
+            if sink is not None:                  # pass 1: kept aside, merged in example order
+                sink.exchanges.extend(rec.exchanges)
+                sink.tokens += rec.completion_tokens
+            elif self.recorder is not None:
                 self.recorder.exchanges.extend(rec.exchanges)
                 self.recorder.completion_tokens += rec.completion_tokens
         return ex, rec
 
     def _observe(self, ex: Exchange) -> None:
-        if self._current is not None:
-            self._current.observe(ex)
+        current = getattr(self._local, "current", None)
+        if current is not None:
+            current.observe(ex)
 
     def note(self, rule: str, message: str) -> None:
+        sink = getattr(self._local, "sink", None)
+        if sink is not None:
+            sink.notes.append((rule, message))
+            return
         key = (rule, message)
         if key not in self.notes and len(self.notes) < MAX_NOTES:
             self.notes[key] = Note(rule, message)
 
     # -- the run ----------------------------------------------------------------------------
     def run(self, strategy, judge: Callable, prepare: Callable | None = None, key: Callable | None = None,
-            explicit: list | tuple = (), refine: Callable | None = None) -> None:
+            explicit: list | tuple = (), refine: Callable | None = None, drawn: list | None = None) -> None:
         """Run the property on the `explicit` values first (boundary examples, not shrunk),
         then on values drawn from `strategy`; raise the first violation found.
+
+        `drawn`: the values hypothesis will draw from `strategy` first, drawn ahead in
+        another process (pregen.py).  They are sent first, `concurrency` at a time (pass
+        1); if none fails, that is the verdict, and hypothesis never runs here.  If one
+        fails, hypothesis runs as without them (pass 2): the same seed draws the same
+        values, answered from the cache without sending, up to the failure, which it then
+        shrinks.
 
         `refine(violation, send) -> Violation | None` may look at the final (shrunk)
         failure once, with requests of its own, and restate it (e.g. which feature of a
@@ -231,58 +273,121 @@ class PropertyRun:
             if self.cannot is not None:
                 return                                   # the target stopped answering: judge nothing more
             body = prepare(value) if prepare else value
-            k = key(body)
-            outcome = self.cache.get(k)
-            if outcome is None:
-                if self.sent >= self.max_requests:
-                    self.capped = True
-                    return
-                try:
-                    found = judge(value, body, self.send)
-                except CannotJudge as exc:
-                    self.cannot = exc
-                    return
-                found = [found] if isinstance(found, Violation) else list(found or ())
-                outcome = self.cache[k] = Outcome([typed(v) for v in found])
-                if outcome.violations and outcome.violations[0].exchange is not None:
-                    self._by_exchange[id(outcome.violations[0].exchange)] = outcome
-            if outcome.violations:
+            assume(body is not None)                     # prepare rejected it: it says nothing
+            outcome = self._judged(key(body), value, body, judge)
+            if outcome is not None and outcome.violations:
                 v = outcome.violations[0]
                 raise type(v)(v.rule, v.expected, v.actual, v.where, v.exchange, v.origin)
 
         for value in explicit:                          # an Invalid carries its body
             self._explicit.add(key(getattr(value, "body", value)))
+        found: list[Violation] = []
+        self._client = Client(self.target, observe=self._observe, breaker=self.breaker)
+        try:
+            if drawn is not None and self._first_pass(list(explicit) + list(drawn), judge, prepare, key):
+                found = []
+            elif self.cannot is None:
+                found = self._hypothesis(strategy, example, explicit)
+            if refine is not None and found:
+                found = [self._refined(refine, v) for v in found]
+        finally:
+            self._client.close()
+        self._finish(found)
+
+    def _judged(self, k: str, value, body, judge: Callable) -> "Outcome | None":
+        """The outcome of one request: from the cache (never sent twice), or sent and judged
+        now; None when not judged (the request cap is reached, or the target stopped)."""
+        outcome = self.cache.get(k)
+        if outcome is not None:
+            return outcome
+        with self._lock:
+            if self.sent >= self.max_requests:
+                self.capped = True
+                return None
+        try:
+            found = judge(value, body, self.send)
+        except CannotJudge as exc:
+            self.cannot = self.cannot or exc
+            return None
+        found = [found] if isinstance(found, Violation) else list(found or ())
+        outcome = self.cache[k] = Outcome([typed(v) for v in found])
+        if outcome.violations and outcome.violations[0].exchange is not None:
+            self._by_exchange[id(outcome.violations[0].exchange)] = outcome
+        return outcome
+
+    def _first_pass(self, values: list, judge: Callable, prepare: Callable | None, key: Callable) -> bool:
+        """Send `values` in order, up to `concurrency` in flight, until one fails; whether
+        all were judged and none failed.  What each example recorded (exchanges, notes)
+        is merged in example order, so a run reads the same whatever finished first."""
+        todo, seen = [], set()
+        for value in values:
+            body = prepare(value) if prepare else value
+            if body is None:
+                continue                                 # prepare rejected it, as in pass 2
+            k = key(body)
+            if k not in seen:
+                seen.add(k)
+                todo.append((k, value, body))
+        results: dict[int, tuple] = {}
+        failed = False
+
+        def one(k, value, body):
+            sink = self._local.sink = Sink()
+            try:
+                return self._judged(k, value, body, judge), sink
+            finally:
+                self._local.sink = None
+
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency), thread_name_prefix="chatconform-pass1") as pool:
+            pending: dict = {}
+            queue = iter(enumerate(todo))
+            try:
+                while True:
+                    while not failed and self.cannot is None and len(pending) < max(1, self.concurrency):
+                        item = next(queue, None)
+                        if item is None:
+                            break
+                        pending[pool.submit(one, *item[1])] = item[0]
+                    if not pending:
+                        break
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        i = pending.pop(f)
+                        results[i] = f.result()        # a bug in the property itself raises here
+                        outcome = results[i][0]
+                        failed = failed or bool(outcome is not None and outcome.violations)
+            finally:
+                for i in sorted(results):
+                    results[i][1].merge_into(self)
+        return not failed and self.cannot is None and not self.capped
+
+    def _hypothesis(self, strategy, example: Callable, explicit) -> list[Violation]:
         inner = given(strategy)(example)
         for value in reversed(list(explicit)):
             inner = hypothesis_example(value)(inner)
         if self.forced_seed is None:
             inner = hypothesis_seed(DEFAULT_SEED)(inner)
         inner = self.settings()(inner)
-        found: list[Violation] = []
-        self._client = Client(self.target, observe=self._observe, breaker=self.breaker)
         try:
-            try:
-                with fixed_constants():
-                    inner()
-            except Violation as v:
-                found = [v]
-            except BaseExceptionGroup as group:          # several rules broken: hypothesis reports each
-                found = [e for e in _flatten(group) if isinstance(e, Violation)]
-                if len(found) != len(list(_flatten(group))):
-                    raise
-            except Exception as exc:                     # noqa: BLE001
-                # hypothesis itself gave up (e.g. an internal error while shrinking): a fault
-                # already seen is still a fault; report the smallest failing request seen.
-                found = self._smallest_failure()
-                if not found:
-                    raise
-                self.note("PROPERTY", f"hypothesis stopped with {type(exc).__name__}: {exc}; the failing request "
-                                      "shown is the smallest one seen, not a fully shrunk one")
-            if refine is not None and found:
-                found = [self._refined(refine, v) for v in found]
-        finally:
-            self._client.close()
-        self._finish(found)
+            with fixed_constants():
+                inner()
+        except Violation as v:
+            return [v]
+        except BaseExceptionGroup as group:          # several rules broken: hypothesis reports each
+            found = [e for e in _flatten(group) if isinstance(e, Violation)]
+            if len(found) != len(list(_flatten(group))):
+                raise
+            return found
+        except Exception as exc:                     # noqa: BLE001
+            # hypothesis itself gave up (e.g. an internal error while shrinking): a fault
+            # already seen is still a fault; report the smallest failing request seen.
+            found = self._smallest_failure()
+            if not found:
+                raise
+            self.note("PROPERTY", f"hypothesis stopped with {type(exc).__name__}: {exc}; the failing request "
+                                  "shown is the smallest one seen, not a fully shrunk one")
+            return found
+        return []
 
     def _refined(self, refine: Callable, v: Violation) -> Violation:
         try:

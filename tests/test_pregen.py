@@ -1,0 +1,174 @@
+"""Examples drawn ahead (chatconform/strategies/pregen.py) and the harness' pass 1.
+
+The speed-up must not change a verdict: the process drawing ahead draws exactly what
+the property test would draw itself; pass 1 judges them, several in flight, and merges
+what they recorded in example order; a failure hands over to hypothesis (pass 2), which
+replays the cached answers and shrinks as without pass 1.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from chatconform import strategies as S
+from chatconform.client import Exchange
+from chatconform.strategies import harness
+from chatconform.strategies.cases import INVALID_KINDS, Case, build
+from chatconform.strategies.pregen import Job, Pregenerator, draw_values
+from chatconform.targets import Target
+from chatconform.violations import Violation
+
+ALL = S.Profile.all("m")
+NOWHERE = Target(name="adhoc", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset())
+CASES = [Case("valid", f) for f in S.FOCUSES] + [Case("invalid", n) for n in INVALID_KINDS]
+
+
+def _key(body) -> str:
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def judged_in_process(case: Case, examples: int, forced_seed=None) -> list:
+    """The bodies a property run judges, in order, when everything passes and nothing was
+    drawn ahead (what pass 2 would replay).  A forced seed is set the way hypothesis' own
+    pytest plugin sets --hypothesis-seed."""
+    from hypothesis import core
+    built = build(case, ALL)
+    seen: list = []
+    run = harness.PropertyRun(target=NOWHERE, examples=examples, forced_seed=forced_seed)
+    saved = core.global_force_seed
+    core.global_force_seed = forced_seed
+    try:
+        run.run(built.strategy, lambda value, body, send: seen.append(body), prepare=built.prepare)
+    finally:
+        core.global_force_seed = saved
+    return seen
+
+
+def judged_from(values: list, case: Case) -> list:
+    built = build(case, ALL)
+    out, keys = [], set()
+    for v in values:
+        body = built.prepare(v) if built.prepare else v
+        if body is not None and _key(body) not in keys:
+            keys.add(_key(body))
+            out.append(body)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.kind}-{c.name}")
+def test_drawn_ahead_is_what_the_test_draws(case):
+    """Same case, profile, seed and settings: the values match one for one."""
+    assert judged_from(draw_values(case, ALL, 12, harness.DEFAULT_SEED), case) == judged_in_process(case, 12)
+
+
+def test_drawn_ahead_in_another_process_with_a_forced_seed():
+    """Across processes (another interpreter, hash seed, set of imported modules) and for
+    --hypothesis-seed values."""
+    jobs = [Job("t::valid", Case("valid", "tools"), ALL, 10, 1234),
+            Job("t::invalid", Case("invalid", "structure"), ALL, 10, 1234)]
+    pre = Pregenerator(jobs)
+    try:
+        for job in jobs:
+            values = pre.values(job.nodeid)
+            assert values is not None, "the drawing process gave nothing"
+            assert judged_from(values, job.case) == judged_in_process(job.case, 10, forced_seed=1234)
+        assert pre.values("not-a-job") is None
+    finally:
+        pre.stop()
+    assert not pre.dir.exists() and pre.proc.poll() is not None
+
+
+def test_a_dead_drawing_process_means_the_test_draws_itself():
+    pre = Pregenerator([Job("t::x", Case("valid", "core"), ALL, 200, 0)])
+    pre.proc.kill()
+    pre.proc.wait()
+    t = time.monotonic()
+    assert pre.values("t::x") is None
+    assert time.monotonic() - t < 5
+    pre.stop()
+
+
+@pytest.fixture(scope="module")
+def server():
+    from chatconform.reference import start
+    srv = start()
+    yield Target(name="reference", base_url=srv.base_url, model="m", capabilities=frozenset(),
+                 retries={"max": 0, "max_wait": 0})
+    srv.stop()
+
+
+def _judge(run, fail_when=None):
+    """A property that sends each request, finishing out of order (the later ones of a
+    batch of four wait less), notes what it saw, and fails where `fail_when` says."""
+    order: list = []
+    finished: list = []
+    lock = threading.Lock()
+
+    def judge(value, body, send):
+        with lock:
+            order.append(_key(body))
+            n = len(order)
+        time.sleep(0.01 * (3 - n % 4))
+        ex, _ = send(body)
+        with lock:
+            finished.append(_key(body))
+        run.note("PROPERTY", f"saw {_key(body)}")
+        if fail_when and fail_when(body):
+            return Violation("PARAM-010", "HTTP 200", "HTTP 400", "status", ex)
+        return None
+    judge.order, judge.finished = order, finished
+    return judge
+
+
+def test_pass_one_judges_every_drawn_value_once_and_records_in_example_order(server, monkeypatch):
+    from chatconform.observer import Recorder
+    case = Case("valid", "core")
+    built = build(case, ALL)
+    values = draw_values(case, ALL, 25, harness.DEFAULT_SEED)
+    rec = Recorder()
+    run = harness.PropertyRun(target=server, examples=25, recorder=rec, concurrency=4)
+    judge = _judge(run)
+    monkeypatch.setattr(run, "_hypothesis", lambda *a: pytest.fail("hypothesis ran although pass 1 found nothing"))
+    run.run(built.strategy, judge, explicit=built.explicit, drawn=values)
+    expected = [_key(b) for b in judged_from(list(built.explicit) + values, case)]
+    assert sorted(judge.order) == sorted(expected)                                 # each once
+    assert judge.finished != expected, "the fake did not finish out of order: nothing shown"
+    assert [_key(ex.request_json) for ex in rec.exchanges] == expected           # example order, not finishing order
+    assert [n.message for n in rec.notes] == [f"saw {k}" for k in expected][:harness.MAX_NOTES]
+    assert run.sent == len(expected)
+
+
+def test_pass_one_failure_hands_over_to_hypothesis_which_shrinks_it(server):
+    """The failure found in pass 1 is the one pass 2 shrinks (same rule, minimal request),
+    and pass 1 stops sending once it has one (only those in flight finish)."""
+    case = Case("valid", "core")
+    values = draw_values(case, ALL, 25, harness.DEFAULT_SEED)
+    hot = lambda body: isinstance(body.get("temperature"), (int, float)) and body["temperature"] > 1  # noqa: E731
+    first = next(i for i, v in enumerate(values) if hot(v))
+    run = harness.PropertyRun(target=server, examples=25, concurrency=4)
+    judge = _judge(run, fail_when=hot)
+    with pytest.raises(Violation) as info:
+        run.run(build(case, ALL).strategy, judge, drawn=values)
+    assert info.value.rule == "PARAM-010"
+    body = info.value.exchange.request_json
+    assert set(body) - {"model", "messages", "max_tokens", "max_completion_tokens"} == {"temperature"}, body
+    pass_one = [_key(v) for v in values[:first + 4]]
+    assert all(_key(v) in judge.order for v in values[:first + 1])
+    late = [_key(v) for v in values[first + 4:] if _key(v) not in pass_one]
+    assert not any(k in judge.order[:first + 4] for k in late), "pass 1 went on sending after the failure"
+
+
+def test_the_plugin_runs_the_property_tests_last():
+    """Collection order: property tests after every other suite test (their examples are
+    drawn meanwhile)."""
+    import pathlib
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "pytest", "suites", "--co", "-q", "-p", "no:cacheprovider"],
+                         capture_output=True, text=True, cwd=str(pathlib.Path(__file__).parents[1]))
+    ids = [line for line in out.stdout.splitlines() if "::" in line]
+    props = [i for i, line in enumerate(ids) if line.startswith("suites/test_properties.py")]
+    assert props and props == list(range(len(ids) - len(props), len(ids))), "property tests not last"
