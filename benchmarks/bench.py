@@ -32,13 +32,13 @@ sys.path.insert(0, str(ROOT))
 CAPTURES = ROOT.parent / "shared" / "reference" / "sdk-stream-captures"
 
 
-def bench_env(key: str) -> dict:
+def bench_env(key: str, **extra: str) -> dict:
     """The environment of every timed process: the caller's, with the key, and with
     Python's default of caching bytecode.  PYTHONDONTWRITEBYTECODE (set on some CI
     machines) makes every process recompile, and pytest re-rewrite the asserts of, every
     plugin module (~1 s a pytest process here): a cost of the machine's setting, not of
     the suite, and one the replay would barely pay."""
-    env = {**os.environ, "BENCH_KEY": key}
+    env = {**os.environ, "BENCH_KEY": key, **extra}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
@@ -54,30 +54,36 @@ def start_reference(key: str, record: pathlib.Path | None = None):
     return proc, line.split("=", 1)[1]
 
 
-def run_suite(base_url: str, key: str, budget: str, out: pathlib.Path, extra=()) -> dict:
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_suite(base_url: str, key: str, budget: str, out: pathlib.Path, extra=(), env_extra=None) -> dict:
     cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--base-url", base_url,
            "--model", "chatconform-reference", "--api-key-env", "BENCH_KEY", "--capabilities", "all",
            "--budget", budget, "--results", str(out), *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=bench_env(key), capture_output=True, text=True)
+    cpu, t = _cpu(), time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=bench_env(key, **(env_extra or {})), capture_output=True, text=True)
     wall = time.perf_counter() - t
+    cpu = _cpu() - cpu                    # the pytest process and the one drawing examples ahead
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     data = json.loads(out.read_text()) if out.exists() else {}
-    return {"wall": wall, "rc": proc.returncode, "data": data, "peak_rss_mb": max(rss, before) / 1024,
+    return {"wall": wall, "cpu": cpu, "rc": proc.returncode, "data": data, "peak_rss_mb": max(rss, before) / 1024,
             "tail": proc.stdout[-800:]}
 
 
 def replay(base_url: str, record: pathlib.Path, key: str) -> dict:
     """Send every request the suite sent again (benchmarks/replay.py: a bare httpx loop,
     no parsing, no checks), timed as a process from start to exit like the suite."""
-    t = time.perf_counter()
+    cpu, t = _cpu(), time.perf_counter()
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "replay.py"), base_url, str(record)],
                           cwd=ROOT, env=bench_env(key), capture_output=True, text=True)
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise SystemExit(f"the replay failed: {proc.stderr[-800:]}")
-    return {**json.loads(proc.stdout), "wall": wall}
+    return {**json.loads(proc.stdout), "wall": wall, "cpu": _cpu() - cpu}
 
 
 def big_stream(n: int) -> bytes:
@@ -160,14 +166,22 @@ def main() -> int:
         # The standard run goes to a recording reference: the replay sends exactly what it received.
         std = run_suite(rec_base, key, "standard", tmp / "standard.json")
         rep = replay(rec_base, record, key)   # the same server, recording again: like for like
+        # The same run drawing the property examples in the pytest process and sending
+        # them one at a time (CHATCONFORM_PREGEN=off): the cost of the work itself, which
+        # the default hides behind the server's time on another core.
+        serial = run_suite(base, key, "standard", tmp / "serial.json", env_extra={"CHATCONFORM_PREGEN": "off"})
         report["overhead"] = {
             "suite_wall_s": std["wall"], "suite_requests": std["data"]["spend"]["requests"],
             "replay_wall_s": rep["wall"], "replay_loop_s": rep["loop_s"], "replay_requests": rep["requests"],
+            "suite_cpu_s": std["cpu"], "replay_cpu_s": rep["cpu"],
+            "serial_wall_s": serial["wall"], "serial_cpu_s": serial["cpu"],
         }
         report["overhead"]["ratio"] = std["wall"] / rep["wall"]
+        report["overhead"]["serial_ratio"] = serial["wall"] / rep["wall"]
         # What the suite adds per request, whatever the server: against a server taking
         # L seconds more per answer, the ratio is (suite + N*L) / (replay + N*L).
         report["overhead"]["added_ms_per_request"] = 1000 * (std["wall"] - rep["wall"]) / max(1, rep["requests"])
+        report["overhead"]["serial_added_ms_per_request"] = 1000 * (serial["wall"] - rep["wall"]) / max(1, rep["requests"])
         report["wall"] = {"smoke_s": smoke["wall"], "standard_s": std["wall"]}
         if not ns.smoke:
             par = run_suite(base, key, "standard", tmp / "par.json", ("-n", "2"))
@@ -191,6 +205,9 @@ def main() -> int:
           f"bare replay of the {o['replay_requests']} requests the server received {o['replay_wall_s']:.1f} s "
           f"({o['replay_loop_s']:.1f} s in its loop); ratio {o['ratio']:.2f}x (goal <= 1.3); "
           f"the suite adds {o['added_ms_per_request']:.1f} ms a request")
+    print(f"  CPU: suite {o['suite_cpu_s']:.1f} s (pytest + the process drawing examples ahead), replay {o['replay_cpu_s']:.1f} s; "
+          f"drawing in-process, one request at a time (CHATCONFORM_PREGEN=off): {o['serial_wall_s']:.1f} s wall, "
+          f"{o['serial_cpu_s']:.1f} s CPU, ratio {o['serial_ratio']:.2f}x, {o['serial_added_ms_per_request']:.1f} ms a request")
     print(f"stream checking: {s['chatconform_chunks_per_s']:.0f} chunks/s vs openai SDK {s['sdk_chunks_per_s']:.0f} chunks/s; "
           f"ratio {s['ratio']:.1f}x (goal >= 2)")
     v = report["validation"]

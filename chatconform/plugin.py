@@ -129,6 +129,7 @@ def pytest_configure(config):
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STASH] = ChatconformSession(config, target, config.getoption("level"))
+    start_drawing(config)
     if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
         # This process is the controller of pytest-xdist workers.
         if getattr(config.option, "dist", None) == "load" and not _dist_given(config):
@@ -207,19 +208,21 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda i: i.get_closest_marker("property_case") is not None)
 
 
-def pytest_collection_finish(session):
-    """Start drawing the property tests' examples ahead (strategies/pregen.py), unless:
-    pytest-xdist runs the tests (each worker would draw every test's examples, not only
-    its own; the workers are parallel already), the budget runs no property examples,
-    nothing runs (--collect-only, --plan), or CHATCONFORM_PREGEN=off."""
-    config = session.config
+def start_drawing(config) -> None:
+    """Start drawing the property tests' examples ahead (strategies/pregen.py) as early as
+    possible, for every case the target's claims allow, unless: pytest-xdist runs the
+    tests (each worker would draw every case, not only its own; the workers are parallel
+    already), the budget runs no property examples, nothing runs (--collect-only,
+    --plan), or CHATCONFORM_PREGEN=off.  After collection, pytest_collection_finish
+    says which cases actually run."""
     budget = BUDGETS[config.getoption("budget")]
-    if (budget.examples <= 0 or config.option.collectonly or getattr(config.option, "numprocesses", None)
-            or hasattr(config, "workerinput") or os.environ.get("CHATCONFORM_PREGEN", "").lower() == "off"):
+    if (budget.examples <= 0 or config.option.collectonly or config.getoption("plan")
+            or getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")
+            or os.environ.get("CHATCONFORM_PREGEN", "").lower() == "off"):
         return
     s = _session(config)
     from .strategies import Profile
-    from .strategies.cases import Case
+    from .strategies.cases import all_cases, needs
     from .strategies.harness import DEFAULT_SEED
     from .strategies.pregen import Job, Pregenerator
     seed = config.getoption("hypothesis_seed", None)
@@ -229,12 +232,24 @@ def pytest_collection_finish(session):
         except ValueError:
             pass
     profile = Profile.of(s.target, budget)
-    jobs = [Job(item.nodeid, Case(*item.get_closest_marker("property_case").args), profile, budget.examples,
-                DEFAULT_SEED if seed is None else seed)
-            for item in session.items if item.get_closest_marker("property_case") is not None
-            and all(s.target.claims(c) for c in needed_capabilities(item))]
+    jobs = [Job(case, profile, budget.examples, DEFAULT_SEED if seed is None else seed)
+            for case in all_cases() if all(s.target.claims(c) for c in needs(case))]
     if jobs:
-        s.pregen = Pregenerator(jobs)
+        s.pregen = Pregenerator(jobs, secret_env=tuple(filter(None, [s.target.api_key_env])))
+
+
+def pytest_collection_finish(session):
+    s = _session(session.config)
+    if s.pregen is None:
+        return
+    from .strategies.cases import Case
+    needed = {Case(*item.get_closest_marker("property_case").args) for item in session.items
+              if item.get_closest_marker("property_case") is not None}
+    if needed:
+        s.pregen.only(needed)
+    else:
+        s.pregen.stop()
+        s.pregen = None
 
 
 def plan(config, items, budget) -> None:
@@ -319,7 +334,11 @@ def drawn_examples(request) -> list | None:
     """The values drawn ahead for this property test (strategies/pregen.py), or None: the
     test then draws them itself."""
     s = _session(request.config)
-    return s.pregen.values(request.node.nodeid) if s.pregen is not None else None
+    marker = request.node.get_closest_marker("property_case")
+    if s.pregen is None or marker is None:
+        return None
+    from .strategies.cases import Case
+    return s.pregen.values(Case(*marker.args))
 
 
 @pytest.fixture

@@ -14,16 +14,15 @@ import time
 import pytest
 
 from chatconform import strategies as S
-from chatconform.client import Exchange
 from chatconform.strategies import harness
-from chatconform.strategies.cases import INVALID_KINDS, Case, build
+from chatconform.strategies.cases import Case, all_cases, build
 from chatconform.strategies.pregen import Job, Pregenerator, draw_values
 from chatconform.targets import Target
 from chatconform.violations import Violation
 
 ALL = S.Profile.all("m")
 NOWHERE = Target(name="adhoc", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset())
-CASES = [Case("valid", f) for f in S.FOCUSES] + [Case("invalid", n) for n in INVALID_KINDS]
+CASES = all_cases()
 
 
 def _key(body) -> str:
@@ -47,11 +46,9 @@ def judged_in_process(case: Case, examples: int, forced_seed=None) -> list:
     return seen
 
 
-def judged_from(values: list, case: Case) -> list:
-    built = build(case, ALL)
+def judged_from(pairs: list) -> list:
     out, keys = [], set()
-    for v in values:
-        body = built.prepare(v) if built.prepare else v
+    for _, body in pairs:
         if body is not None and _key(body) not in keys:
             keys.add(_key(body))
             out.append(body)
@@ -61,32 +58,35 @@ def judged_from(values: list, case: Case) -> list:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.kind}-{c.name}")
 def test_drawn_ahead_is_what_the_test_draws(case):
     """Same case, profile, seed and settings: the values match one for one."""
-    assert judged_from(draw_values(case, ALL, 12, harness.DEFAULT_SEED), case) == judged_in_process(case, 12)
+    assert judged_from(draw_values(case, ALL, 12, harness.DEFAULT_SEED)) == judged_in_process(case, 12)
 
 
 def test_drawn_ahead_in_another_process_with_a_forced_seed():
     """Across processes (another interpreter, hash seed, set of imported modules) and for
     --hypothesis-seed values."""
-    jobs = [Job("t::valid", Case("valid", "tools"), ALL, 10, 1234),
-            Job("t::invalid", Case("invalid", "structure"), ALL, 10, 1234)]
+    jobs = [Job(Case("valid", "tools"), ALL, 10, 1234), Job(Case("valid", "core"), ALL, 10, 1234),
+            Job(Case("invalid", "structure"), ALL, 10, 1234)]
     pre = Pregenerator(jobs)
     try:
-        for job in jobs:
-            values = pre.values(job.nodeid)
+        pre.only({Case("valid", "tools"), Case("invalid", "structure")})
+        for job in (jobs[0], jobs[2]):
+            values = pre.values(job.case)
             assert values is not None, "the drawing process gave nothing"
-            assert judged_from(values, job.case) == judged_in_process(job.case, 10, forced_seed=1234)
-        assert pre.values("not-a-job") is None
+            assert judged_from(values) == judged_in_process(job.case, 10, forced_seed=1234)
+        assert pre.values(Case("valid", "vision")) is None                      # not a job
+        assert not (pre.dir / "1.pickle").exists(), "a case that does not run was drawn"
     finally:
         pre.stop()
-    assert not pre.dir.exists() and pre.proc.poll() is not None
+    assert not pre.dir.exists() and all(p.poll() is not None for p in pre.procs)
 
 
 def test_a_dead_drawing_process_means_the_test_draws_itself():
-    pre = Pregenerator([Job("t::x", Case("valid", "core"), ALL, 200, 0)])
-    pre.proc.kill()
-    pre.proc.wait()
+    pre = Pregenerator([Job(Case("valid", "core"), ALL, 200, 0)])
+    for p in pre.procs:
+        p.kill()
+        p.wait()
     t = time.monotonic()
-    assert pre.values("t::x") is None
+    assert pre.values(Case("valid", "core")) is None
     assert time.monotonic() - t < 5
     pre.stop()
 
@@ -133,7 +133,7 @@ def test_pass_one_judges_every_drawn_value_once_and_records_in_example_order(ser
     judge = _judge(run)
     monkeypatch.setattr(run, "_hypothesis", lambda *a: pytest.fail("hypothesis ran although pass 1 found nothing"))
     run.run(built.strategy, judge, explicit=built.explicit, drawn=values)
-    expected = [_key(b) for b in judged_from(list(built.explicit) + values, case)]
+    expected = [_key(b) for b in judged_from([(v, v) for v in built.explicit] + values)]
     assert sorted(judge.order) == sorted(expected)                                 # each once
     assert judge.finished != expected, "the fake did not finish out of order: nothing shown"
     assert [_key(ex.request_json) for ex in rec.exchanges] == expected           # example order, not finishing order
@@ -147,7 +147,7 @@ def test_pass_one_failure_hands_over_to_hypothesis_which_shrinks_it(server):
     case = Case("valid", "core")
     values = draw_values(case, ALL, 25, harness.DEFAULT_SEED)
     hot = lambda body: isinstance(body.get("temperature"), (int, float)) and body["temperature"] > 1  # noqa: E731
-    first = next(i for i, v in enumerate(values) if hot(v))
+    first = next(i for i, (_, body) in enumerate(values) if hot(body))
     run = harness.PropertyRun(target=server, examples=25, concurrency=4)
     judge = _judge(run, fail_when=hot)
     with pytest.raises(Violation) as info:
@@ -155,9 +155,10 @@ def test_pass_one_failure_hands_over_to_hypothesis_which_shrinks_it(server):
     assert info.value.rule == "PARAM-010"
     body = info.value.exchange.request_json
     assert set(body) - {"model", "messages", "max_tokens", "max_completion_tokens"} == {"temperature"}, body
-    pass_one = [_key(v) for v in values[:first + 4]]
-    assert all(_key(v) in judge.order for v in values[:first + 1])
-    late = [_key(v) for v in values[first + 4:] if _key(v) not in pass_one]
+    bodies = [body for _, body in values]
+    pass_one = [_key(b) for b in bodies[:first + 4]]
+    assert all(_key(b) in judge.order for b in bodies[:first + 1])
+    late = [_key(b) for b in bodies[first + 4:] if _key(b) not in pass_one]
     assert not any(k in judge.order[:first + 4] for k in late), "pass 1 went on sending after the failure"
 
 

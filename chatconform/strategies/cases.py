@@ -42,6 +42,19 @@ class Built:
     pool: list                # the mutations drawn from (invalid cases)
 
 
+def all_cases() -> list[Case]:
+    """Every case, in the order suites/test_properties.py runs them."""
+    return [Case("valid", f) for f in FOCUSES] + [Case("invalid", n) for n in INVALID_KINDS]
+
+
+def needs(case: Case) -> tuple[str, ...]:
+    """The capabilities a case needs the target to claim."""
+    if case.kind == "valid":
+        return () if case.name == "core" else (case.name,)
+    cap = INVALID_KINDS[case.name][1]
+    return (cap,) if cap else ()
+
+
 def invalid_pool(profile: Profile, name: str) -> list[Mutation]:
     kinds, cap = INVALID_KINDS[name]
     return [m for m in mutations(profile=profile) if m.kind in kinds and (cap is None or cap in m.needs or not m.needs)]

@@ -256,8 +256,8 @@ class PropertyRun:
         """Run the property on the `explicit` values first (boundary examples, not shrunk),
         then on values drawn from `strategy`; raise the first violation found.
 
-        `drawn`: the values hypothesis will draw from `strategy` first, drawn ahead in
-        another process (pregen.py).  They are sent first, `concurrency` at a time (pass
+        `drawn`: (value, body) for the values hypothesis will draw from `strategy` first,
+        drawn (and prepared) ahead in another process (pregen.py).  They are sent first, `concurrency` at a time (pass
         1); if none fails, that is the verdict, and hypothesis never runs here.  If one
         fails, hypothesis runs as without them (pass 2): the same seed draws the same
         values, answered from the cache without sending, up to the failure, which it then
@@ -284,7 +284,7 @@ class PropertyRun:
         found: list[Violation] = []
         self._client = Client(self.target, observe=self._observe, breaker=self.breaker)
         try:
-            if drawn is not None and self._first_pass(list(explicit) + list(drawn), judge, prepare, key):
+            if drawn is not None and self._first_pass(_prepared(explicit, prepare) + list(drawn), judge, key):
                 found = []
             elif self.cannot is None:
                 found = self._hypothesis(strategy, example, explicit)
@@ -315,15 +315,13 @@ class PropertyRun:
             self._by_exchange[id(outcome.violations[0].exchange)] = outcome
         return outcome
 
-    def _first_pass(self, values: list, judge: Callable, prepare: Callable | None, key: Callable) -> bool:
-        """Send `values` in order, up to `concurrency` in flight, until one fails; whether
-        all were judged and none failed.  What each example recorded (exchanges, notes)
-        is merged in example order, so a run reads the same whatever finished first."""
+    def _first_pass(self, pairs: list, judge: Callable, key: Callable) -> bool:
+        """Send the (value, body) pairs in order, up to `concurrency` in flight, until one
+        fails; whether all were judged and none failed.  What each example recorded
+        (exchanges, notes) is merged in example order, so a run reads the same whatever
+        finished first."""
         todo, seen = [], set()
-        for value in values:
-            body = prepare(value) if prepare else value
-            if body is None:
-                continue                                 # prepare rejected it, as in pass 2
+        for value, body in pairs:
             k = key(body)
             if k not in seen:
                 seen.add(k)
@@ -464,6 +462,12 @@ def failure_report(v: Violation, seed: Any, replay_hint: str = "", boundary: boo
 
 def _answer_text(ex: Exchange) -> str:
     return ex.body[:400].decode("utf-8", "replace")
+
+
+def _prepared(values, prepare: Callable | None) -> list[tuple]:
+    """(value, body) for the values `prepare` does not reject."""
+    pairs = [(v, prepare(v) if prepare else v) for v in values]
+    return [(v, body) for v, body in pairs if body is not None]
 
 
 def _flatten(group):

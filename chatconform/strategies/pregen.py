@@ -15,8 +15,10 @@ flight); only if one of them fails does hypothesis run in the pytest process, re
 them from the answer cache up to the failure, then shrinking it (pass 2).
 
     python -m chatconform.strategies.pregen OUTDIR < jobs.pickle
-writes OUTDIR/<i>.pickle (the values of job i) or OUTDIR/<i>.error, one job after the
-other, each atomically (written aside, then renamed).
+reads [(i, job), ...] and writes OUTDIR/<i>.pickle (the values of job i) or
+OUTDIR/<i>.error, one job after the other, each atomically (written aside, then renamed).
+Where there are more than 2 cores, two such processes (DRAWERS) share the jobs,
+alternately in the order the tests run.
 """
 from __future__ import annotations
 
@@ -37,22 +39,24 @@ from hypothesis import seed as hypothesis_seed
 from .cases import Case, build
 from .requests import Profile
 
+# On 2 cores one drawing process is as fast as two (measured: the pytest process and the
+# server need the other core); with more cores two share the work.
+DRAWERS = 1 if (os.cpu_count() or 1) <= 2 else 2
 GIVE_UP_S = 300.0          # one job taking longer than this: draw in the pytest process instead
 POLL_S = 0.005
 
 
 @dataclass(frozen=True)
 class Job:
-    nodeid: str
     case: Case
     profile: Profile
     examples: int
     seed: Any
 
 
-def draw_values(case: Case, profile: Profile, examples: int, seed: Any) -> list:
-    """The values hypothesis calls a passing property test with, in order (those that
-    `prepare` rejects left out: the test never sends them either)."""
+def draw_values(case: Case, profile: Profile, examples: int, seed: Any) -> list[tuple]:
+    """(value, request body) for each value hypothesis calls a passing property test
+    with, in order (those that `prepare` rejects left out: the test never sends them)."""
     from .harness import fixed_constants, generation_settings
 
     built = build(case, profile)
@@ -61,9 +65,9 @@ def draw_values(case: Case, profile: Profile, examples: int, seed: Any) -> list:
     out: list = []
 
     def keep(value):
-        if built.prepare is not None:
-            assume(built.prepare(value) is not None)      # rejected exactly as in the test
-        out.append(value)
+        body = built.prepare(value) if built.prepare is not None else value
+        assume(body is not None)                  # rejected exactly as in the test
+        out.append((value, body))
 
     inner = generation_settings(examples)(hypothesis_seed(seed)(given(built.strategy)(keep)))
     with fixed_constants():
@@ -77,13 +81,26 @@ def _write(path: pathlib.Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _skipped(out: pathlib.Path) -> set[int]:
+    try:
+        return {int(x) for x in (out / "skip").read_text().split()}
+    except (OSError, ValueError):
+        return set()
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__.strip().splitlines()[-3].strip(), file=sys.stderr)
         return 2
     out = pathlib.Path(sys.argv[1])
-    jobs: list[Job] = pickle.load(sys.stdin.buffer)
-    for i, job in enumerate(jobs):
+    if hasattr(os, "nice"):
+        # Low priority: drawing has slack while the other tests run (they come first, and
+        # finish sooner without competing for the cores); it uses what they leave idle.
+        os.nice(10)
+    jobs: list[tuple[int, Job]] = pickle.load(sys.stdin.buffer)
+    for i, job in jobs:
+        if i in _skipped(out):
+            continue
         try:
             values = draw_values(job.case, job.profile, job.examples, job.seed)
         except Exception as exc:                  # noqa: BLE001 - the test draws for itself then
@@ -94,26 +111,37 @@ def main() -> int:
 
 
 class Pregenerator:
-    """The parent's side: starts the drawing process, hands each test its values, stops
-    it (by its PID, via Popen) and removes its directory."""
+    """The parent's side: starts the drawing processes, hands each test its values, stops
+    them (by their PIDs, via Popen) and removes their directory."""
 
-    def __init__(self, jobs: list[Job]):
-        self.index = {job.nodeid: i for i, job in enumerate(jobs)}
+    def __init__(self, jobs: list[Job], drawers: int = DRAWERS, secret_env: tuple = ()):
+        self.index = {job.case: i for i, job in enumerate(jobs)}
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="chatconform-pregen-"))
-        env = {k: v for k, v in os.environ.items() if not k.upper().endswith(("_KEY", "_TOKEN", "_SECRET"))}
-        self.proc = subprocess.Popen([sys.executable, "-m", "chatconform.strategies.pregen", str(self.dir)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env=env)
-        try:
-            self.proc.stdin.write(pickle.dumps(jobs, protocol=pickle.HIGHEST_PROTOCOL))
-            self.proc.stdin.close()
-        except OSError:
-            pass                                  # it died at once: values() says None, the tests draw themselves
+        # They need no credential: none reaches them.
+        env = {k: v for k, v in os.environ.items()
+               if k not in secret_env and not k.upper().endswith(("_KEY", "_TOKEN", "_SECRET"))}
+        self.procs = []
+        for w in range(max(1, min(drawers, len(jobs)))):
+            proc = subprocess.Popen([sys.executable, "-m", "chatconform.strategies.pregen", str(self.dir)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            self.procs.append(proc)
+            share = [(i, job) for i, job in enumerate(jobs) if i % max(1, min(drawers, len(jobs))) == w]
+            try:
+                proc.stdin.write(pickle.dumps(share, protocol=pickle.HIGHEST_PROTOCOL))
+                proc.stdin.close()
+            except OSError:
+                pass                              # it died at once: values() says None, the tests draw themselves
 
-    def values(self, nodeid: str) -> list | None:
-        """The values drawn for this test, waiting for them while the process works on
-        them; None when it has none (not a job, failed, gone): the test draws itself."""
-        i = self.index.get(nodeid)
+    def only(self, needed) -> None:
+        """Of the cases started with, only `needed` run (known after collection): the
+        drawing processes skip the others."""
+        skip = [str(i) for case, i in self.index.items() if case not in needed]
+        _write(self.dir / "skip", " ".join(skip).encode())
+
+    def values(self, case: Case) -> list | None:
+        """The values drawn for this case, waiting for them while a process works on
+        them; None when there are none (not a job, failed, gone): the test draws itself."""
+        i = self.index.get(case)
         if i is None:
             return None
         done, failed = self.dir / f"{i}.pickle", self.dir / f"{i}.error"
@@ -126,18 +154,19 @@ class Pregenerator:
                     return None
             if failed.exists() or time.monotonic() - start > GIVE_UP_S:
                 return None
-            if self.proc.poll() is not None and not done.exists():
+            if self.procs[i % len(self.procs)].poll() is not None and not done.exists():
                 return None
             time.sleep(POLL_S)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
