@@ -8,10 +8,15 @@ Every error is attributed to a rule through the schema's `x-rule` /
 from __future__ import annotations
 
 import ast
+import copy
 import functools
+import hashlib
 import json
-import re
+import marshal
+import os
 import pathlib
+import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -174,9 +179,45 @@ def _fast(name: str):
     """
     try:
         import fastjsonschema
-        return fastjsonschema.compile(_for_fast(load(name)))   # a copy: it rewrites $refs in place
+        return _compiled(_for_fast(load(name)), fastjsonschema)
     except Exception:          # not installed, a keyword it does not know, or a schema feature it rejects
         return None
+
+
+def cache_dir() -> pathlib.Path:
+    """Per user: $CHATCONFORM_CACHE_DIR, else $XDG_CACHE_HOME/chatconform or ~/.cache/chatconform."""
+    base = os.environ.get("CHATCONFORM_CACHE_DIR")
+    if not base:
+        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "chatconform")
+    return pathlib.Path(base)
+
+
+def _compiled(schema: dict, fastjsonschema):
+    """fastjsonschema's validator for `schema`, its generated code cached as bytecode.
+
+    Generating and compiling the request schema's ~400 KB of code takes ~0.2 s, in every
+    process that validates (the pytest process and the one drawing examples ahead), on
+    the first test's critical path.  The cache is keyed by the schema, the
+    fastjsonschema version and the Python bytecode tag, like __pycache__; an unreadable
+    or stale entry is simply regenerated, and an unwritable cache directory only costs
+    the time."""
+    text = json.dumps([fastjsonschema.VERSION, sys.implementation.cache_tag, schema], sort_keys=True)
+    path = cache_dir() / f"fastjsonschema-{hashlib.sha256(text.encode()).hexdigest()[:32]}.marshal"
+    try:
+        scope, code = marshal.loads(path.read_bytes())
+    except Exception:          # noqa: BLE001 - absent, torn, or from another Python: regenerate
+        scope = fastjsonschema.ref_resolver.RefResolver.from_schema(copy.deepcopy(schema), store={}).get_scope_name()
+        code = compile(fastjsonschema.compile_to_code(copy.deepcopy(schema)), f"<fastjsonschema {scope}>", "exec")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
+            tmp.write_bytes(marshal.dumps((scope, code)))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    namespace: dict = {}
+    exec(code, namespace)      # noqa: S102 - code fastjsonschema generated from our own schema
+    return namespace[scope]
 
 
 class _NotAnInteger(float):

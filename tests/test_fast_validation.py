@@ -119,3 +119,24 @@ def test_integral_floats_are_numbers_not_integers():
     assert not schemas.fast_valid("request", {**base, "n": 2.0})
     assert not schemas.fast_valid("request", {**base, "max_completion_tokens": 16.0})
     assert not schemas.validator("request").is_valid({**base, "n": 2.0})
+
+
+def test_compiled_validators_are_cached_and_a_bad_entry_is_regenerated(tmp_path, monkeypatch):
+    """The generated code is cached as bytecode (schemas._compiled); a cached validator
+    judges like a fresh one, and a torn cache entry is regenerated, not trusted."""
+    import fastjsonschema
+    monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path))
+    schema = schemas._for_fast(schemas.load("chunk"))
+    fresh = schemas._compiled(schema, fastjsonschema)
+    [entry] = list(tmp_path.iterdir())
+    cached = schemas._compiled(schema, fastjsonschema)
+    entry.write_bytes(b"torn")
+    regenerated = schemas._compiled(schema, fastjsonschema)
+    assert entry.read_bytes() != b"torn"
+    good = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
+    bad = {**good, "object": "chat.completion"}
+    for validate in (fresh, cached, regenerated):
+        assert validate(good) == good
+        with pytest.raises(fastjsonschema.JsonSchemaValueException):
+            validate(bad)
