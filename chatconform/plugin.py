@@ -129,7 +129,8 @@ def pytest_configure(config):
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STASH] = ChatconformSession(config, target, config.getoption("level"))
-    start_drawing(config)
+    if drawing_allowed(config) and _may_select_properties(config):
+        start_drawing(config)         # as early as possible: collection says later which cases run
     if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
         # This process is the controller of pytest-xdist workers.
         if getattr(config.option, "dist", None) == "load" and not _dist_given(config):
@@ -208,19 +209,34 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda i: i.get_closest_marker("property_case") is not None)
 
 
-def start_drawing(config) -> None:
-    """Start drawing the property tests' examples ahead (strategies/pregen.py) as early as
-    possible, for every case the target's claims allow, unless: pytest-xdist runs the
-    tests (each worker would draw every case, not only its own; the workers are parallel
-    already), the budget runs no property examples, nothing runs (--collect-only,
-    --plan), or CHATCONFORM_PREGEN=off.  After collection, pytest_collection_finish
-    says which cases actually run."""
+def drawing_allowed(config) -> bool:
+    """Whether to draw the property tests' examples ahead (strategies/pregen.py): not when
+    pytest-xdist runs the tests (each worker would draw every case, not only its own;
+    the workers are parallel already), nor when the budget runs no property examples,
+    nothing runs (--collect-only, --plan), or CHATCONFORM_PREGEN=off."""
     budget = BUDGETS[config.getoption("budget")]
-    if (budget.examples <= 0 or config.option.collectonly or config.getoption("plan")
-            or getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")
-            or os.environ.get("CHATCONFORM_PREGEN", "").lower() == "off"):
-        return
+    return not (budget.examples <= 0 or config.option.collectonly or config.getoption("plan")
+                or getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")
+                or os.environ.get("CHATCONFORM_PREGEN", "").lower() == "off")
+
+
+def _may_select_properties(config) -> bool:
+    """Whether the command line may select property tests: a directory (the suites) or
+    the property module itself.  Then drawing starts before collection; otherwise only
+    after it, if property tests were collected after all."""
+    args = [str(a) for a in (config.args or [])]
+    for a in args:
+        path = pathlib.Path(a.split("::", 1)[0])
+        if path.name == "test_properties.py" or path.is_dir():
+            return True
+    return False
+
+
+def start_drawing(config, cases=None) -> None:
+    """Start the drawing processes for `cases` (default: every case the target's claims
+    allow), in the order the tests run them."""
     s = _session(config)
+    budget = BUDGETS[config.getoption("budget")]
     from .strategies import Profile
     from .strategies.cases import all_cases, needs
     from .strategies.harness import DEFAULT_SEED
@@ -233,19 +249,23 @@ def start_drawing(config) -> None:
             pass
     profile = Profile.of(s.target, budget)
     jobs = [Job(case, profile, budget.examples, DEFAULT_SEED if seed is None else seed)
-            for case in all_cases() if all(s.target.claims(c) for c in needs(case))]
+            for case in all_cases() if all(s.target.claims(c) for c in needs(case)) and (cases is None or case in cases)]
     if jobs:
         s.pregen = Pregenerator(jobs, secret_env=tuple(filter(None, [s.target.api_key_env])))
 
 
 def pytest_collection_finish(session):
-    s = _session(session.config)
-    if s.pregen is None:
+    config = session.config
+    if not drawing_allowed(config):
         return
+    s = _session(config)
     from .strategies.cases import Case
     needed = {Case(*item.get_closest_marker("property_case").args) for item in session.items
               if item.get_closest_marker("property_case") is not None}
-    if needed:
+    if s.pregen is None:
+        if needed:
+            start_drawing(config, needed)
+    elif needed:
         s.pregen.only(needed)
     else:
         s.pregen.stop()
