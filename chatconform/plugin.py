@@ -129,8 +129,13 @@ def pytest_configure(config):
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STASH] = ChatconformSession(config, target, config.getoption("level"))
-    if drawing_allowed(config) and _may_select_properties(config):
-        start_drawing(config)         # as early as possible: collection says later which cases run
+    if drawing_allowed(config):
+        shared = getattr(config, "workerinput", {}).get("chatconform_pregen")
+        if shared:
+            from .strategies.pregen import Pregenerator
+            config.stash[STASH].pregen = Pregenerator.attach(shared)
+        elif not hasattr(config, "workerinput") and (_xdist_controller(config) or _may_select_properties(config)):
+            start_drawing(config)     # as early as possible: collection says later which cases run
     if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
         # This process is the controller of pytest-xdist workers.
         if getattr(config.option, "dist", None) == "load" and not _dist_given(config):
@@ -211,13 +216,23 @@ def pytest_collection_modifyitems(session, config, items):
 
 def drawing_allowed(config) -> bool:
     """Whether to draw the property tests' examples ahead (strategies/pregen.py): not when
-    pytest-xdist runs the tests (each worker would draw every case, not only its own;
-    the workers are parallel already), nor when the budget runs no property examples,
-    nothing runs (--collect-only, --plan), or CHATCONFORM_PREGEN=off."""
+    the budget runs no property examples, nothing runs (--collect-only, --plan), or
+    CHATCONFORM_PREGEN=off.  (Under pytest-xdist the controller draws, the workers read.)"""
     budget = BUDGETS[config.getoption("budget")]
     return not (budget.examples <= 0 or config.option.collectonly or config.getoption("plan")
-                or getattr(config.option, "numprocesses", None) or hasattr(config, "workerinput")
                 or os.environ.get("CHATCONFORM_PREGEN", "").lower() == "off")
+
+
+def _xdist_controller(config) -> bool:
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist, in the controller, before a worker starts: where the drawing is."""
+    s = node.config.stash.get(STASH, None)
+    if s is not None and s.pregen is not None:
+        node.workerinput["chatconform_pregen"] = s.pregen.shared()
 
 
 def _may_select_properties(config) -> bool:
@@ -256,8 +271,8 @@ def start_drawing(config, cases=None) -> None:
 
 def pytest_collection_finish(session):
     config = session.config
-    if not drawing_allowed(config):
-        return
+    if not drawing_allowed(config) or hasattr(config, "workerinput") or _xdist_controller(config):
+        return                        # under xdist the controller draws every case, the workers read
     s = _session(config)
     from .strategies.cases import Case
     needed = {Case(*item.get_closest_marker("property_case").args) for item in session.items

@@ -177,26 +177,29 @@ def test_the_plugin_runs_the_property_tests_last():
 
 @pytest.mark.selftest_slow
 def test_drawing_ahead_changes_no_verdict(tmp_path):
-    """The property module against the embedded reference, once drawing ahead (the
-    default) and once not: the same outcomes, the same requests in the same order per
-    test, the same notes, the same spend."""
+    """The property module against the embedded reference drawing ahead (the default),
+    not drawing ahead, and under pytest-xdist (the controller draws, two workers read):
+    the same outcomes, the same requests in the same order per test, the same notes,
+    the same spend."""
     import pathlib
     import subprocess
     import sys
     root = pathlib.Path(__file__).resolve().parents[1]
     runs = {}
-    for mode in ("on", "off"):
+    for mode, extra in (("on", []), ("off", []), ("xdist", ["-n", "2"])):
         out = tmp_path / f"{mode}.json"
         env = {**__import__("os").environ, "CHATCONFORM_HYPOTHESIS_DIR": "off"}
         if mode == "off":
             env["CHATCONFORM_PREGEN"] = "off"
         proc = subprocess.run([sys.executable, "-m", "pytest", "suites/test_properties.py", "-q", "-p", "no:cacheprovider",
-                               "--results", str(out)], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+                               "--results", str(out), *extra], cwd=root, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-2000:]
         runs[mode] = json.loads(out.read_text())
-    assert runs["on"]["spend"] == runs["off"]["spend"]
     off = {t["nodeid"]: t for t in runs["off"]["tests"]}
-    for t in runs["on"]["tests"]:
-        o = off[t["nodeid"]]
-        assert (t["outcome"], t["requests"], t["notes"]) == (o["outcome"], o["requests"], o["notes"]), t["nodeid"]
-        assert [e["request"]["body"] for e in t["exchanges"]] == [e["request"]["body"] for e in o["exchanges"]], t["nodeid"]
+    for mode in ("on", "xdist"):
+        assert runs[mode]["spend"] == runs["off"]["spend"], mode
+        for t in runs[mode]["tests"]:
+            o = off[t["nodeid"]]
+            assert (t["outcome"], t["requests"], t["notes"]) == (o["outcome"], o["requests"], o["notes"]), (mode, t["nodeid"])
+            assert [e["request"]["body"] for e in t["exchanges"]] == [e["request"]["body"] for e in o["exchanges"]], \
+                (mode, t["nodeid"])

@@ -112,10 +112,15 @@ def main() -> int:
 
 class Pregenerator:
     """The parent's side: starts the drawing processes, hands each test its values, stops
-    them (by their PIDs, via Popen) and removes their directory."""
+    them (by their PIDs, via Popen) and removes their directory.
+
+    Under pytest-xdist the controller (idle while the workers test) starts them, and
+    each worker attaches to the same directory (`shared()` / `attach()`): one drawing
+    for the whole run, whatever worker runs a case."""
 
     def __init__(self, jobs: list[Job], drawers: int = DRAWERS, secret_env: tuple = ()):
         self.index = {job.case: i for i, job in enumerate(jobs)}
+        self.pids: list[int] = []
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="chatconform-pregen-"))
         # They need no credential: none reaches them.
         env = {k: v for k, v in os.environ.items()
@@ -125,12 +130,34 @@ class Pregenerator:
             proc = subprocess.Popen([sys.executable, "-m", "chatconform.strategies.pregen", str(self.dir)],
                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             self.procs.append(proc)
+            self.pids.append(proc.pid)
             share = [(i, job) for i, job in enumerate(jobs) if i % max(1, min(drawers, len(jobs))) == w]
             try:
                 proc.stdin.write(pickle.dumps(share, protocol=pickle.HIGHEST_PROTOCOL))
                 proc.stdin.close()
             except OSError:
                 pass                              # it died at once: values() says None, the tests draw themselves
+
+    def shared(self) -> dict:
+        """What a pytest-xdist worker needs to attach (plain data: it travels to workers)."""
+        return {"dir": str(self.dir), "cases": [[c.kind, c.name] for c in self.index], "pids": self.pids}
+
+    @classmethod
+    def attach(cls, info: dict) -> "Pregenerator":
+        """A worker's view of the controller's drawing: reads only, stops nothing."""
+        self = cls.__new__(cls)
+        self.index = {Case(*c): i for i, c in enumerate(info["cases"])}
+        self.pids, self.procs, self.dir = list(info["pids"]), [], pathlib.Path(info["dir"])
+        return self
+
+    def _alive(self, i: int) -> bool:
+        if self.procs:
+            return self.procs[i % len(self.procs)].poll() is None
+        try:
+            os.kill(self.pids[i % len(self.pids)], 0)    # signal 0: only asks whether it exists
+            return True
+        except (OSError, IndexError, ZeroDivisionError):
+            return False
 
     def only(self, needed) -> None:
         """Of the cases started with, only `needed` run (known after collection): the
@@ -154,11 +181,13 @@ class Pregenerator:
                     return None
             if failed.exists() or time.monotonic() - start > GIVE_UP_S:
                 return None
-            if self.procs[i % len(self.procs)].poll() is not None and not done.exists():
+            if not self._alive(i) and not done.exists():
                 return None
             time.sleep(POLL_S)
 
     def stop(self) -> None:
+        if not self.procs:
+            return                                # attached (a worker): the controller stops them
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
