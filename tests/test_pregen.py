@@ -203,3 +203,34 @@ def test_drawing_ahead_changes_no_verdict(tmp_path):
             assert (t["outcome"], t["requests"], t["notes"]) == (o["outcome"], o["requests"], o["notes"]), (mode, t["nodeid"])
             assert [e["request"]["body"] for e in t["exchanges"]] == [e["request"]["body"] for e in o["exchanges"]], \
                 (mode, t["nodeid"])
+
+
+def test_drawn_examples_are_cached_and_a_torn_entry_is_drawn_again(tmp_path, monkeypatch):
+    """A job drawn once is read from the per-user cache next time (no drawing process at
+    all); its key holds the job and a digest of the suite's files; a torn entry is drawn
+    again."""
+    from chatconform.strategies import pregen
+    monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path))
+    job = Job(Case("valid", "json_object"), ALL, 8, 0)
+    first = Pregenerator([job])
+    try:
+        drawn = first.values(job.case)
+    finally:
+        first.stop()
+    assert drawn == draw_values(job.case, ALL, 8, 0)
+    entry = pregen.cache_file(job)
+    assert entry.exists() and entry.parent.parent == tmp_path
+    assert pregen.cache_file(Job(job.case, ALL, 9, 0)) != entry          # another job, another entry
+    second = Pregenerator([job])
+    try:
+        assert second.procs == [] and second.values(job.case) == drawn
+    finally:
+        second.stop()
+    entry.write_bytes(b"torn")
+    third = Pregenerator([job])
+    try:
+        assert len(third.procs) == 1 and third.values(job.case) == drawn
+    finally:
+        third.stop()
+    monkeypatch.setattr(pregen, "_tree_digest", lambda: "another version of the suite")
+    assert pregen.cache_file(job) != entry

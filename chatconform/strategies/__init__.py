@@ -15,8 +15,11 @@ Modules:
   invalid.py       mutations that break exactly one thing, each with the rules it falls under
   boundaries.py    one-edge-per-request boundary examples, run before the generated ones
   attribution.py   which rule a refused valid request or an accepted invalid one breaks
-  harness.py       running a property against a target: per-example observer, shrinking,
-                   seeds, the per-target example database, failure reports (JSON + curl + seed)
+  cases.py         the property tests' cases as data (what each draws), for the tests and pregen.py
+  pregen.py        drawing the cases' examples ahead, in another process, while other tests run
+  harness.py       running a property against a target: the drawn examples first, several in
+                   flight (pass 1), then hypothesis if one failed (pass 2): per-example observer,
+                   shrinking, seeds, the per-target example database, failure reports
 
 Nothing is avoided: every combination of claimed features is drawn.  Answers the
 engine must not misjudge are handled by the checks (a stop sequence may cut JSON or a

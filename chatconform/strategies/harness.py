@@ -37,6 +37,17 @@ requests.  `fixed_constants()` switches that source off while a property runs
 (hypothesis' own global constants stay): the requests a seed draws depend on the
 seed, the strategies and the target's claims only.
 
+Two passes.  When the examples were drawn ahead (pregen.py: the same case, seed and
+settings, in another process), pass 1 sends them, boundary examples first,
+`concurrency` at a time, and judges each as it is answered; what each recorded is
+merged in example order.  If none fails, that is the verdict: hypothesis never runs in
+the test.  If one fails, pass 1 stops sending (those in flight finish) and pass 2 is
+the run described above: hypothesis draws the same examples from the same seed, finds
+their answers in the cache (nothing is sent again) up to the failure, and shrinks it.
+A failing target may thus receive up to `concurrency - 1` more requests than without
+pass 1; the verdict and the shrunk request are the same (tests/test_pregen.py).  The
+example database is read in pass 2 only.
+
 Cost is bounded: an identical request is never sent twice (answers are cached by
 request, which also makes the final replay of a shrunk failure free and immune to a
 non-deterministic model), and once a test has sent `max_requests` requests, further

@@ -15,13 +15,22 @@ flight); only if one of them fails does hypothesis run in the pytest process, re
 them from the answer cache up to the failure, then shrinking it (pass 2).
 
     python -m chatconform.strategies.pregen OUTDIR < jobs.pickle
-reads [(i, job), ...] and writes OUTDIR/<i>.pickle (the values of job i) or
-OUTDIR/<i>.error, one job after the other, each atomically (written aside, then renamed).
+reads [(i, job, cache file), ...] and writes OUTDIR/<i>.pickle (the values of job i) or
+OUTDIR/<i>.error, one job after the other, each atomically (written aside, then renamed),
+and the values to the cache file too.
+
+What a job draws is a pure function of the job (case, profile, examples, seed), the
+suite's own files and the hypothesis and Python versions, so it is cached per user like
+__pycache__ (schemas.cache_dir()/examples, keyed by all of these: any edit to the
+package, its schemas or fixtures is a miss).  A run whose jobs are all cached starts no
+drawing process at all.  Entries unused for CACHE_DAYS are removed.
 Where there are more than 2 cores, two such processes (DRAWERS) share the jobs,
 alternately in the order the tests run.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import pathlib
 import pickle
@@ -41,6 +50,7 @@ from .requests import Profile
 
 # On 2 cores one drawing process is as fast as two (measured: the pytest process and the
 # server need the other core); with more cores two share the work.
+CACHE_DAYS = 14
 DRAWERS = 1 if (os.cpu_count() or 1) <= 2 else 2
 GIVE_UP_S = 300.0          # one job taking longer than this: draw in the pytest process instead
 POLL_S = 0.005
@@ -81,6 +91,43 @@ def _write(path: pathlib.Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+@functools.lru_cache(maxsize=1)
+def _tree_digest() -> str:
+    """A digest of everything drawing depends on besides the job: the package's code and
+    data, the schemas, the fixtures, and the hypothesis and Python versions."""
+    import hypothesis
+    root = pathlib.Path(__file__).resolve().parents[2]
+    h = hashlib.sha256(f"{hypothesis.__version__}|{sys.version}".encode())
+    for top in ("chatconform", "schemas", "fixtures"):
+        for path in sorted((root / top).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def cache_file(job: Job) -> pathlib.Path:
+    from ..schemas import cache_dir
+    key = repr((_tree_digest(), job.case.kind, job.case.name, job.profile.model, sorted(job.profile.capabilities),
+                job.profile.max_tokens, job.profile.max_n, job.examples, repr(job.seed)))
+    return cache_dir() / "examples" / f"{hashlib.sha256(key.encode()).hexdigest()[:40]}.pickle"
+
+
+def _cache(path: pathlib.Path | None, data: bytes) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        old = time.time() - CACHE_DAYS * 86400
+        for other in path.parent.glob("*.pickle"):
+            if other.stat().st_mtime < old:
+                other.unlink()
+    except OSError:
+        pass                                      # an unwritable cache only costs the time
+
+
 def _skipped(out: pathlib.Path) -> set[int]:
     try:
         return {int(x) for x in (out / "skip").read_text().split()}
@@ -97,8 +144,8 @@ def main() -> int:
         # Low priority: drawing has slack while the other tests run (they come first, and
         # finish sooner without competing for the cores); it uses what they leave idle.
         os.nice(10)
-    jobs: list[tuple[int, Job]] = pickle.load(sys.stdin.buffer)
-    for i, job in jobs:
+    jobs: list[tuple[int, Job, str | None]] = pickle.load(sys.stdin.buffer)
+    for i, job, cached in jobs:
         if i in _skipped(out):
             continue
         try:
@@ -106,7 +153,9 @@ def main() -> int:
         except Exception as exc:                  # noqa: BLE001 - the test draws for itself then
             _write(out / f"{i}.error", f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
             continue
-        _write(out / f"{i}.pickle", pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL))
+        data = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
+        _write(out / f"{i}.pickle", data)
+        _cache(pathlib.Path(cached) if cached else None, data)
     return 0
 
 
@@ -126,12 +175,23 @@ class Pregenerator:
         env = {k: v for k, v in os.environ.items()
                if k not in secret_env and not k.upper().endswith(("_KEY", "_TOKEN", "_SECRET"))}
         self.procs = []
-        for w in range(max(1, min(drawers, len(jobs)))):
+        todo = []
+        for i, job in enumerate(jobs):
+            path = cache_file(job)
+            try:
+                data = path.read_bytes()
+                pickle.loads(data)                # a torn entry is drawn again, not trusted
+                _write(self.dir / f"{i}.pickle", data)                  # drawn by an earlier run
+                os.utime(path)                                          # in use: not pruned
+            except Exception:                     # noqa: BLE001 - absent, unreadable or torn
+                todo.append((i, job, str(path)))
+        n = max(1, min(drawers, len(todo)))
+        for w in range(n if todo else 0):
             proc = subprocess.Popen([sys.executable, "-m", "chatconform.strategies.pregen", str(self.dir)],
                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             self.procs.append(proc)
             self.pids.append(proc.pid)
-            share = [(i, job) for i, job in enumerate(jobs) if i % max(1, min(drawers, len(jobs))) == w]
+            share = [t for k, t in enumerate(todo) if k % n == w]
             try:
                 proc.stdin.write(pickle.dumps(share, protocol=pickle.HIGHEST_PROTOCOL))
                 proc.stdin.close()
@@ -150,14 +210,17 @@ class Pregenerator:
         self.pids, self.procs, self.dir = list(info["pids"]), [], pathlib.Path(info["dir"])
         return self
 
-    def _alive(self, i: int) -> bool:
+    def _alive(self) -> bool:
+        """Whether a drawing process still works (one that ended wrote all it will)."""
         if self.procs:
-            return self.procs[i % len(self.procs)].poll() is None
-        try:
-            os.kill(self.pids[i % len(self.pids)], 0)    # signal 0: only asks whether it exists
-            return True
-        except (OSError, IndexError, ZeroDivisionError):
-            return False
+            return any(p.poll() is None for p in self.procs)
+        for pid in self.pids:
+            try:
+                os.kill(pid, 0)                   # signal 0: only asks whether it exists
+                return True
+            except OSError:
+                pass
+        return False
 
     def only(self, needed) -> None:
         """Of the cases started with, only `needed` run (known after collection): the
@@ -181,7 +244,7 @@ class Pregenerator:
                     return None
             if failed.exists() or time.monotonic() - start > GIVE_UP_S:
                 return None
-            if not self._alive(i) and not done.exists():
+            if not self._alive() and not done.exists():
                 return None
             time.sleep(POLL_S)
 
