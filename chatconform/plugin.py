@@ -65,7 +65,6 @@ class ChatconformSession:
         self.ledger = Ledger.for_run(run_id) if run_id else None
         self.pregen = None              # strategies/pregen.py: the property tests' examples, drawn ahead
 
-
     def ensure_running(self) -> Target:
         if self.target.embedded == "reference" and self.reference is None:
             from . import reference

@@ -268,11 +268,11 @@ class PropertyRun:
         then on values drawn from `strategy`; raise the first violation found.
 
         `drawn`: (value, body) for the values hypothesis will draw from `strategy` first,
-        drawn (and prepared) ahead in another process (pregen.py).  They are sent first, `concurrency` at a time (pass
-        1); if none fails, that is the verdict, and hypothesis never runs here.  If one
-        fails, hypothesis runs as without them (pass 2): the same seed draws the same
-        values, answered from the cache without sending, up to the failure, which it then
-        shrinks.
+        drawn (and prepared) ahead in another process (pregen.py).  They are sent first,
+        `concurrency` at a time (pass 1); if none fails, that is the verdict, and
+        hypothesis never runs here.  If one fails, hypothesis runs as without them (pass
+        2): the same seed draws the same values, answered from the cache without
+        sending, up to the failure, which it then shrinks.
 
         `refine(violation, send) -> Violation | None` may look at the final (shrunk)
         failure once, with requests of its own, and restate it (e.g. which feature of a

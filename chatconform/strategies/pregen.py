@@ -24,6 +24,7 @@ suite's own files and the hypothesis and Python versions, so it is cached per us
 __pycache__ (schemas.cache_dir()/examples, keyed by all of these: any edit to the
 package, its schemas or fixtures is a miss).  A run whose jobs are all cached starts no
 drawing process at all.  Entries unused for CACHE_DAYS are removed.
+
 Where there are more than 2 cores, two such processes (DRAWERS) share the jobs,
 alternately in the order the tests run.
 """
@@ -48,9 +49,9 @@ from hypothesis import seed as hypothesis_seed
 from .cases import Case, build
 from .requests import Profile
 
+CACHE_DAYS = 14
 # On 2 cores one drawing process is as fast as two (measured: the pytest process and the
 # server need the other core); with more cores two share the work.
-CACHE_DAYS = 14
 DRAWERS = 1 if (os.cpu_count() or 1) <= 2 else 2
 GIVE_UP_S = 300.0          # one job taking longer than this: draw in the pytest process instead
 POLL_S = 0.005
@@ -137,7 +138,7 @@ def _skipped(out: pathlib.Path) -> set[int]:
 
 def main() -> int:
     if len(sys.argv) != 2:
-        print(__doc__.strip().splitlines()[-3].strip(), file=sys.stderr)
+        print("usage: python -m chatconform.strategies.pregen OUTDIR < jobs.pickle", file=sys.stderr)
         return 2
     out = pathlib.Path(sys.argv[1])
     if hasattr(os, "nice"):
