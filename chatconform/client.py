@@ -140,6 +140,28 @@ class Client:
         `auth`: default → the target's key as `Bearer`; None → no Authorization header;
         a string → that exact header value (for auth probes).
         """
+        if isinstance(auth, str):
+            auth = _Secret(auth)          # masked in this frame's locals too (tracebacks, --showlocals)
+        return self._send(*self._request(body, raw, headers, auth, content_type, path, method), label)
+
+    def adopt(self, ex: Exchange, label: str = "", observe: bool = True) -> Exchange:
+        """An answer that another process fetched ahead for the request `ex.request_json`
+        (strategies/fetch.py): given the request side this Client would have sent (the
+        fetcher keeps no credentials in what it hands back), then what a sent one goes
+        through once answered (breaker, observer); returned as if just sent."""
+        method, url, hdrs, raw, req_json = self._request(ex.request_json, None, None, _DEFAULT, "application/json",
+                                                         "/chat/completions", "POST")
+        ex.method, ex.url, ex.request_headers, ex.request_body, ex.request_json = method, url, dict(hdrs), raw, req_json
+        ex.key_env, ex.label = self.target.api_key_env, label or ex.label
+        if observe:
+            if self.breaker:
+                self.breaker.before()
+                self.breaker.after(ex)
+            if self.observe:
+                self.observe(ex)
+        return ex
+
+    def _request(self, body, raw, headers, auth, content_type, path, method) -> tuple:
         url = self.target.base_url.rstrip("/") + path
         hdrs = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if content_type:
@@ -156,7 +178,7 @@ class Client:
         if raw is None and body is not None:
             raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
         req_json = body if body is not None else _try_json(raw)
-        return self._send(method, url, hdrs, raw, req_json, label)
+        return method, url, hdrs, raw, req_json
 
     # -- the machinery -------------------------------------------------------------------
     def _send(self, method: str, url: str, hdrs: dict, raw: bytes | None, req_json: Any, label: str) -> Exchange:

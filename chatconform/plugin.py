@@ -14,6 +14,8 @@ import pathlib
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -64,6 +66,7 @@ class ChatconformSession:
         run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") if hasattr(config, "workerinput") else None
         self.ledger = Ledger.for_run(run_id) if run_id else None
         self.pregen = None              # strategies/pregen.py: the property tests' examples, drawn ahead
+        self.fetcher = None             # strategies/fetch.py: their answers, fetched ahead
 
     def ensure_running(self) -> Target:
         if self.target.embedded == "reference" and self.reference is None:
@@ -98,6 +101,9 @@ class ChatconformSession:
         return None
 
     def stop(self):
+        if self.fetcher is not None:
+            self.fetcher.stop()
+            self.fetcher = None
         if self.pregen is not None:
             self.pregen.stop()
             self.pregen = None
@@ -337,9 +343,11 @@ def pytest_runtest_setup(item):
 def target(request) -> Target:
     s = _session(request.config)
     try:
-        return s.ensure_running()
+        target = s.ensure_running()
     except OSError as exc:
         raise UsageError(f"could not start the embedded reference server: {exc}") from None
+    start_fetching(s, request.config)
+    return target
 
 
 @pytest.fixture
@@ -363,16 +371,47 @@ def client(target, recorder, request):
     c.close()
 
 
+@dataclass
+class Ahead:
+    """What was prepared ahead for one property test: its drawn (value, body) pairs (None:
+    the test draws them itself) and the answers fetched ahead, if any."""
+    values: list | None
+    fetcher: Any = None
+    case: Any = None
+
+    def take(self, body):
+        return self.fetcher.take(self.case, body) if self.fetcher is not None else None
+
+    def release(self) -> list:
+        return self.fetcher.release(self.case) if self.fetcher is not None else []
+
+
 @pytest.fixture
-def drawn_examples(request) -> list | None:
-    """The values drawn ahead for this property test (strategies/pregen.py), or None: the
-    test then draws them itself."""
+def ahead(request, target) -> Ahead | None:
+    """For a property test: its examples drawn ahead (strategies/pregen.py) and their
+    answers fetched ahead (strategies/fetch.py); None when neither runs."""
     s = _session(request.config)
     marker = request.node.get_closest_marker("property_case")
     if s.pregen is None or marker is None:
         return None
     from .strategies.cases import Case
-    return s.pregen.values(Case(*marker.args))
+    case = Case(*marker.args)
+    return Ahead(s.pregen.values(case), s.fetcher, case)
+
+
+def start_fetching(s: "ChatconformSession", config) -> None:
+    """Once the target runs, send the property tests' requests ahead from another
+    process, unless spend is capped or paced, pytest-xdist runs the tests
+    (strategies/fetch.py says why), or examples are still being drawn."""
+    if s.pregen is None or s.fetcher is not None or hasattr(config, "workerinput") or _xdist_controller(config):
+        return
+    from .strategies import Profile
+    from .strategies import fetch
+    # Only when every case's examples came from the cache: while a process still draws,
+    # it, the fetcher and the tests compete for the cores (measured: slower than without).
+    if fetch.allowed(s.target) and not s.pregen.procs:
+        s.fetcher = fetch.Fetcher(s.target, s.pregen, Profile.of(s.target, BUDGETS[config.getoption("budget")]),
+                                  s.target.concurrency)
 
 
 @pytest.fixture

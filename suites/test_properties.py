@@ -86,13 +86,14 @@ def _replay_hint(request) -> str:
     return " ".join(["python -m pytest", repr(request.node.nodeid), "-p no:cacheprovider"] + keep)
 
 
-def _run(request, target, budget, recorder, client) -> PropertyRun:
+def _run(request, target, budget, recorder, client, ahead) -> PropertyRun:
     if budget.examples <= 0:
         pytest.skip("disabled: the budget runs no property examples")
     return PropertyRun(target=target, examples=budget.examples, recorder=recorder, nodeid=request.node.nodeid,
                        forced_seed=request.config.getoption("hypothesis_seed", None),
                        db_dir=database_dir(target, pathlib.Path(str(request.config.rootpath))),
-                       breaker=client.breaker, replay_hint=_replay_hint(request), concurrency=target.concurrency)
+                       breaker=client.breaker, replay_hint=_replay_hint(request), concurrency=target.concurrency,
+                       ahead=ahead)
 
 
 def _error_param(ex):
@@ -111,9 +112,9 @@ def _summary(ex) -> str:
 
 # -- valid requests ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("focus", [_valid_param(f) for f in S.FOCUSES])
-def test_valid_requests_are_answered(focus, target, budget, recorder, client, request, drawn_examples):
+def test_valid_requests_are_answered(focus, target, budget, recorder, client, request, ahead):
     """Every valid request within the claims gets 200, and its answer passes every check."""
-    run = _run(request, target, budget, recorder, client)
+    run = _run(request, target, budget, recorder, client, ahead)
     profile = S.Profile.of(target, budget)
     baseline: dict = {}
 
@@ -149,14 +150,14 @@ def test_valid_requests_are_answered(focus, target, budget, recorder, client, re
         return None
 
     built = build(Case("valid", focus), profile)
-    run.run(built.strategy, judge, explicit=built.explicit, refine=refine, drawn=drawn_examples)
+    run.run(built.strategy, judge, explicit=built.explicit, refine=refine, drawn=ahead.values if ahead else None)
 
 
 # -- invalid requests -------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", [_invalid_param(n) for n in INVALID_KINDS])
-def test_invalid_requests_are_refused(name, target, budget, recorder, client, request, drawn_examples):
+def test_invalid_requests_are_refused(name, target, budget, recorder, client, request, ahead):
     """A request with one thing broken gets a 4xx error envelope (not 2xx, not 5xx)."""
-    run = _run(request, target, budget, recorder, client)
+    run = _run(request, target, budget, recorder, client, ahead)
     profile = S.Profile.of(target, budget)
     built = build(Case("invalid", name), profile)
     pool = built.pool
@@ -186,7 +187,7 @@ def test_invalid_requests_are_refused(name, target, budget, recorder, client, re
             run.note("ERR-004", f"{inv.mutation}: HTTP {ex.status} (400 expected for an invalid request)")
         return None
 
-    run.run(built.strategy, judge, prepare=built.prepare, explicit=built.explicit, drawn=drawn_examples)
+    run.run(built.strategy, judge, prepare=built.prepare, explicit=built.explicit, drawn=ahead.values if ahead else None)
 
 
 def _sse_error(ex) -> bool:

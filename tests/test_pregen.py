@@ -177,18 +177,19 @@ def test_the_plugin_runs_the_property_tests_last():
 
 @pytest.mark.selftest_slow
 def test_drawing_ahead_changes_no_verdict(tmp_path):
-    """The property module against the embedded reference drawing ahead (the default),
-    not drawing ahead, and under pytest-xdist (the controller draws, two workers read):
-    the same outcomes, the same requests in the same order per test, the same notes,
-    the same spend."""
+    """The property module against the embedded reference drawing ahead (the default;
+    first with an empty cache, then with the cache that run filled, where the answers are
+    fetched ahead too), not drawing ahead, and under pytest-xdist (the controller draws,
+    two workers read): the same outcomes, the same requests in the same order per test,
+    the same notes, the same spend."""
     import pathlib
     import subprocess
     import sys
     root = pathlib.Path(__file__).resolve().parents[1]
     runs = {}
-    for mode, extra in (("on", []), ("off", []), ("xdist", ["-n", "2"])):
+    for mode, extra in (("on", []), ("warm", []), ("off", []), ("xdist", ["-n", "2"])):
         out = tmp_path / f"{mode}.json"
-        env = {**__import__("os").environ, "CHATCONFORM_HYPOTHESIS_DIR": "off"}
+        env = {**__import__("os").environ, "CHATCONFORM_HYPOTHESIS_DIR": "off", "CHATCONFORM_CACHE_DIR": str(tmp_path / "cache")}
         if mode == "off":
             env["CHATCONFORM_PREGEN"] = "off"
         proc = subprocess.run([sys.executable, "-m", "pytest", "suites/test_properties.py", "-q", "-p", "no:cacheprovider",
@@ -196,7 +197,7 @@ def test_drawing_ahead_changes_no_verdict(tmp_path):
         assert proc.returncode == 0, proc.stdout[-2000:]
         runs[mode] = json.loads(out.read_text())
     off = {t["nodeid"]: t for t in runs["off"]["tests"]}
-    for mode in ("on", "xdist"):
+    for mode in ("on", "warm", "xdist"):
         assert runs[mode]["spend"] == runs["off"]["spend"], mode
         for t in runs[mode]["tests"]:
             o = off[t["nodeid"]]
@@ -234,3 +235,46 @@ def test_drawn_examples_are_cached_and_a_torn_entry_is_drawn_again(tmp_path, mon
         third.stop()
     monkeypatch.setattr(pregen, "_tree_digest", lambda: "another version of the suite")
     assert pregen.cache_file(job) != entry
+
+
+def test_answers_fetched_ahead_carry_no_credential_and_are_the_requests_sent(server, tmp_path, monkeypatch):
+    """strategies/fetch.py against the embedded reference: for every request of a case,
+    the answer handed back is for that very request, holds no credential (the test's
+    Client fills the request side in), and adopting it gives what sending would."""
+    import pickle
+
+    from chatconform.client import Client
+    from chatconform.strategies import fetch
+    monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path))
+    target = Target(name="reference", base_url=server.base_url, model="m", capabilities=frozenset(),
+                    api_key="sk-fetch-canary-0123456789", retries={"max": 0, "max_wait": 0})
+    case = Case("valid", "core")
+    pre = Pregenerator([Job(case, ALL, 6, 0)])
+    fetcher = fetch.Fetcher(target, pre, ALL, 3)
+    try:
+        pairs = [(v, v) for v in build(case, ALL).explicit] + pre.values(case)
+        keys = {fetch.key_of(b) for _, b in pairs}
+        taken = [fetcher.take(case, body) for _, body in pairs]
+        assert all(ex is not None for ex in taken)
+        assert {fetch.key_of(ex.request_json) for ex in taken} == keys
+        for ex in taken:
+            assert ex.request_headers == {} and b"sk-fetch-canary" not in pickle.dumps(ex)
+        assert fetcher.take(case, pairs[0][1]) is None                     # each answer once
+        assert fetcher.release(case) == []
+        adopted = Client(target).adopt(taken[0], "property core")
+        sent = Client(target).chat(taken[0].request_json)
+        assert adopted.request_headers.keys() == sent.request_headers.keys()
+        assert adopted.request_body == sent.request_body and adopted.status == sent.status and adopted.body == sent.body
+    finally:
+        fetcher.stop()
+        pre.stop()
+    assert fetcher.proc.poll() is not None
+
+
+def test_fetching_ahead_is_off_when_spend_is_capped_or_paced():
+    from chatconform.strategies import fetch
+    assert fetch.allowed(NOWHERE)
+    capped = Target(name="t", base_url=NOWHERE.base_url, model="m", capabilities=frozenset(), budget={"requests": 100})
+    paced = Target(name="t", base_url=NOWHERE.base_url, model="m", capabilities=frozenset(),
+                   rate_limit={"requests_per_minute": 60})
+    assert not fetch.allowed(capped) and not fetch.allowed(paced)

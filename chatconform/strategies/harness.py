@@ -202,6 +202,7 @@ class PropertyRun:
     max_requests: int | None = None
     replay_hint: str = ""                     # how to rerun this one test (printed with failures)
     concurrency: int = 1                      # pass 1: how many drawn examples may be in flight at once
+    ahead: Any = None                         # answers fetched ahead (fetch.py): .take(body), .release()
     cache: dict = field(default_factory=dict)
     sent: int = 0
     capped: bool = False
@@ -233,7 +234,8 @@ class PropertyRun:
         rec = Recorder()
         self._local.current = rec
         try:
-            ex = self._client.chat(body, **kw)
+            early = self.ahead.take(body) if self.ahead is not None and set(kw) <= {"label"} else None
+            ex = self._client.adopt(early, kw.get("label", "")) if early is not None else self._client.chat(body, **kw)
         finally:
             self._local.current = None
             with self._lock:
@@ -302,6 +304,10 @@ class PropertyRun:
             if refine is not None and found:
                 found = [self._refined(refine, v) for v in found]
         finally:
+            if self.ahead is not None and self.recorder is not None:
+                # Fetched ahead but not needed (pass 1 stopped at a failure): sent all the same.
+                self.recorder.exchanges.extend(self._client.adopt(ex, "property (fetched ahead, not needed)", observe=False)
+                                               for ex in self.ahead.release())
             self._client.close()
         self._finish(found)
 

@@ -170,6 +170,7 @@ class Pregenerator:
 
     def __init__(self, jobs: list[Job], drawers: int = DRAWERS, secret_env: tuple = ()):
         self.index = {job.case: i for i, job in enumerate(jobs)}
+        self.needed = [job.case for job in jobs]       # in run order; only() narrows it
         self.pids: list[int] = []
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="chatconform-pregen-"))
         # They need no credential: none reaches them.
@@ -208,6 +209,7 @@ class Pregenerator:
         """A worker's view of the controller's drawing: reads only, stops nothing."""
         self = cls.__new__(cls)
         self.index = {Case(*c): i for i, c in enumerate(info["cases"])}
+        self.needed = list(self.index)
         self.pids, self.procs, self.dir = list(info["pids"]), [], pathlib.Path(info["dir"])
         return self
 
@@ -227,6 +229,7 @@ class Pregenerator:
         """Of the cases started with, only `needed` run (known after collection): the
         drawing processes skip the others."""
         skip = [str(i) for case, i in self.index.items() if case not in needed]
+        self.needed = [case for case in self.needed if case in needed]
         _write(self.dir / "skip", " ".join(skip).encode())
 
     def values(self, case: Case) -> list | None:
