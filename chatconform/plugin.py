@@ -405,8 +405,7 @@ def start_fetching(s: "ChatconformSession", config) -> None:
     (strategies/fetch.py says why), or examples are still being drawn."""
     if s.pregen is None or s.fetcher is not None or hasattr(config, "workerinput") or _xdist_controller(config):
         return
-    from .strategies import Profile
-    from .strategies import fetch
+    from .strategies import Profile, fetch
     # Only when every case's examples came from the cache: while a process still draws,
     # it, the fetcher and the tests compete for the cores (measured: slower than without).
     if fetch.allowed(s.target) and not s.pregen.procs:

@@ -46,7 +46,9 @@ the run described above: hypothesis draws the same examples from the same seed, 
 their answers in the cache (nothing is sent again) up to the failure, and shrinks it.
 A failing target may thus receive up to `concurrency - 1` more requests than without
 pass 1; the verdict and the shrunk request are the same (tests/test_pregen.py).  The
-example database is read in pass 2 only.
+example database is read in pass 2 only.  When the answers were fetched ahead too
+(fetch.py), `send` takes a request's answer from there instead of sending it, and the
+answers not needed are recorded on the test unjudged (they were sent).
 
 Cost is bounded: an identical request is never sent twice (answers are cached by
 request, which also makes the final replay of a shrunk failure free and immune to a
