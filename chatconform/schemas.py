@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from jsonschema import Draft202012Validator, validators
+
+from .sharedfile import write_atomic
 from jsonschema.exceptions import ValidationError, best_match
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -210,9 +212,7 @@ def _compiled(schema: dict, fastjsonschema):
         code = compile(fastjsonschema.compile_to_code(copy.deepcopy(schema)), f"<fastjsonschema {scope}>", "exec")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-            tmp.write_bytes(marshal.dumps((scope, code)))
-            os.replace(tmp, path)
+            write_atomic(path, marshal.dumps((scope, code)))
         except OSError:
             pass
     namespace: dict = {}

@@ -1,7 +1,8 @@
 """Small state shared by the processes of one run (pytest-xdist workers): one file,
 read, changed and written back atomically under `fcntl.flock`, so concurrent
 processes and threads never lose an update.  Used by the rate limit (the next free
-slot) and the budget ledger (what the run has spent)."""
+slot) and the budget ledger (what the run has spent); `write_atomic` for files written
+whole (caches, the drawn examples)."""
 from __future__ import annotations
 
 import contextlib
@@ -17,6 +18,14 @@ except ImportError:          # not POSIX: the state then holds within one proces
     fcntl = None
 
 _THREADS = threading.Lock()   # stands in for flock where fcntl is missing
+
+
+def write_atomic(path: pathlib.Path, data: bytes) -> None:
+    """Write `path` so that a reader sees the old content or the new, never a part:
+    written aside (a name of this process'), then renamed over it."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def state_dir() -> pathlib.Path:

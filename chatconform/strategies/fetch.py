@@ -29,7 +29,6 @@ would escape the caps and the pacing; nor under pytest-xdist.
 """
 from __future__ import annotations
 
-import json
 import pickle
 import subprocess
 import sys
@@ -38,15 +37,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .cases import Case, build
+from .harness import prepared, request_key as key_of
 
 BREAKER = 3
 MAX_ANSWER_BYTES = 1024 * 1024
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
-
-
-def key_of(body: Any) -> str:
-    """The harness' default request key (harness.PropertyRun.run)."""
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def allowed(target) -> bool:
@@ -56,13 +51,10 @@ def allowed(target) -> bool:
 # -- the fetching process -----------------------------------------------------------------------
 def _bodies(case: Case, profile, pregen) -> list[tuple[str, Any]]:
     built = build(case, profile)
-    pairs = [(v, built.prepare(v) if built.prepare else v) for v in built.explicit] + (pregen.values(case) or [])
-    out, seen = [], set()
-    for _, body in pairs:
-        if body is not None and key_of(body) not in seen:
-            seen.add(key_of(body))
-            out.append((key_of(body), body))
-    return out
+    out: dict[str, Any] = {}
+    for _, body in prepared(built.explicit, built.prepare) + (pregen.values(case) or []):
+        out.setdefault(key_of(body), body)
+    return list(out.items())
 
 
 def main() -> int:

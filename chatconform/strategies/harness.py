@@ -282,7 +282,7 @@ class PropertyRun:
         failure once, with requests of its own, and restate it (e.g. which feature of a
         refused request was the one refused): once, not at every shrinking step, so it
         costs a few requests per failure, not per shrink."""
-        key = key or (lambda body: json.dumps(body, sort_keys=True, ensure_ascii=False, default=str))
+        key = key or request_key
 
         def example(value):
             if self.cannot is not None:
@@ -299,7 +299,7 @@ class PropertyRun:
         found: list[Violation] = []
         self._client = Client(self.target, observe=self._observe, breaker=self.breaker)
         try:
-            if drawn is not None and self._first_pass(_prepared(explicit, prepare) + list(drawn), judge, key):
+            if drawn is not None and self._first_pass(prepared(explicit, prepare) + list(drawn), judge, key):
                 found = []
             elif self.cannot is None:
                 found = self._hypothesis(strategy, example, explicit)
@@ -483,7 +483,12 @@ def _answer_text(ex: Exchange) -> str:
     return ex.body[:400].decode("utf-8", "replace")
 
 
-def _prepared(values, prepare: Callable | None) -> list[tuple]:
+def request_key(body: Any) -> str:
+    """The default identity of a request: answers are cached, and fetched ahead, by it."""
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def prepared(values, prepare: Callable | None) -> list[tuple]:
     """(value, body) for the values `prepare` does not reject."""
     pairs = [(v, prepare(v) if prepare else v) for v in values]
     return [(v, body) for v, body in pairs if body is not None]

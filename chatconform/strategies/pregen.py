@@ -46,6 +46,7 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import seed as hypothesis_seed
 
+from ..sharedfile import write_atomic
 from .cases import Case, build
 from .requests import Profile
 
@@ -86,12 +87,6 @@ def draw_values(case: Case, profile: Profile, examples: int, seed: Any) -> list[
     return out
 
 
-def _write(path: pathlib.Path, data: bytes) -> None:
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 @functools.lru_cache(maxsize=1)
 def _tree_digest() -> str:
     """A digest of everything drawing depends on besides the job: the package's code and
@@ -118,9 +113,7 @@ def _cache(path: pathlib.Path | None, data: bytes) -> None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_atomic(path, data)
         old = time.time() - CACHE_DAYS * 86400
         for other in path.parent.glob("*.pickle"):
             if other.stat().st_mtime < old:
@@ -152,10 +145,10 @@ def main() -> int:
         try:
             values = draw_values(job.case, job.profile, job.examples, job.seed)
         except Exception as exc:                  # noqa: BLE001 - the test draws for itself then
-            _write(out / f"{i}.error", f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+            write_atomic(out / f"{i}.error", f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
             continue
         data = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
-        _write(out / f"{i}.pickle", data)
+        write_atomic(out / f"{i}.pickle", data)
         _cache(pathlib.Path(cached) if cached else None, data)
     return 0
 
@@ -171,6 +164,7 @@ class Pregenerator:
     def __init__(self, jobs: list[Job], drawers: int = DRAWERS, secret_env: tuple = ()):
         self.index = {job.case: i for i, job in enumerate(jobs)}
         self.needed = [job.case for job in jobs]       # in run order; only() narrows it
+        self._ready: dict[int, list] = {}               # read from the cache already
         self.pids: list[int] = []
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="chatconform-pregen-"))
         # They need no credential: none reaches them.
@@ -182,8 +176,8 @@ class Pregenerator:
             path = cache_file(job)
             try:
                 data = path.read_bytes()
-                pickle.loads(data)                # a torn entry is drawn again, not trusted
-                _write(self.dir / f"{i}.pickle", data)                  # drawn by an earlier run
+                self._ready[i] = pickle.loads(data)   # a torn entry is drawn again, not trusted
+                write_atomic(self.dir / f"{i}.pickle", data)    # drawn by an earlier run (for -n workers)
                 os.utime(path)                                          # in use: not pruned
             except Exception:                     # noqa: BLE001 - absent, unreadable or torn
                 todo.append((i, job, str(path)))
@@ -209,7 +203,7 @@ class Pregenerator:
         """A worker's view of the controller's drawing: reads only, stops nothing."""
         self = cls.__new__(cls)
         self.index = {Case(*c): i for i, c in enumerate(info["cases"])}
-        self.needed = list(self.index)
+        self.needed, self._ready = list(self.index), {}
         self.pids, self.procs, self.dir = list(info["pids"]), [], pathlib.Path(info["dir"])
         return self
 
@@ -230,7 +224,7 @@ class Pregenerator:
         drawing processes skip the others."""
         skip = [str(i) for case, i in self.index.items() if case not in needed]
         self.needed = [case for case in self.needed if case in needed]
-        _write(self.dir / "skip", " ".join(skip).encode())
+        write_atomic(self.dir / "skip", " ".join(skip).encode())
 
     def values(self, case: Case) -> list | None:
         """The values drawn for this case, waiting for them while a process works on
@@ -238,6 +232,8 @@ class Pregenerator:
         i = self.index.get(case)
         if i is None:
             return None
+        if i in self._ready:
+            return self._ready[i]
         done, failed = self.dir / f"{i}.pickle", self.dir / f"{i}.error"
         start = time.monotonic()
         while True:
