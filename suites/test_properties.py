@@ -26,7 +26,7 @@ import pytest
 
 from chatconform import probes
 from chatconform import strategies as S
-from chatconform.strategies.cases import INVALID_KINDS, Case, build
+from chatconform.strategies.cases import INVALID_KINDS, Case, build, invalid_pool
 from chatconform.strategies.harness import PropertyRun, database_dir
 from chatconform.violations import Violation, short
 
@@ -56,17 +56,16 @@ def _valid_param(focus: str):
     return pytest.param(focus, marks=marks, id=focus)
 
 
-def _invalid_rules(kinds, cap) -> tuple[str, ...]:
+def _invalid_rules(name: str) -> tuple[str, ...]:
     rules = []
-    for m in S.MUTATIONS:
-        if m.kind in kinds and (cap is None or cap in m.needs or not m.needs):
-            rules += [r for r in m.rules if r not in rules]
+    for m in invalid_pool(None, name):
+        rules += [r for r in m.rules if r not in rules]
     return tuple(rules)
 
 
 def _invalid_param(name: str):
-    kinds, cap = INVALID_KINDS[name]
-    marks = [pytest.mark.rules(*_invalid_rules(kinds, cap)), pytest.mark.property_case("invalid", name)]
+    cap = INVALID_KINDS[name][1]
+    marks = [pytest.mark.rules(*_invalid_rules(name)), pytest.mark.property_case("invalid", name)]
     marks += [pytest.mark.needs(cap)] if cap else []
     return pytest.param(name, marks=marks, id=name)
 

@@ -2,8 +2,8 @@
 
 suites/test_properties.py runs them; pregen.py draws their examples in a process of its
 own.  Both build a case here, so the two cannot drift apart: the same name and profile
-give the same strategy, the same `prepare` (which may reject an example with
-hypothesis.assume) and the same boundary examples.
+give the same strategy, the same `prepare` (which may reject an example by returning
+None) and the same boundary examples.
 """
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def needs(case: Case) -> tuple[str, ...]:
     return (cap,) if cap else ()
 
 
-def invalid_pool(profile: Profile, name: str) -> list[Mutation]:
+def invalid_pool(profile: Profile | None, name: str) -> list[Mutation]:
+    """The mutations an invalid case draws from (profile None: whatever the claims)."""
     kinds, cap = INVALID_KINDS[name]
     return [m for m in mutations(profile=profile) if m.kind in kinds and (cap is None or cap in m.needs or not m.needs)]
 
