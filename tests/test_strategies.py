@@ -321,7 +321,7 @@ def test_focus_rules_need_only_their_capability():
         for r in cited:
             assert cat[r].capability in (None, None if focus == "core" else focus), (focus, r, cat[r].capability)
     for name, (kinds, cap) in mod.INVALID_KINDS.items():
-        for r in mod._invalid_rules(kinds, cap):
+        for r in mod._invalid_rules(name):
             assert cat[r].capability in (None, cap), (name, r, cat[r].capability)
 
 
