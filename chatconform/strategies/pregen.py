@@ -148,8 +148,10 @@ def main() -> int:
             write_atomic(out / f"{i}.error", f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
             continue
         data = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
-        write_atomic(out / f"{i}.pickle", data)
+        # The cache first: once a test sees its values, the next run will find them too
+        # (the run may end, and stop this process, as soon as the test has them).
         _cache(pathlib.Path(cached) if cached else None, data)
+        write_atomic(out / f"{i}.pickle", data)
     return 0
 
 
