@@ -10,8 +10,8 @@ Measures (docs/BENCHMARKS.md records the figures):
     captures and a generated 10k-chunk stream) vs the official openai SDK decoding the
     same bytes (its Stream class, no network);
  3. schema validation per second for a response and a chunk (fast path and jsonschema);
- 4. wall time of the smoke and standard runs, and -n 2 vs serial;
- 5. peak RSS of a full run;
+ 4. wall time of the smoke and standard runs, and -n 2 vs serial and vs the default run;
+ 5. peak RSS of a full run, and of a run against a server sending 200 MB bodies;
  6. requests and completion tokens spent per budget.
 Noisy 2-core machines: compare the ratios, not the seconds.
 """
@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import pathlib
-import resource
 import shutil
 import subprocess
 import sys
@@ -56,36 +55,68 @@ def start_reference(key: str, record: pathlib.Path | None = None):
     return proc, line.split("=", 1)[1]
 
 
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+def _wait(proc: subprocess.Popen) -> tuple[int, float, float]:
+    """Reap `proc` with wait4: exit code, CPU seconds and peak RSS (MB) of that child
+    and of the helper processes it waited for (drawing, fetching), not of other runs."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)          # reaped here, not by Popen
+    return proc.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def run_suite(base_url: str, key: str, budget: str, out: pathlib.Path, extra=(), env_extra=None) -> dict:
+def server_cpu(pid: int) -> float | None:
+    """CPU seconds the server process has used so far (Linux /proc), or None."""
+    try:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_suite(base_url: str, key: str, budget: str, out: pathlib.Path, extra=(), env_extra=None, server=None) -> dict:
     cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--base-url", base_url,
            "--model", "chatconform-reference", "--api-key-env", "BENCH_KEY", "--capabilities", "all",
            "--budget", budget, "--results", str(out), *extra]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    cpu, t = _cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=bench_env(key, **(env_extra or {})), capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    cpu = _cpu() - cpu                    # the pytest process and the one drawing examples ahead
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    s0 = server_cpu(server.pid) if server else None
+    t = time.perf_counter()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=bench_env(key, **(env_extra or {})), stdout=log, stderr=subprocess.STDOUT)
+        rc, cpu, rss = _wait(proc)
+        wall = time.perf_counter() - t
+        log.seek(0)
+        tail = log.read()[-800:].decode(errors="replace")
+    s1 = server_cpu(server.pid) if server else None
     data = json.loads(out.read_text()) if out.exists() else {}
-    return {"wall": wall, "cpu": cpu, "rc": proc.returncode, "data": data, "peak_rss_mb": max(rss, before) / 1024,
-            "tail": proc.stdout[-800:]}
+    return {"wall": wall, "cpu": cpu, "rc": rc, "data": data, "peak_rss_mb": rss, "tail": tail,
+            "server_cpu": None if s0 is None or s1 is None else s1 - s0}
 
 
-def replay(base_url: str, record: pathlib.Path, key: str) -> dict:
+def replay(base_url: str, record: pathlib.Path, key: str, server=None) -> dict:
     """Send every request the suite sent again (benchmarks/replay.py: a bare httpx loop,
     no parsing, no checks), timed as a process from start to exit like the suite."""
-    cpu, t = _cpu(), time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "replay.py"), base_url, str(record)],
-                          cwd=ROOT, env=bench_env(key), capture_output=True, text=True)
+    s0 = server_cpu(server.pid) if server else None
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "replay.py"), base_url, str(record)],
+                            cwd=ROOT, env=bench_env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.stdout.read(), proc.stderr.read()
+    rc, cpu, _ = _wait(proc)
     wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"the replay failed: {proc.stderr[-800:]}")
-    return {**json.loads(proc.stdout), "wall": wall, "cpu": _cpu() - cpu}
+    s1 = server_cpu(server.pid) if server else None
+    if rc != 0:
+        raise SystemExit(f"the replay failed: {err[-800:].decode(errors='replace')}")
+    return {**json.loads(out), "wall": wall, "cpu": cpu, "server_cpu": None if s0 is None or s1 is None else s1 - s0}
+
+
+def huge_body_rss(tmp: pathlib.Path) -> dict:
+    """Peak RSS of a run against a server sending a 200 MB body to every request
+    (tests/hostile.py, huge-body; tests/test_hostile.py's own run, measured by wait4)."""
+    from tests.hostile import HUGE, HostileServer
+    from tests.test_hostile import run_suite as hostile_run
+    d = tmp / "huge"
+    d.mkdir()
+    with HostileServer("huge-body") as srv:
+        run = hostile_run(srv.base_url, d)
+    return {"peak_rss_mb": run.maxrss_mb, "body_bytes": HUGE, "requests": len(srv.stats.requests),
+            "most_bytes_sent": max(srv.stats.bytes_sent or [0]), "wall_s": run.elapsed}
 
 
 def big_stream(n: int) -> bytes:
@@ -175,8 +206,8 @@ def main() -> int:
             rec_proc, rec_base = start_reference(key, record)
             try:
                 # The standard run goes to a recording reference: the replay sends exactly what it received.
-                std = run_suite(rec_base, key, "standard", tmp / f"standard-{r}.json")
-                rep = replay(rec_base, record, key)   # the same server, recording again: like for like
+                std = run_suite(rec_base, key, "standard", tmp / f"standard-{r}.json", server=rec_proc)
+                rep = replay(rec_base, record, key, server=rec_proc)   # the same server, recording again: like for like
             finally:
                 rec_proc.terminate()
                 rec_proc.wait(timeout=10)
@@ -194,7 +225,19 @@ def main() -> int:
             "serial_wall_s": serial["wall"], "serial_cpu_s": serial["cpu"],
             "round_ratios": [round(x[0], 3) for x in warm],
             "cold_ratio": cold[0], "cold_suite_wall_s": cold[1]["wall"], "cold_replay_wall_s": cold[2]["wall"],
+            "cold_suite_cpu_s": cold[1]["cpu"],
+            "cores": os.cpu_count() or 1,
         }
+        # The server's own CPU during each timed process: the part of both sides that no
+        # client can remove.  With it, the floor of the suite's wall on this machine:
+        # all the CPU the run needs (the suite's processes and the server's) spread over
+        # every core, or the server's alone, whichever is more.
+        for name, (_, s_, r_) in (("warm", (None, std, rep)), ("cold", cold)):
+            if s_["server_cpu"] is not None and r_["server_cpu"] is not None:
+                cores = report["overhead"]["cores"]
+                report["overhead"][f"{name}_server_cpu_s"] = s_["server_cpu"]
+                report["overhead"][f"{name}_replay_server_cpu_s"] = r_["server_cpu"]
+                report["overhead"][f"{name}_floor_s"] = max((s_["cpu"] + s_["server_cpu"]) / cores, s_["server_cpu"])
         smoke = run_suite(base, key, "smoke", tmp / "smoke.json")
         report["overhead"]["ratio"] = std["wall"] / rep["wall"]
         report["overhead"]["serial_ratio"] = serial["wall"] / rep["wall"]
@@ -207,7 +250,8 @@ def main() -> int:
             par = run_suite(base, key, "standard", tmp / "par.json", ("-n", "2"))
             report["wall"]["standard_n2_s"] = par["wall"]
             report["wall"]["n2_speedup"] = std["wall"] / par["wall"]
-        report["memory"] = {"peak_rss_full_run_mb": std["peak_rss_mb"]}
+            report["wall"]["n2_vs_serial_speedup"] = serial["wall"] / par["wall"]
+        report["memory"] = {"peak_rss_full_run_mb": std["peak_rss_mb"], "peak_rss_cold_run_mb": cold[1]["peak_rss_mb"]}
         report["spend"] = {b: {"requests": r["data"]["spend"]["requests"], "completion_tokens": r["data"]["spend"]["completion_tokens"]}
                            for b, r in (("smoke", smoke), ("standard", std))}
         report["verdict_rc"] = {"smoke": smoke["rc"], "standard": std["rc"]}
@@ -215,6 +259,7 @@ def main() -> int:
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(CACHE, ignore_errors=True)
+    report["memory"]["huge_body"] = huge_body_rss(tmp)
     report["stream"] = stream_throughput(1000 if ns.smoke else 10000, 1 if ns.smoke else 5)
     report["validation"] = validation_rate(0.2 if ns.smoke else 1.0)
     out = pathlib.Path(ns.output)
@@ -228,16 +273,28 @@ def main() -> int:
           f"the suite adds {o['added_ms_per_request']:.1f} ms a request")
     print(f"  cold (empty cache: examples drawn, validators compiled): suite {o['cold_suite_wall_s']:.1f} s, "
           f"replay {o['cold_replay_wall_s']:.1f} s, ratio {o['cold_ratio']:.2f}x")
-    print(f"  CPU: suite {o['suite_cpu_s']:.1f} s (pytest + the process drawing examples ahead), replay {o['replay_cpu_s']:.1f} s; "
-          f"drawing in-process, one request at a time (CHATCONFORM_PREGEN=off): {o['serial_wall_s']:.1f} s wall, "
+    print(f"  CPU: suite {o['suite_cpu_s']:.1f} s warm, {o['cold_suite_cpu_s']:.1f} s cold (pytest and its helper processes), "
+          f"replay {o['replay_cpu_s']:.1f} s")
+    if "warm_floor_s" in o:
+        print(f"  server CPU: {o['warm_server_cpu_s']:.1f} s in the suite run, {o['warm_replay_server_cpu_s']:.1f} s in the replay; "
+              f"floor of the suite's wall on {o['cores']} cores (all its CPU and the server's over the cores): "
+              f"warm {o['warm_floor_s']:.1f} s ({o['warm_floor_s'] / o['replay_wall_s']:.2f}x), "
+              f"cold {o['cold_floor_s']:.1f} s ({o['cold_floor_s'] / o['cold_replay_wall_s']:.2f}x)")
+    print(f"  serial (CHATCONFORM_PREGEN=off: drawing in the test, one request at a time): {o['serial_wall_s']:.1f} s wall, "
           f"{o['serial_cpu_s']:.1f} s CPU, ratio {o['serial_ratio']:.2f}x, {o['serial_added_ms_per_request']:.1f} ms a request")
     print(f"stream checking: {s['chatconform_chunks_per_s']:.0f} chunks/s vs openai SDK {s['sdk_chunks_per_s']:.0f} chunks/s; "
           f"ratio {s['ratio']:.1f}x (goal >= 2)")
     v = report["validation"]
     print("validation/s: " + ", ".join(f"{k[:-6]} {v[k]:.0f}" for k in v))
-    print(f"wall: smoke {w['smoke_s']:.1f} s (goal <= 5), standard {w['standard_s']:.1f} s (goal <= 30)"
-          + (f", -n 2 {w['standard_n2_s']:.1f} s ({w['n2_speedup']:.2f}x)" if "standard_n2_s" in w else ""))
-    print(f"memory: peak RSS of a full run {report['memory']['peak_rss_full_run_mb']:.0f} MB (goal < 300)")
+    print(f"wall: smoke {w['smoke_s']:.1f} s (goal <= 5), standard {w['standard_s']:.1f} s (goal <= 30)")
+    if "standard_n2_s" in w:
+        print(f"  -n 2: {w['standard_n2_s']:.1f} s; {w['n2_vs_serial_speedup']:.2f}x faster than serial, "
+              f"{w['n2_speedup']:.2f}x the speed of the default run (which already overlaps drawing and fetching)")
+    m = report["memory"]
+    hb = m["huge_body"]
+    print(f"memory: peak RSS of a full run {m['peak_rss_full_run_mb']:.0f} MB warm, {m['peak_rss_cold_run_mb']:.0f} MB cold; "
+          f"against a server sending {hb['body_bytes'] // 2**20} MB bodies {hb['peak_rss_mb']:.0f} MB "
+          f"({hb['requests']} requests, at most {hb['most_bytes_sent'] // 2**20} MB of each sent before the suite hung up) (goal < 300)")
     for b, sp in report["spend"].items():
         print(f"spend {b}: {sp['requests']} requests, {sp['completion_tokens']} completion tokens")
     print(f"written to {out}")
