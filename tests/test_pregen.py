@@ -8,6 +8,8 @@ replays the cached answers and shrinks as without pass 1.
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import threading
 import time
 
@@ -89,6 +91,53 @@ def test_a_dead_drawing_process_means_the_test_draws_itself():
     assert pre.values(Case("valid", "core")) is None
     assert time.monotonic() - t < 5
     pre.stop()
+
+
+def test_two_drawing_processes_draw_each_job_once_from_both_ends(tmp_path, monkeypatch):
+    """One draws forward from the first job, the other backward from the last; a claim
+    file (O_EXCL) keeps them from drawing the same job, and the values are the same."""
+    monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path))       # nothing cached: both draw
+    cases = [Case("valid", "core"), Case("valid", "n"), Case("invalid", "values"), Case("invalid", "dependencies")]
+    pre = Pregenerator([Job(c, ALL, 6, 0) for c in cases])
+    try:
+        assert len(pre.procs) == 2
+        for case in cases:
+            assert judged_from(pre.values(case)) == judged_in_process(case, 6)
+        claims = {int((pre.dir / f"{i}.claim").read_text()) for i in range(len(cases))}
+        assert claims <= set(pre.pids), (claims, pre.pids)
+    finally:
+        pre.stop()
+
+
+def test_a_job_is_claimed_once(tmp_path):
+    from chatconform.strategies.pregen import _claim
+    assert _claim(tmp_path, 3) is True
+    assert _claim(tmp_path, 3) is False
+    assert (tmp_path / "3.claim").read_text() == str(os.getpid())
+
+
+def test_a_job_claimed_by_a_dead_process_is_not_waited_for(tmp_path):
+    """The other drawing process lives on, but the one that took the job is gone: the
+    test draws itself at once instead of waiting GIVE_UP_S."""
+    import subprocess
+    import sys
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        pre = Pregenerator.attach({"dir": str(tmp_path), "cases": [["valid", "core"], ["valid", "n"]],
+                                   "pids": [alive.pid, dead.pid]})
+        (tmp_path / "0.claim").write_text(str(dead.pid))
+        t = time.monotonic()
+        assert pre.values(Case("valid", "core")) is None
+        assert time.monotonic() - t < 5
+        # Claimed by the live one (or not yet claimed): waited for, until it writes them.
+        (tmp_path / "1.claim").write_text(str(alive.pid))
+        threading.Timer(0.3, lambda: (tmp_path / "1.pickle").write_bytes(pickle.dumps([("v", {"b": 1})]))).start()
+        assert pre.values(Case("valid", "n")) == [("v", {"b": 1})]
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,11 @@ one for one.  The property harness sends these values first (pass 1, several in
 flight); only if one of them fails does hypothesis run in the pytest process, replaying
 them from the answer cache up to the failure, then shrinking it (pass 2).
 
-    python -m chatconform.strategies.pregen OUTDIR < jobs.pickle
+    python -m chatconform.strategies.pregen OUTDIR [NICE] < jobs.pickle
 reads [(i, job, cache file), ...] and writes OUTDIR/<i>.pickle (the values of job i) or
 OUTDIR/<i>.error, one job after the other, each atomically (written aside, then renamed),
-and the values to the cache file too.
+and the values to the cache file too.  Before drawing job i it claims it (creates
+OUTDIR/<i>.claim holding its PID, or skips the job if another process did).
 
 What a job draws is a pure function of the job (case, profile, examples, seed), the
 suite's own files and the hypothesis and Python versions, so it is cached per user like
@@ -25,8 +26,13 @@ __pycache__ (schemas.cache_dir()/examples, keyed by all of these: any edit to th
 package, its schemas or fixtures is a miss).  A run whose jobs are all cached starts no
 drawing process at all.  Entries unused for CACHE_DAYS are removed.
 
-Where there are more than 2 cores, two such processes (DRAWERS) share the jobs,
-alternately in the order the tests run.
+Two such processes share the jobs from both ends: one draws them in the order the
+tests run, at nice 10 (it uses what the other tests leave idle); the other from the
+last job backward, at nice 19, so on 2 cores it takes only CPU time nobody else wants:
+while the pytest process waits for the server (the reference paces its streams), and
+at the end, when the property tests wait for the last examples.  Drawing from the back,
+it never holds a job the next test needs while it starves.  (Two processes sharing the
+jobs alternately at the same priority were measured no faster on 2 cores.)
 """
 from __future__ import annotations
 
@@ -51,9 +57,7 @@ from .cases import Case, build
 from .requests import Profile
 
 CACHE_DAYS = 14
-# On 2 cores one drawing process is as fast as two (measured: the pytest process and the
-# server need the other core); with more cores two share the work.
-DRAWERS = 1 if (os.cpu_count() or 1) <= 2 else 2
+NICENESS = (10, 19)        # the drawing processes: forward from the first job, backward from the last
 GIVE_UP_S = 300.0          # one job taking longer than this: draw in the pytest process instead
 POLL_S = 0.005
 
@@ -129,18 +133,29 @@ def _skipped(out: pathlib.Path) -> set[int]:
         return set()
 
 
+def _claim(out: pathlib.Path, i: int) -> bool:
+    """Take job i, unless another drawing process has (O_EXCL: one of them wins)."""
+    try:
+        fd = os.open(out / f"{i}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
+
+
 def main() -> int:
-    if len(sys.argv) != 2:
-        print("usage: python -m chatconform.strategies.pregen OUTDIR < jobs.pickle", file=sys.stderr)
+    if len(sys.argv) not in (2, 3):
+        print("usage: python -m chatconform.strategies.pregen OUTDIR [NICE] < jobs.pickle", file=sys.stderr)
         return 2
     out = pathlib.Path(sys.argv[1])
     if hasattr(os, "nice"):
         # Low priority: drawing has slack while the other tests run (they come first, and
         # finish sooner without competing for the cores); it uses what they leave idle.
-        os.nice(10)
+        os.nice(int(sys.argv[2]) if len(sys.argv) == 3 else NICENESS[0])
     jobs: list[tuple[int, Job, str | None]] = pickle.load(sys.stdin.buffer)
     for i, job, cached in jobs:
-        if i in _skipped(out):
+        if i in _skipped(out) or not _claim(out, i):
             continue
         try:
             values = draw_values(job.case, job.profile, job.examples, job.seed)
@@ -163,7 +178,7 @@ class Pregenerator:
     each worker attaches to the same directory (`shared()` / `attach()`): one drawing
     for the whole run, whatever worker runs a case."""
 
-    def __init__(self, jobs: list[Job], drawers: int = DRAWERS, secret_env: tuple = ()):
+    def __init__(self, jobs: list[Job], drawers: int = len(NICENESS), secret_env: tuple = ()):
         self.index = {job.case: i for i, job in enumerate(jobs)}
         self.needed = [job.case for job in jobs]       # in run order; only() narrows it
         self._ready: dict[int, list] = {}               # read from the cache already
@@ -183,13 +198,13 @@ class Pregenerator:
                 os.utime(path)                                          # in use: not pruned
             except Exception:                     # noqa: BLE001 - absent, unreadable or torn
                 todo.append((i, job, str(path)))
-        n = max(1, min(drawers, len(todo)))
+        n = max(1, min(drawers, len(todo), len(NICENESS)))
         for w in range(n if todo else 0):
-            proc = subprocess.Popen([sys.executable, "-m", "chatconform.strategies.pregen", str(self.dir)],
+            proc = subprocess.Popen([sys.executable, "-m", "chatconform.strategies.pregen", str(self.dir), str(NICENESS[w])],
                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             self.procs.append(proc)
             self.pids.append(proc.pid)
-            share = [t for k, t in enumerate(todo) if k % n == w]
+            share = todo if w == 0 else todo[::-1]     # both ends; claims keep them apart
             try:
                 proc.stdin.write(pickle.dumps(share, protocol=pickle.HIGHEST_PROTOCOL))
                 proc.stdin.close()
@@ -209,17 +224,16 @@ class Pregenerator:
         self.pids, self.procs, self.dir = list(info["pids"]), [], pathlib.Path(info["dir"])
         return self
 
-    def _alive(self) -> bool:
-        """Whether a drawing process still works (one that ended wrote all it will)."""
+    def _alive(self, i: int) -> bool:
+        """Whether a drawing process may still write job i's values: the one that claimed
+        it works on, or none has claimed it yet and one works on."""
+        try:
+            claimer = int((self.dir / f"{i}.claim").read_text())
+        except (OSError, ValueError):
+            claimer = None                        # unclaimed (or the claim is being written)
         if self.procs:
-            return any(p.poll() is None for p in self.procs)
-        for pid in self.pids:
-            try:
-                os.kill(pid, 0)                   # signal 0: only asks whether it exists
-                return True
-            except OSError:
-                pass
-        return False
+            return any(p.poll() is None and (claimer is None or p.pid == claimer) for p in self.procs)
+        return any(_exists(pid) for pid in self.pids if claimer is None or pid == claimer)
 
     def only(self, needed) -> None:
         """Of the cases started with, only `needed` run (known after collection): the
@@ -246,7 +260,7 @@ class Pregenerator:
                     return None
             if failed.exists() or time.monotonic() - start > GIVE_UP_S:
                 return None
-            if not self._alive() and not done.exists():
+            if not self._alive(i) and not done.exists():
                 return None
             time.sleep(POLL_S)
 
@@ -262,6 +276,14 @@ class Pregenerator:
                     proc.kill()
                     proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)                           # signal 0: only asks whether it exists
+        return True
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":
