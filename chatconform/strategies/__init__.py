@@ -26,6 +26,27 @@ engine must not misjudge are handled by the checks (a stop sequence may cut JSON
 one-token answer with "stop"; a tool-call answer may carry `logprobs.content: null`;
 a token limit may cut tool-call arguments, finishing with "length"), each with a test.
 """
+import os as _os
+
+
+def _share_hypothesis_storage() -> None:
+    """Hypothesis keeps a table of every Unicode character's category (its "charmap",
+    built by walking all 0x110000 code points: ~1.5 s and ~150 MB a process) in its
+    storage directory, by default `.hypothesis/` in the working directory.  In a fresh
+    clone every process that draws (pytest and each drawing process) built it at once:
+    +4 s of CPU and a 250 MB peak.  Kept with the suite's other per-user caches it is
+    built once per hypothesis version, whatever the checkout.  HYPOTHESIS_STORAGE_DIRECTORY
+    still wins; the property tests' example databases have their own place (harness.py)."""
+    if _os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    from ..schemas import cache_dir
+    set_hypothesis_home_dir(cache_dir() / "hypothesis")
+
+
+_share_hypothesis_storage()
+
 from .attribution import ablations, acceptance_rule, features, invalid_reasons, is_valid, prose_errors
 from .boundaries import invalid_boundaries, valid_boundaries
 from .invalid import KINDS, MUTATIONS, Invalid, Mutation, invalid_requests, kind_rules, mutations
