@@ -327,3 +327,19 @@ def test_fetching_ahead_is_off_when_spend_is_capped_or_paced():
     paced = Target(name="t", base_url=NOWHERE.base_url, model="m", capabilities=frozenset(),
                    rate_limit={"requests_per_minute": 60})
     assert not fetch.allowed(capped) and not fetch.allowed(paced)
+
+
+def test_hypothesis_storage_is_the_per_user_cache_unless_set(tmp_path):
+    """Hypothesis' Unicode table is built once per machine, not once per checkout and
+    process; HYPOTHESIS_STORAGE_DIRECTORY, when set, still decides."""
+    import subprocess
+    import sys
+    code = ("import chatconform.strategies; from hypothesis.configuration import storage_directory; "
+            "print(storage_directory('unicode_data', intent_to_write=False).path)")
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
+    env["CHATCONFORM_CACHE_DIR"] = str(tmp_path / "cache")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert out.stdout.strip() == str(tmp_path / "cache" / "hypothesis" / "unicode_data"), out.stderr
+    env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(tmp_path / "mine")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert out.stdout.strip() == str(tmp_path / "mine" / "unicode_data"), out.stderr
