@@ -237,13 +237,15 @@ def main() -> int:
     key = "sk-bench-0000000000000000"
     report: dict = {"smoke": ns.smoke}
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="chatconform-bench-"))
-    # Hypothesis' Unicode table lives in the same per-user cache but depends only on the
-    # hypothesis version: built once per machine (~1.5 s), not after a change of the
-    # suite, which is what the cold round stands for.  So it is built before.
+    # Hypothesis' Unicode tables (categories, and the UTF-8 codec's characters) live in
+    # the same per-user cache but depend only on the hypothesis and Unicode versions:
+    # built once per machine (~1.5 s each), not after a change of the suite, which is
+    # what the cold round stands for.  So they are built before.
     from hypothesis.configuration import set_hypothesis_home_dir
-    from hypothesis.internal.charmap import charmap
+    from hypothesis.internal.charmap import charmap, intervals_from_codec
     set_hypothesis_home_dir(CACHE / "hypothesis")
     charmap()
+    intervals_from_codec("utf-8")
     proc, base = start_reference(key)
     try:
         # Rounds, each a suite run, its replay and the serial variant back to back, so

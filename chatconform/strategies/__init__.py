@@ -30,12 +30,13 @@ import os as _os
 
 
 def _share_hypothesis_storage() -> None:
-    """Hypothesis keeps a table of every Unicode character's category (its "charmap",
-    built by walking all 0x110000 code points: ~1.5 s and ~150 MB a process) in its
-    storage directory, by default `.hypothesis/` in the working directory.  In a fresh
-    clone every process that draws (pytest and each drawing process) built it at once:
-    +4 s of CPU and a 250 MB peak.  Kept with the suite's other per-user caches it is
-    built once per hypothesis version, whatever the checkout.  HYPOTHESIS_STORAGE_DIRECTORY
+    """Hypothesis keeps tables of every Unicode character's category and of the
+    characters a codec can encode (built by walking all 0x110000 code points: ~1.5 s and
+    ~150 MB a process each) in its storage directory, by default `.hypothesis/` in the
+    working directory.  In a fresh clone every process that draws (pytest and each
+    drawing process) built them at once: +4 s of CPU and a 250 MB peak.  Kept with the
+    suite's other per-user caches they are built once per hypothesis version, whatever
+    the checkout.  HYPOTHESIS_STORAGE_DIRECTORY
     still wins; the property tests' example databases have their own place (harness.py)."""
     if _os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         return
