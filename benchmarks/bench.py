@@ -240,12 +240,12 @@ def main() -> int:
     # Hypothesis' Unicode tables (categories, and the UTF-8 codec's characters) live in
     # the same per-user cache but depend only on the hypothesis and Unicode versions:
     # built once per machine (~1.5 s each), not after a change of the suite, which is
-    # what the cold round stands for.  So they are built before.
-    from hypothesis.configuration import set_hypothesis_home_dir
-    from hypothesis.internal.charmap import charmap, intervals_from_codec
-    set_hypothesis_home_dir(CACHE / "hypothesis")
-    charmap()
-    intervals_from_codec("utf-8")
+    # what the cold round stands for.  So they are built before, in a process of their
+    # own: building them here would grow this process by ~150 MB, and every process it
+    # starts would report that as its own peak RSS (a forked child starts with it).
+    subprocess.run([sys.executable, "-c", "import chatconform.strategies; from hypothesis.internal.charmap import "
+                    "charmap, intervals_from_codec; charmap(); intervals_from_codec('utf-8')"],
+                   cwd=ROOT, env=bench_env(key), check=True)
     proc, base = start_reference(key)
     try:
         # Rounds, each a suite run, its replay and the serial variant back to back, so
