@@ -246,6 +246,12 @@ def main() -> int:
     subprocess.run([sys.executable, "-c", "import chatconform.strategies; from hypothesis.internal.charmap import "
                     "charmap, intervals_from_codec; charmap(); intervals_from_codec('utf-8')"],
                    cwd=ROOT, env=bench_env(key), check=True)
+    # Likewise Python's bytecode and pytest's rewritten test modules: a fresh clone
+    # compiles every module once (CI's clone, where the main job ran with
+    # PYTHONDONTWRITEBYTECODE, paid it in the cold round), an edit recompiles one.
+    subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                   cwd=ROOT, env=bench_env(key, CHATCONFORM_CACHE_DIR=str(tmp / "collect-cache")),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     proc, base = start_reference(key)
     try:
         # Rounds, each a suite run, its replay and the serial variant back to back, so

@@ -1,7 +1,16 @@
 """Self-test session hooks: print the kill matrix the mutant harness recorded."""
 import json
+import os
 import pathlib
 import shutil
+
+from chatconform.schemas import cache_dir
+
+# Tests that give a run an empty CHATCONFORM_CACHE_DIR (a cold run) would also make
+# each of its processes rebuild hypothesis' Unicode tables there (~1.5 s and ~150 MB
+# each, chatconform/strategies/__init__.py): they stay in the user's cache instead,
+# for this process and every run it starts.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache_dir() / "hypothesis"))
 
 MATRIX_DIR = pathlib.Path(__file__).resolve().parents[1] / "artifacts" / "kill-matrix"
 

@@ -36,8 +36,8 @@ def _share_hypothesis_storage() -> None:
     working directory.  In a fresh clone every process that draws (pytest and each
     drawing process) built them at once: +4 s of CPU and a 250 MB peak.  Kept with the
     suite's other per-user caches they are built once per hypothesis version, whatever
-    the checkout.  HYPOTHESIS_STORAGE_DIRECTORY
-    still wins; the property tests' example databases have their own place (harness.py)."""
+    the checkout.  HYPOTHESIS_STORAGE_DIRECTORY still wins; the property tests' example
+    databases have their own place (harness.py)."""
     if _os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         return
     from hypothesis.configuration import set_hypothesis_home_dir
