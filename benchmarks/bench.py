@@ -64,13 +64,20 @@ def _wait(proc: subprocess.Popen) -> tuple[int, float, float]:
     return proc.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def server_cpu(pid: int) -> float | None:
+def server_cpu(server: subprocess.Popen | None) -> float | None:
     """CPU seconds the server process has used so far (Linux /proc), or None."""
+    if server is None:
+        return None
     try:
-        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = pathlib.Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def server_cpu_since(server: subprocess.Popen | None, before: float | None) -> float | None:
+    after = server_cpu(server)
+    return None if before is None or after is None else after - before
 
 
 def _tree(pid: int) -> list[int]:
@@ -120,7 +127,7 @@ def run_suite(base_url: str, key: str, budget: str, out: pathlib.Path, extra=(),
     cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--base-url", base_url,
            "--model", "chatconform-reference", "--api-key-env", "BENCH_KEY", "--capabilities", "all",
            "--budget", budget, "--results", str(out), *extra]
-    s0 = server_cpu(server.pid) if server else None
+    s0 = server_cpu(server)
     t = time.perf_counter()
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=bench_env(key, **(env_extra or {})), stdout=log, stderr=subprocess.STDOUT)
@@ -130,26 +137,24 @@ def run_suite(base_url: str, key: str, budget: str, out: pathlib.Path, extra=(),
         tree_rss = tree.stop()
         log.seek(0)
         tail = log.read()[-800:].decode(errors="replace")
-    s1 = server_cpu(server.pid) if server else None
     data = json.loads(out.read_text()) if out.exists() else {}
     return {"wall": wall, "cpu": cpu, "rc": rc, "data": data, "peak_rss_mb": rss, "tree_rss_mb": tree_rss, "tail": tail,
-            "server_cpu": None if s0 is None or s1 is None else s1 - s0}
+            "server_cpu": server_cpu_since(server, s0)}
 
 
 def replay(base_url: str, record: pathlib.Path, key: str, server=None) -> dict:
     """Send every request the suite sent again (benchmarks/replay.py: a bare httpx loop,
     no parsing, no checks), timed as a process from start to exit like the suite."""
-    s0 = server_cpu(server.pid) if server else None
+    s0 = server_cpu(server)
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "replay.py"), base_url, str(record)],
                             cwd=ROOT, env=bench_env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.stdout.read(), proc.stderr.read()
     rc, cpu, _ = _wait(proc)
     wall = time.perf_counter() - t
-    s1 = server_cpu(server.pid) if server else None
     if rc != 0:
         raise SystemExit(f"the replay failed: {err[-800:].decode(errors='replace')}")
-    return {**json.loads(out), "wall": wall, "cpu": cpu, "server_cpu": None if s0 is None or s1 is None else s1 - s0}
+    return {**json.loads(out), "wall": wall, "cpu": cpu, "server_cpu": server_cpu_since(server, s0)}
 
 
 def huge_body_rss(tmp: pathlib.Path) -> dict:

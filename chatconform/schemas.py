@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError, best_match
 
 from .sharedfile import write_atomic
-from jsonschema.exceptions import ValidationError, best_match
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "schemas"
