@@ -1,15 +1,15 @@
 """No false alarm on the real thing: every recorded OpenAI stream passes every stream check."""
-import pathlib
 
 import pytest
 
 from chatconform import checks
 from chatconform.assemble import assemble
+from chatconform.paths import FIXTURES_DIR
 from chatconform.sse import parse
 from tests.helpers import stream_exchange
 
-CAPTURES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "reference" / "sdk-stream-captures"
-FILES = sorted(CAPTURES.glob("*.sse")) if CAPTURES.is_dir() else []
+CAPTURES = FIXTURES_DIR / "sdk-stream-captures"      # vendored: see its README.md and tests/test_vendored.py
+FILES = sorted(CAPTURES.glob("*.sse"))
 
 
 def request_for(raw: bytes) -> dict:
@@ -29,7 +29,6 @@ def request_for(raw: bytes) -> dict:
     return req
 
 
-@pytest.mark.skipif(not FILES, reason="shared/reference/sdk-stream-captures not present beside the repository")
 @pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
 def test_capture_passes_every_check(path):
     raw = path.read_bytes()

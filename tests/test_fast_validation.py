@@ -2,15 +2,15 @@
 validation agrees: a laxer fast path would hide violations.  Checked by mutating every
 field of real documents into every JSON type."""
 import copy
-import pathlib
 
 import pytest
 
 from chatconform import schemas
+from chatconform.paths import FIXTURES_DIR
 from chatconform.sse import parse
 from tests.helpers import good_response
 
-CAPTURES = pathlib.Path(__file__).resolve().parents[2] / "shared" / "reference" / "sdk-stream-captures"
+CAPTURES = FIXTURES_DIR / "sdk-stream-captures"
 REPLACEMENTS = [None, 0, 1, 1.0, 12.0, -1, 2.5, "", "x", "stop", True, False, [], {}, ["x"], {"a": 1}]
 
 
