@@ -144,23 +144,6 @@ class Client:
             auth = _Secret(auth)          # masked in this frame's locals too (tracebacks, --showlocals)
         return self._send(*self._request(body, raw, headers, auth, content_type, path, method), label)
 
-    def adopt(self, ex: Exchange, label: str = "", observe: bool = True) -> Exchange:
-        """An answer that another process fetched ahead for the request `ex.request_json`
-        (strategies/fetch.py): given the request side this Client would have sent (the
-        fetcher keeps no credentials in what it hands back), then what a sent one goes
-        through once answered (breaker, observer); returned as if just sent."""
-        method, url, hdrs, raw, req_json = self._request(ex.request_json, None, None, _DEFAULT, "application/json",
-                                                         "/chat/completions", "POST")
-        ex.method, ex.url, ex.request_headers, ex.request_body, ex.request_json = method, url, dict(hdrs), raw, req_json
-        ex.key_env, ex.label = self.target.api_key_env, label or ex.label
-        if observe:
-            if self.breaker:
-                self.breaker.before()
-                self.breaker.after(ex)
-            if self.observe:
-                self.observe(ex)
-        return ex
-
     def _request(self, body, raw, headers, auth, content_type, path, method) -> tuple:
         url = self.target.base_url.rstrip("/") + path
         hdrs = {"User-Agent": USER_AGENT, "Accept": "application/json"}

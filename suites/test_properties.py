@@ -20,12 +20,12 @@ these tests; standard runs 25 examples per test, thorough 200.
 """
 from __future__ import annotations
 
-import pathlib
 
 import pytest
 
 from chatconform import probes
 from chatconform import strategies as S
+from chatconform.plugin.options import TARGET_OPTIONS
 from chatconform.strategies.cases import INVALID_KINDS, Case, build, invalid_pool
 from chatconform.strategies.harness import PropertyRun, database_dir
 from chatconform.violations import Violation, short
@@ -47,11 +47,10 @@ FOCUS_RULES = {
     "vision": ("VISION-002", "VISION-003", "VISION-005"),
     "audio": ("AUDIO-001",),
 }
-TARGET_OPTIONS = ("--target", "--targets", "--base-url", "--model", "--api-key-env", "--capabilities", "--budget", "--level")
 
 
 def _valid_param(focus: str):
-    marks = [pytest.mark.rules(*FOCUS_RULES[focus]), pytest.mark.property_case("valid", focus)]
+    marks = [pytest.mark.rules(*FOCUS_RULES[focus])]
     marks += [pytest.mark.needs(focus)] if focus != "core" else []
     return pytest.param(focus, marks=marks, id=focus)
 
@@ -65,7 +64,7 @@ def _invalid_rules(name: str) -> tuple[str, ...]:
 
 def _invalid_param(name: str):
     cap = INVALID_KINDS[name][1]
-    marks = [pytest.mark.rules(*_invalid_rules(name)), pytest.mark.property_case("invalid", name)]
+    marks = [pytest.mark.rules(*_invalid_rules(name))]
     marks += [pytest.mark.needs(cap)] if cap else []
     return pytest.param(name, marks=marks, id=name)
 
@@ -76,23 +75,22 @@ def _replay_hint(request) -> str:
     keep, i = [], 0
     while i < len(args):
         a = args[i]
-        if any(a == o or a.startswith(o + "=") for o in TARGET_OPTIONS):
+        if any(a == o or a.startswith(o + "=") for name in TARGET_OPTIONS for o in (f"--{name}", f"--chatconform-{name}")):
             keep.append(a)
             if "=" not in a and i + 1 < len(args):
                 keep.append(args[i + 1])
                 i += 1
         i += 1
-    return " ".join(["python -m pytest", repr(request.node.nodeid), "-p no:cacheprovider"] + keep)
+    return " ".join(["python -m pytest", repr(request.node.nodeid)] + keep)
 
 
-def _run(request, target, budget, recorder, client, ahead) -> PropertyRun:
+def _run(request, target, budget, recorder, client) -> PropertyRun:
     if budget.examples <= 0:
         pytest.skip("disabled: the budget runs no property examples")
     return PropertyRun(target=target, examples=budget.examples, recorder=recorder, nodeid=request.node.nodeid,
                        forced_seed=request.config.getoption("hypothesis_seed", None),
-                       db_dir=database_dir(target, pathlib.Path(str(request.config.rootpath))),
-                       breaker=client.breaker, replay_hint=_replay_hint(request), concurrency=target.concurrency,
-                       ahead=ahead)
+                       db_dir=database_dir(target),
+                       breaker=client.breaker, replay_hint=_replay_hint(request))
 
 
 def _error_param(ex):
@@ -111,9 +109,9 @@ def _summary(ex) -> str:
 
 # -- valid requests ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("focus", [_valid_param(f) for f in S.FOCUSES])
-def test_valid_requests_are_answered(focus, target, budget, recorder, client, request, ahead):
+def test_valid_requests_are_answered(focus, target, budget, recorder, client, request):
     """Every valid request within the claims gets 200, and its answer passes every check."""
-    run = _run(request, target, budget, recorder, client, ahead)
+    run = _run(request, target, budget, recorder, client)
     profile = S.Profile.of(target, budget)
     baseline: dict = {}
 
@@ -149,14 +147,14 @@ def test_valid_requests_are_answered(focus, target, budget, recorder, client, re
         return None
 
     built = build(Case("valid", focus), profile)
-    run.run(built.strategy, judge, explicit=built.explicit, refine=refine, drawn=ahead.values if ahead else None)
+    run.run(built.strategy, judge, explicit=built.explicit, refine=refine)
 
 
 # -- invalid requests -------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", [_invalid_param(n) for n in INVALID_KINDS])
-def test_invalid_requests_are_refused(name, target, budget, recorder, client, request, ahead):
+def test_invalid_requests_are_refused(name, target, budget, recorder, client, request):
     """A request with one thing broken gets a 4xx error envelope (not 2xx, not 5xx)."""
-    run = _run(request, target, budget, recorder, client, ahead)
+    run = _run(request, target, budget, recorder, client)
     profile = S.Profile.of(target, budget)
     built = build(Case("invalid", name), profile)
     pool = built.pool
@@ -186,7 +184,7 @@ def test_invalid_requests_are_refused(name, target, budget, recorder, client, re
             run.note("ERR-004", f"{inv.mutation}: HTTP {ex.status} (400 expected for an invalid request)")
         return None
 
-    run.run(built.strategy, judge, prepare=built.prepare, explicit=built.explicit, drawn=ahead.values if ahead else None)
+    run.run(built.strategy, judge, prepare=built.prepare, explicit=built.explicit)
 
 
 def _sse_error(ex) -> bool:

@@ -348,13 +348,14 @@ def test_database_dir(tmp_path, monkeypatch):
     from chatconform.targets import Target
     t = Target(name="reference", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset(), source="targets.yaml")
     monkeypatch.delenv(harness.DB_ENV, raising=False)
-    assert harness.database_dir(t, tmp_path) == tmp_path / ".hypothesis" / "reference"
+    monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path / "cache"))
+    assert harness.database_dir(t) == tmp_path / "cache" / "hypothesis-db" / "reference"
     t2 = Target(name="127.0.0.1:8000", base_url="http://127.0.0.1:8000/v1", model="my/model", capabilities=frozenset())
-    assert harness.database_dir(t2, tmp_path).name == "adhoc-127.0.0.1-8000-my_model"
+    assert harness.database_dir(t2).name == "adhoc-127.0.0.1-8000-my_model"
     monkeypatch.setenv(harness.DB_ENV, "off")
-    assert harness.database_dir(t, tmp_path) is None
+    assert harness.database_dir(t) is None
     monkeypatch.setenv(harness.DB_ENV, str(tmp_path / "db"))
-    assert harness.database_dir(t, tmp_path) == tmp_path / "db" / "reference"
+    assert harness.database_dir(t) == tmp_path / "db" / "reference"
 
 
 def test_every_capability_is_known():

@@ -15,11 +15,9 @@ Modules:
   invalid.py       mutations that break exactly one thing, each with the rules it falls under
   boundaries.py    one-edge-per-request boundary examples, run before the generated ones
   attribution.py   which rule a refused valid request or an accepted invalid one breaks
-  cases.py         the property tests' cases as data (what each draws), for the tests and pregen.py
-  pregen.py        drawing the cases' examples ahead, in another process, while other tests run
-  harness.py       running a property against a target: the drawn examples first, several in
-                   flight (pass 1), then hypothesis if one failed (pass 2): per-example observer,
-                   shrinking, seeds, the per-target example database, failure reports
+  cases.py         the property tests' cases as data (what each draws)
+  harness.py       running a property against a target: per-example observer, shrinking,
+                   seeds, the per-target example database, failure reports
 
 Nothing is avoided: every combination of claimed features is drawn.  Answers the
 engine must not misjudge are handled by the checks (a stop sequence may cut JSON or a
@@ -33,16 +31,14 @@ def _share_hypothesis_storage() -> None:
     """Hypothesis keeps tables of every Unicode character's category and of the
     characters a codec can encode (built by walking all 0x110000 code points: ~1.5 s and
     ~150 MB a process each) in its storage directory, by default `.hypothesis/` in the
-    working directory.  In a fresh clone every process that draws (pytest and each
-    drawing process) built them at once: +4 s of CPU and a 250 MB peak.  Kept with the
-    suite's other per-user caches they are built once per hypothesis version, whatever
-    the checkout.  HYPOTHESIS_STORAGE_DIRECTORY still wins; the property tests' example
+    working directory: a user's repository, and rebuilt in every fresh checkout.  Kept
+    with the suite's other per-user caches they are built once per hypothesis version.  HYPOTHESIS_STORAGE_DIRECTORY still wins; the property tests' example
     databases have their own place (harness.py)."""
     if _os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         return
     from hypothesis.configuration import set_hypothesis_home_dir
 
-    from ..schemas import cache_dir
+    from ..paths import cache_dir
     set_hypothesis_home_dir(cache_dir() / "hypothesis")
 
 

@@ -1,9 +1,8 @@
 """The property tests' cases as data: what each one draws, from a name and a Profile.
 
-suites/test_properties.py runs them; pregen.py draws their examples in a process of its
-own.  Both build a case here, so the two cannot drift apart: the same name and profile
-give the same strategy, the same `prepare` (which may reject an example by returning
-None) and the same boundary examples.
+suites/test_properties.py runs them, and the self-tests build the same cases: the same
+name and profile give the same strategy, the same `prepare` (which may reject an
+example by returning None) and the same boundary examples.
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ Determinism (two runs with the same seed give the same verdicts):
   * no seed given: the run uses the fixed seed DEFAULT_SEED (0) instead of a random
     one, so the default run is as reproducible as a seeded one (`--hypothesis-seed=0`
     replays it), and keeps a per-target example database,
-    `.hypothesis/<target name>/` under the repository root (`$CHATCONFORM_HYPOTHESIS_DIR`
+    `hypothesis-db/<target name>/` in the per-user cache (`$CHATCONFORM_HYPOTHESIS_DIR`
     moves it; `off` disables it): a failure found once is retried first next time.  The
     database only ever holds failures this same seed found on this same target, so it
     changes how fast a failure is found again, not the verdict; one exception: an entry
@@ -37,19 +37,6 @@ requests.  `fixed_constants()` switches that source off while a property runs
 (hypothesis' own global constants stay): the requests a seed draws depend on the
 seed, the strategies and the target's claims only.
 
-Two passes.  When the examples were drawn ahead (pregen.py: the same case, seed and
-settings, in another process), pass 1 sends them, boundary examples first,
-`concurrency` at a time, and judges each as it is answered; what each recorded is
-merged in example order.  If none fails, that is the verdict: hypothesis never runs in
-the test.  If one fails, pass 1 stops sending (those in flight finish) and pass 2 is
-the run described above: hypothesis draws the same examples from the same seed, finds
-their answers in the cache (nothing is sent again) up to the failure, and shrinks it.
-A failing target may thus receive up to `concurrency - 1` more requests than without
-pass 1; the verdict and the shrunk request are the same (tests/test_pregen.py).  The
-example database is read in pass 2 only.  When the answers were fetched ahead too
-(fetch.py), `send` takes a request's answer from there instead of sending it, and the
-answers not needed are recorded on the test unjudged (they were sent).
-
 Cost is bounded: an identical request is never sent twice (answers are cached by
 request, which also makes the final replay of a shrunk failure free and immune to a
 non-deterministic model), and once a test has sent `max_requests` requests, further
@@ -62,8 +49,6 @@ import json
 import os
 import pathlib
 import re
-import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -73,6 +58,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
 from .. import redact
+from ..paths import cache_dir
 from ..client import Client, Exchange
 from ..observer import Recorder
 from ..violations import CannotJudge, Note, Violation, short
@@ -139,8 +125,9 @@ class Namespaced(ExampleDatabase):
         self.inner.move(self.prefix + src, self.prefix + dest, value)
 
 
-def database_dir(target, root: str | os.PathLike) -> pathlib.Path | None:
-    """`.hypothesis/<target name>` under root; ad hoc targets are named by URL and model."""
+def database_dir(target) -> pathlib.Path | None:
+    """`hypothesis-db/<target name>` in the per-user cache (never in the directory the suite
+    is run from); ad hoc targets are named by URL and model."""
     base = os.environ.get(DB_ENV)
     if base and base.strip().lower() in ("off", "none", "0", "false"):
         return None
@@ -150,7 +137,7 @@ def database_dir(target, root: str | os.PathLike) -> pathlib.Path | None:
         p = urlsplit(target.base_url)
         name = f"adhoc-{p.hostname}-{p.port or ''}-{target.model}"
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120]
-    return pathlib.Path(base or pathlib.Path(root) / ".hypothesis") / name
+    return (pathlib.Path(base) if base else cache_dir() / "hypothesis-db") / name
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -159,24 +146,8 @@ class Outcome:
     violations: list                           # typed; the first is raised, the others recorded with it
 
 
-@dataclass
-class Sink:
-    """What one pass-1 example recorded, held until the examples before it are merged."""
-    exchanges: list = field(default_factory=list)
-    tokens: int = 0
-    notes: list = field(default_factory=list)
-
-    def merge_into(self, run: "PropertyRun") -> None:
-        if run.recorder is not None:
-            run.recorder.exchanges.extend(self.exchanges)
-            run.recorder.completion_tokens += self.tokens
-        for rule, message in self.notes:
-            run.note(rule, message)
-
-
 def generation_settings(examples: int, database: ExampleDatabase | None = None) -> settings:
-    """The hypothesis settings of every property run, and of pregen.py's drawing (which
-    must draw what the run would: same settings, same seed)."""
+    """The hypothesis settings of every property run."""
     return settings(max_examples=max(1, examples), deadline=None, database=database,
                     phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
                     suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
@@ -203,8 +174,6 @@ class PropertyRun:
     breaker: Any = None
     max_requests: int | None = None
     replay_hint: str = ""                     # how to rerun this one test (printed with failures)
-    concurrency: int = 1                      # pass 1: how many drawn examples may be in flight at once
-    ahead: Any = None                         # answers fetched ahead (fetch.py): .take(body), .release()
     cache: dict = field(default_factory=dict)
     sent: int = 0
     capped: bool = False
@@ -215,8 +184,7 @@ class PropertyRun:
         if self.max_requests is None:
             self.max_requests = max(40, self.examples * 4)
         self._client: Client | None = None
-        self._local = threading.local()           # per thread: the example's Recorder, and in pass 1 its Sink
-        self._lock = threading.Lock()
+        self._current: Recorder | None = None     # the example being sent: its exchanges go to its Recorder
         self._by_exchange: dict[int, Outcome] = {}
         self._explicit: set[str] = set()
 
@@ -233,50 +201,31 @@ class PropertyRun:
 
     # -- sending ----------------------------------------------------------------------------
     def send(self, body: Any, **kw) -> tuple[Exchange, Recorder]:
-        rec = Recorder()
-        self._local.current = rec
+        rec = self._current = Recorder()
         try:
-            early = self.ahead.take(body) if self.ahead is not None and set(kw) <= {"label"} else None
-            ex = self._client.adopt(early, kw.get("label", "")) if early is not None else self._client.chat(body, **kw)
+            ex = self._client.chat(body, **kw)
         finally:
-            self._local.current = None
-            with self._lock:
-                self.sent += 1
-            sink = getattr(self._local, "sink", None)
-            if sink is not None:                  # pass 1: kept aside, merged in example order
-                sink.exchanges.extend(rec.exchanges)
-                sink.tokens += rec.completion_tokens
-            elif self.recorder is not None:
+            self._current = None
+            self.sent += 1
+            if self.recorder is not None:
                 self.recorder.exchanges.extend(rec.exchanges)
                 self.recorder.completion_tokens += rec.completion_tokens
         return ex, rec
 
     def _observe(self, ex: Exchange) -> None:
-        current = getattr(self._local, "current", None)
-        if current is not None:
-            current.observe(ex)
+        if self._current is not None:
+            self._current.observe(ex)
 
     def note(self, rule: str, message: str) -> None:
-        sink = getattr(self._local, "sink", None)
-        if sink is not None:
-            sink.notes.append((rule, message))
-            return
         key = (rule, message)
         if key not in self.notes and len(self.notes) < MAX_NOTES:
             self.notes[key] = Note(rule, message)
 
     # -- the run ----------------------------------------------------------------------------
     def run(self, strategy, judge: Callable, prepare: Callable | None = None, key: Callable | None = None,
-            explicit: list | tuple = (), refine: Callable | None = None, drawn: list | None = None) -> None:
+            explicit: list | tuple = (), refine: Callable | None = None) -> None:
         """Run the property on the `explicit` values first (boundary examples, not shrunk),
         then on values drawn from `strategy`; raise the first violation found.
-
-        `drawn`: (value, body) for the values hypothesis will draw from `strategy` first,
-        drawn (and prepared) ahead in another process (pregen.py).  They are sent first,
-        `concurrency` at a time (pass 1); if none fails, that is the verdict, and
-        hypothesis never runs here.  If one fails, hypothesis runs as without them (pass
-        2): the same seed draws the same values, answered from the cache without
-        sending, up to the failure, which it then shrinks.
 
         `refine(violation, send) -> Violation | None` may look at the final (shrunk)
         failure once, with requests of its own, and restate it (e.g. which feature of a
@@ -299,17 +248,10 @@ class PropertyRun:
         found: list[Violation] = []
         self._client = Client(self.target, observe=self._observe, breaker=self.breaker)
         try:
-            if drawn is not None and self._first_pass(prepared(explicit, prepare) + list(drawn), judge, key):
-                found = []
-            elif self.cannot is None:
-                found = self._hypothesis(strategy, example, explicit)
+            found = self._hypothesis(strategy, example, explicit)
             if refine is not None and found:
                 found = [self._refined(refine, v) for v in found]
         finally:
-            if self.ahead is not None and self.recorder is not None:
-                # Fetched ahead but not needed (pass 1 stopped at a failure): sent all the same.
-                self.recorder.exchanges.extend(self._client.adopt(ex, "property (fetched ahead, not needed)", observe=False)
-                                               for ex in self.ahead.release())
             self._client.close()
         self._finish(found)
 
@@ -319,10 +261,9 @@ class PropertyRun:
         outcome = self.cache.get(k)
         if outcome is not None:
             return outcome
-        with self._lock:
-            if self.sent >= self.max_requests:
-                self.capped = True
-                return None
+        if self.sent >= self.max_requests:
+            self.capped = True
+            return None
         try:
             found = judge(value, body, self.send)
         except CannotJudge as exc:
@@ -333,50 +274,6 @@ class PropertyRun:
         if outcome.violations and outcome.violations[0].exchange is not None:
             self._by_exchange[id(outcome.violations[0].exchange)] = outcome
         return outcome
-
-    def _first_pass(self, pairs: list, judge: Callable, key: Callable) -> bool:
-        """Send the (value, body) pairs in order, up to `concurrency` in flight, until one
-        fails; whether all were judged and none failed.  What each example recorded
-        (exchanges, notes) is merged in example order, so a run reads the same whatever
-        finished first."""
-        todo, seen = [], set()
-        for value, body in pairs:
-            k = key(body)
-            if k not in seen:
-                seen.add(k)
-                todo.append((k, value, body))
-        results: dict[int, tuple] = {}
-        failed = False
-
-        def one(k, value, body):
-            sink = self._local.sink = Sink()
-            try:
-                return self._judged(k, value, body, judge), sink
-            finally:
-                self._local.sink = None
-
-        with ThreadPoolExecutor(max_workers=max(1, self.concurrency), thread_name_prefix="chatconform-pass1") as pool:
-            pending: dict = {}
-            queue = iter(enumerate(todo))
-            try:
-                while True:
-                    while not failed and self.cannot is None and len(pending) < max(1, self.concurrency):
-                        item = next(queue, None)
-                        if item is None:
-                            break
-                        pending[pool.submit(one, *item[1])] = item[0]
-                    if not pending:
-                        break
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        i = pending.pop(f)
-                        results[i] = f.result()        # a bug in the property itself raises here
-                        outcome = results[i][0]
-                        failed = failed or bool(outcome is not None and outcome.violations)
-            finally:
-                for i in sorted(results):
-                    results[i][1].merge_into(self)
-        return not failed and self.cannot is None and not self.capped
 
     def _hypothesis(self, strategy, example: Callable, explicit) -> list[Violation]:
         inner = given(strategy)(example)
@@ -390,7 +287,7 @@ class PropertyRun:
                 inner()
         except Violation as v:
             return [v]
-        except BaseExceptionGroup as group:          # several rules broken: hypothesis reports each
+        except _ExceptionGroup as group:          # several rules broken: hypothesis reports each
             found = [e for e in _flatten(group) if isinstance(e, Violation)]
             if len(found) != len(list(_flatten(group))):
                 raise
@@ -484,19 +381,19 @@ def _answer_text(ex: Exchange) -> str:
 
 
 def request_key(body: Any) -> str:
-    """The default identity of a request: answers are cached, and fetched ahead, by it."""
+    """The default identity of a request: answers are cached by it."""
     return json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def prepared(values, prepare: Callable | None) -> list[tuple]:
-    """(value, body) for the values `prepare` does not reject."""
-    pairs = [(v, prepare(v) if prepare else v) for v in values]
-    return [(v, body) for v, body in pairs if body is not None]
+try:
+    _ExceptionGroup = BaseExceptionGroup
+except NameError:                                   # Python 3.10: hypothesis brings the backport
+    from exceptiongroup import BaseExceptionGroup as _ExceptionGroup
 
 
 def _flatten(group):
     for e in group.exceptions:
-        if isinstance(e, BaseExceptionGroup):
+        if isinstance(e, _ExceptionGroup):
             yield from _flatten(e)
         else:
             yield e
