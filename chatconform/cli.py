@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from .schemas import ROOT
+from .paths import PACKAGE, SUITES_DIR
 
 HELP = """\
 chatconform: a conformance suite for OpenAI-compatible Chat Completions endpoints.
@@ -89,16 +89,55 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: list[str]) -> int:
+    """pytest over the packaged suites, from the current directory, with chatconform's own
+    pytest configuration (chatconform/pytest.ini) rather than whatever the caller's
+    project configures: an installed chatconform gives the same verdict anywhere."""
     if any(a in ("-h", "--help") for a in args):
         print(HELP)
         return 0
-    suites = [a for a in args if not a.startswith("-") and os.path.exists(a)]
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
-           "-c", str(ROOT / "pyproject.toml")] + ([] if suites else [str(ROOT / "suites")]) + args
+    chosen = bool(selected_tests(args))
+    cmd = [sys.executable, "-m", "pytest", "-c", str(PACKAGE / "pytest.ini"), "--rootdir", os.getcwd()]
+    cmd += [] if chosen else ["--pyargs", "chatconform.suites" if _installed_suites() else str(SUITES_DIR)]
     try:
-        return subprocess.call(cmd, cwd=str(ROOT))
+        return subprocess.call(cmd + args)
     except KeyboardInterrupt:
         return 2
+
+
+# Options whose value follows as the next argument: that value is never a test selection.
+VALUE_OPTIONS = {"-k", "-m", "-c", "-o", "-p", "-n", "-W", "--junitxml", "--junit-xml", "--alluredir", "--rootdir", "--dist",
+                 "--tb", "--maxfail", "--hypothesis-seed", "--basetemp", "--log-file", "--durations", "--deselect",
+                 "--ignore", "--confcutdir", "--rule", "--name", "--timeout", "--connect-timeout", "--ca-bundle",
+                 "--max-time", "--concurrency"}
+
+
+def selected_tests(args: list[str]) -> list[str]:
+    """The positional arguments that select tests (a test file, a directory, a node id,
+    or chatconform.suites...), as opposed to option values such as `--targets FILE`."""
+    from .plugin.options import OPTIONS
+    takes_value = VALUE_OPTIONS | {f"--{p}{name}" for name, kw in OPTIONS if "action" not in kw for p in ("", "chatconform-")}
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a.startswith("-"):
+            skip = a in takes_value
+            continue
+        path = a.split("::", 1)[0]
+        if a.startswith("chatconform.suites") or (os.path.exists(path) and (path.endswith(".py") or os.path.isdir(path))):
+            out.append(a)
+    return out
+
+
+def _installed_suites() -> bool:
+    """Whether the suites import as chatconform.suites (an installed or editable
+    distribution); a bare checkout on sys.path runs them by their folder."""
+    import importlib.util
+    try:
+        return importlib.util.find_spec("chatconform.suites") is not None
+    except ImportError:
+        return False
 
 
 def list_rules(args: list[str]) -> int:

@@ -17,14 +17,14 @@ import yaml
 
 from . import probes
 from .client import Client
-from .schemas import ROOT
+from .paths import FIXTURES_DIR
 from .targets import adhoc
 from .violations import CannotJudge, UsageError
 
 
 def _probe_bodies(model: str) -> dict[str, dict]:
-    png = base64.b64encode((ROOT / "fixtures" / "media" / "red-16x16.png").read_bytes()).decode()
-    wav = base64.b64encode((ROOT / "fixtures" / "media" / "tone-440hz.wav").read_bytes()).decode()
+    png = base64.b64encode((FIXTURES_DIR / "media" / "red-16x16.png").read_bytes()).decode()
+    wav = base64.b64encode((FIXTURES_DIR / "media" / "tone-440hz.wav").read_bytes()).decode()
     tiny = dict(max_tokens=4)
     return {
         "streaming": probes.minimal(model, stream=True, **tiny),

@@ -13,13 +13,15 @@ import json
 import os
 import pathlib
 
+from .paths import FIXTURES_DIR
+
 MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
         ".wav": "audio/wav", ".mp3": "audio/mpeg"}
 
 
 def root() -> pathlib.Path:
     env = os.environ.get("CHATCONFORM_FIXTURES")
-    return pathlib.Path(env) if env else pathlib.Path(__file__).resolve().parent.parent / "fixtures"
+    return pathlib.Path(env) if env else FIXTURES_DIR
 
 
 def _names(sub: str, suffix: str = ".json") -> tuple[str, ...]:

@@ -6,10 +6,9 @@ import subprocess
 from typing import Any
 
 from . import __version__, redact, rules as rules_mod
+from .outcomes import RANK as rank
 from .client import Exchange
 
-# Worst first: a rule's outcome is the worst outcome any evidence gives it.
-RULE_ORDER = ("fail", "error", "known-deviation", "warning", "pass", "not-applicable", "disabled", "not-claimed", "skip", "untested")
 BODY_CAP = 64 * 1024      # per body in results.json: evidence, not an archive
 
 
@@ -59,7 +58,6 @@ class ResultsBook:
 def rule_outcomes(tests: list[dict]) -> dict[str, dict]:
     cat = rules_mod.catalogue()
     out = {rid: {"outcome": "untested", "tests": [], "violations": 0} for rid in cat}
-    rank = {o: i for i, o in enumerate(RULE_ORDER)}
 
     def worse(rid, outcome):
         if rid in out and rank[outcome] < rank[out[rid]["outcome"]]:

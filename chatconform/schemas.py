@@ -23,10 +23,9 @@ from typing import Any, Iterator
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
+from .paths import SCHEMA_DIR, cache_dir
 from .sharedfile import write_atomic
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-SCHEMA_DIR = ROOT / "schemas"
 
 
 def _is_int(checker, value):
@@ -185,13 +184,6 @@ def _fast(name: str):
     except Exception:          # not installed, a keyword it does not know, or a schema feature it rejects
         return None
 
-
-def cache_dir() -> pathlib.Path:
-    """Per user: $CHATCONFORM_CACHE_DIR, else $XDG_CACHE_HOME/chatconform or ~/.cache/chatconform."""
-    base = os.environ.get("CHATCONFORM_CACHE_DIR")
-    if not base:
-        base = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "chatconform")
-    return pathlib.Path(base)
 
 
 def _compiled(schema: dict, fastjsonschema):

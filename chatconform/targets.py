@@ -18,7 +18,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from . import redact, yamlio
-from .schemas import SCHEMA_DIR
+from .paths import SCHEMA_DIR
 from .violations import UsageError
 
 CAPABILITIES = ("streaming", "stream_usage", "tools", "parallel_tools", "vision", "audio",
@@ -250,8 +250,23 @@ def _date(value: Any, where: str) -> _dt.date:
         raise UsageError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
+# The embedded reference: the default target, known without any targets file (an installed
+# chatconform run from any directory); a file may still define its own `reference`.
+BUILTIN_REFERENCE = {
+    "description": "the conformant server shipped in the package, started by the suite on 127.0.0.1",
+    "embedded": "reference", "model": "chatconform-reference", "capabilities": "all",
+    "allow_remote_images": True,       # the reference accepts http(s) image URLs without fetching them
+}
+
+
+def builtin() -> Target:
+    return from_entry("reference", dict(BUILTIN_REFERENCE), "built-in")
+
+
 def resolve(name: str, path: str | os.PathLike) -> Target:
     entries = load_file(path)
+    if name == "reference" and name not in entries:
+        return builtin()
     if name not in entries:
         raise UsageError(f"{path}: no target named {name!r} (known: {', '.join(sorted(entries)) or 'none'})")
     return from_entry(name, entries[name], str(path))

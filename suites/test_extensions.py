@@ -14,7 +14,7 @@ import pytest
 
 from chatconform import expect, fixtures, probes
 from chatconform.checks import extensions
-from chatconform.plugin import STASH
+from chatconform.plugin.run import RUN
 from chatconform.violations import UsageError, Violation
 
 pytestmark = pytest.mark.area("dialect")
@@ -44,7 +44,7 @@ GATE_PROBES = {
 def pytest_generate_tests(metafunc):
     # One test per declaration, named after it: the target is known at collection
     # (the plugin resolves it in pytest_configure).
-    target = metafunc.config.stash[STASH].target
+    target = metafunc.config.stash[RUN].target
     ext = target.extensions or {}
     for arg, values in (("param", sorted((ext.get("request") or {}))), ("capability", sorted(target.gated or {}))):
         if arg in metafunc.fixturenames:

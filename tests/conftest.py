@@ -4,7 +4,7 @@ import os
 import pathlib
 import shutil
 
-from chatconform.schemas import cache_dir
+from chatconform.paths import cache_dir
 
 # Tests that give a run an empty CHATCONFORM_CACHE_DIR (a cold run) would also make
 # each of its processes rebuild hypothesis' Unicode tables there (~1.5 s and ~150 MB

@@ -1,6 +1,5 @@
 """results.json is data with a schema: a run against the reference produces a valid file."""
 import json
-import os
 import pathlib
 import subprocess
 import sys

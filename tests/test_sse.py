@@ -1,5 +1,4 @@
 """The SSE parser accepts everything the standard allows and names every framing fault."""
-import json
 
 import pytest
 

@@ -13,12 +13,13 @@ import pathlib
 import re
 
 from .. import redact
+from ..paths import SCHEMA_DIR
 from .. import rules as rules_mod
 
 FORMAT = "chatconform-results/1"
-SCHEMA = pathlib.Path(__file__).resolve().parents[2] / "schemas" / "results.schema.json"
+SCHEMA = SCHEMA_DIR / "results.schema.json"
 
-# Worst first, as results.RULE_ORDER; the display order of outcome columns.
+# Worst first, as outcomes.RULE_ORDER; the display order of outcome columns.
 OUTCOMES = ("fail", "error", "known-deviation", "warning", "pass", "not-applicable", "disabled",
             "not-claimed", "skip", "untested")
 LEVELS = rules_mod.LEVELS
