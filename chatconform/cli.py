@@ -18,8 +18,9 @@ commands:
   chatconform rules [--level MUST] [--area stream]
                                             list the rule catalogue
   chatconform defects                       list the reference server's injectable defects
-  chatconform report RESULTS [-o report.html]
-                                            one run as a self-contained HTML page (verdicts, a card per failure)
+  chatconform report RESULTS [-o report.html] [--format html|md]
+                                            one run as a self-contained HTML page (verdicts, a card per failure);
+                                            md: its verdict as Markdown (CI job summary, pull request)
   chatconform compare A.json B.json ... [-o matrix.html] [--format html|md]
                                             rules x targets matrix, with filters; Markdown for pull requests
   chatconform badge RESULTS [-o DIR]        shields.io endpoint JSON per profile
