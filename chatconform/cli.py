@@ -43,6 +43,9 @@ run options (the same options work with plain `pytest` in the repository root):
                           audio,json_object,json_schema,logprobs,n,auth
   --level must|should     should (default): MUST and SHOULD rules fail the run;
                           must: SHOULD violations are reported as warnings
+  --budget smoke|standard|thorough
+                          smoke: a few core requests; standard (default): every test;
+                          thorough: more property examples
   --results PATH          write results.json (every rule and test, with evidence)
   --junitxml PATH         standard JUnit XML (rule IDs in each test case's properties)
   --alluredir DIR         Allure results
