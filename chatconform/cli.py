@@ -18,8 +18,9 @@ commands:
   chatconform rules [--level MUST] [--area stream]
                                             list the rule catalogue
   chatconform defects                       list the reference server's injectable defects
-  chatconform report RESULTS [-o report.html]
-                                            one run as a self-contained HTML page (verdicts, a card per failure)
+  chatconform report RESULTS [-o report.html] [--format html|md]
+                                            one run as a self-contained HTML page (verdicts, a card per failure);
+                                            md: its verdict as Markdown (CI job summary, pull request)
   chatconform compare A.json B.json ... [-o matrix.html] [--format html|md]
                                             rules x targets matrix, with filters; Markdown for pull requests
   chatconform badge RESULTS [-o DIR]        shields.io endpoint JSON per profile
@@ -42,6 +43,9 @@ run options (the same options work with plain `pytest` in the repository root):
                           audio,json_object,json_schema,logprobs,n,auth
   --level must|should     should (default): MUST and SHOULD rules fail the run;
                           must: SHOULD violations are reported as warnings
+  --budget smoke|standard|thorough
+                          smoke: a few core requests; standard (default): every test;
+                          thorough: more property examples
   --results PATH          write results.json (every rule and test, with evidence)
   --junitxml PATH         standard JUnit XML (rule IDs in each test case's properties)
   --alluredir DIR         Allure results

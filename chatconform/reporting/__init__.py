@@ -1,6 +1,7 @@
 """Report renderers over results.json: `chatconform report | compare | badge`.
 
     main_report(["results.json", "-o", "report.html"])          single-run HTML report
+    main_report(["results.json", "--format", "md"])              its verdict as Markdown, to stdout
     main_compare(["a.json", "b.json", "-o", "matrix.html"])      rules × targets matrix (HTML)
     main_compare(["a.json", "b.json", "--format", "md"])         the same as Markdown, to stdout
     main_badge(["results.json", "-o", "badges/"])                shields.io endpoint JSON per profile
@@ -56,13 +57,23 @@ def _write(path: pathlib.Path, text: str) -> None:
 
 def main_report(argv: list[str] | None = None) -> int:
     def run(args):
-        p = _Parser(prog="chatconform report", description="Render one run's results.json as a self-contained HTML page.")
+        p = _Parser(prog="chatconform report", description="Render one run's results.json as a self-contained "
+                    "HTML page, or its verdict as Markdown (a CI job summary, a pull-request comment).")
         p.add_argument("results", help="results.json written by `chatconform run --results`")
-        p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default: report.html)")
+        p.add_argument("-o", "--output", help="file to write (default: report.html for html, stdout for md)")
+        p.add_argument("--format", choices=("html", "md"), default="html")
         ns = p.parse_args(args)
-        from . import html
-        out = pathlib.Path(ns.output)
-        _write(out, html.render(load(ns.results), source=ns.results))
+        if ns.format == "md":
+            from . import verdict_md
+            text = verdict_md.render(load(ns.results), source=ns.results)
+            if not ns.output:
+                sys.stdout.write(text)
+                return 0
+        else:
+            from . import html
+            text = html.render(load(ns.results), source=ns.results)
+        out = pathlib.Path(ns.output or "report.html")
+        _write(out, text)
         print(f"report written to {out}")
         return 0
     return _run("chatconform report", run, argv)
