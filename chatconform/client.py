@@ -31,7 +31,7 @@ import httpx
 from . import curl, ratelimit, redact
 from .sse import SSEParser
 from .targets import Target
-from .violations import CannotJudge
+from .violations import CannotJudge, Intent
 
 _DEFAULT = object()
 USER_AGENT = "chatconform/0.1 (+conformance suite)"
@@ -70,6 +70,8 @@ class Exchange:
     label: str = ""
     timed_out: bool = False               # a timeout (connect, read or total) ended this exchange
     content_coding: str | None = None     # a Content-Encoding the server applied although identity was asked
+    intent: Intent | None = None          # what the test declared about the request (checks/intent.py)
+    at: float | None = None               # wall-clock time (Unix seconds) the answer's headers arrived
 
     # -- what kind of answer is this --------------------------------------------------
     @property
@@ -134,15 +136,22 @@ class Client:
     # -- the API tests use -------------------------------------------------------------
     def chat(self, body: Any = None, *, raw: bytes | None = None, headers: dict | None = None,
              auth: Any = _DEFAULT, content_type: str | None = "application/json", path: str = "/chat/completions",
-             method: str = "POST", label: str = "") -> Exchange:
+             method: str = "POST", label: str = "", accept: str | None = None, refuse: str | None = None,
+             param: str | None = None) -> Exchange:
         """POST a chat request. `body` is JSON-encoded; `raw` sends bytes as they are.
 
         `auth`: default → the target's key as `Bearer`; None → no Authorization header;
         a string → that exact header value (for auth probes).
+        `accept=RULE`: the request is valid and RULE says it must be answered;
+        `refuse=RULE` (with the `param` the error should name): it is invalid and RULE
+        says it must be refused.  The checks judge both (violations.Intent).
         """
         if isinstance(auth, str):
             auth = _Secret(auth)          # masked in this frame's locals too (tracebacks, --showlocals)
-        return self._send(*self._request(body, raw, headers, auth, content_type, path, method), label)
+        if accept and refuse:
+            raise ValueError("a request is either accepted or refused, not both")
+        intent = Intent("accept", accept) if accept else Intent("refuse", refuse, param) if refuse else None
+        return self._send(*self._request(body, raw, headers, auth, content_type, path, method), label, intent)
 
     def _request(self, body, raw, headers, auth, content_type, path, method) -> tuple:
         url = self.target.base_url.rstrip("/") + path
@@ -164,7 +173,8 @@ class Client:
         return method, url, hdrs, raw, req_json
 
     # -- the machinery -------------------------------------------------------------------
-    def _send(self, method: str, url: str, hdrs: dict, raw: bytes | None, req_json: Any, label: str) -> Exchange:
+    def _send(self, method: str, url: str, hdrs: dict, raw: bytes | None, req_json: Any, label: str,
+              intent: Intent | None = None) -> Exchange:
         if self.breaker:
             self.breaker.before()
         retries = int(self.target.retries.get("max", 2))
@@ -174,6 +184,7 @@ class Client:
             if self.limiter:
                 self.limiter.acquire()        # every attempt counts against requests_per_minute
             ex = self._once(method, url, hdrs, raw, req_json, label)
+            ex.intent = intent
             if ex.status not in (429, 503) or attempt >= retries:
                 break
             delay, asked = _retry_delay(ex, attempt + 1, max_wait)
@@ -227,6 +238,7 @@ class Client:
                             method, raw = "GET", None
                         continue
                     ex.status = resp.status_code
+                    ex.at = time.time()
                     ex.headers = {k.lower(): v for k, v in resp.headers.items()}
                     self._read_body(ex, resp, start, deadline, limits)
                 finally:

@@ -14,6 +14,8 @@ class Outcome(str, Enum):
     ERROR = "error"                        # the suite could not judge (connection, timeout, ...)
     KNOWN_DEVIATION = "known-deviation"    # a violation the target's entry declares (xfail)
     WARNING = "warning"                    # a SHOULD violation under --level must
+    NOT_JUDGED = "not-judged"              # the test could not reach the rule: its premise was refused
+    NOT_EXERCISED = "not-exercised"        # the test ran, but nothing it provoked exercised the rule
     NOT_CLAIMED = "not-claimed"            # needs a capability the target does not claim
     NOT_APPLICABLE = "not-applicable"      # the situation the rule is about did not arise
     DISABLED = "disabled"                  # turned off by the target's configuration or the budget
@@ -29,8 +31,10 @@ class Outcome(str, Enum):
 
 
 # Worst first: a rule's outcome over a run is the worst outcome any test gives it.
+# A pass in one test outweighs another test that could not reach the rule.
 RULE_ORDER = (Outcome.FAIL, Outcome.ERROR, Outcome.KNOWN_DEVIATION, Outcome.WARNING, Outcome.PASS,
-              Outcome.NOT_APPLICABLE, Outcome.DISABLED, Outcome.NOT_CLAIMED, Outcome.SKIP, Outcome.UNTESTED)
+              Outcome.NOT_JUDGED, Outcome.NOT_EXERCISED, Outcome.NOT_APPLICABLE, Outcome.DISABLED,
+              Outcome.NOT_CLAIMED, Outcome.SKIP, Outcome.UNTESTED)
 RANK = {o: i for i, o in enumerate(RULE_ORDER)}
 
 

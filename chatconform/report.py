@@ -40,8 +40,9 @@ def summary_lines(data: dict) -> list[str]:
         a = areas.setdefault(r["area"], {})
         a[r["outcome"]] = a.get(r["outcome"], 0) + 1
     cols = (("pass", ("pass",)), ("fail", ("fail",)), ("error", ("error",)), ("known dev.", ("known-deviation",)),
-            ("warning", ("warning",)), ("not claimed", ("not-claimed",)),
-            ("n/a or off", ("not-applicable", "disabled", "skip")), ("untested", ("untested",)))
+            ("warning", ("warning",)), ("not judged", ("not-judged",)), ("not exerc.", ("not-exercised",)),
+            ("not claimed", ("not-claimed",)), ("n/a or off", ("not-applicable", "disabled", "skip")),
+            ("untested", ("untested",)))
     out.append("")
     out.append(f"{'rules by area':<14}" + "".join(f"{name:>12}" for name, _ in cols))
     for area, counts in areas.items():
@@ -55,13 +56,15 @@ def summary_lines(data: dict) -> list[str]:
             text = cat[rid].text
             out.append(f"  {r['outcome'].upper():<16} {rid:<11} {r['level']:<6} {text[:90]}{'…' if len(text) > 90 else ''}")
     out.append("")
-    out.append("profiles (met = every MUST rule in it ran and passed):")
+    out.append("profiles (met = every MUST rule in it that could be exercised was judged and passed):")
     for name, p in data["profiles"].items():
         extra = ""
         if p["failed"]:
             extra = f"  failed: {', '.join(p['failed'])}"
         elif p["not_run"]:
-            extra = f"  not run: {', '.join(p['not_run'])}"
+            extra = f"  not judged: {', '.join(p['not_run'])}"
+        if not p["failed"] and p.get("not_exercised"):
+            extra += f"  not exercised (the situation never arose): {', '.join(p['not_exercised'])}"
         out.append(f"  {name:<11} {p['verdict']:<12}{extra}")
     exps = data.get("expectations") or []
     if exps:

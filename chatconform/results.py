@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import subprocess
-from typing import Any
 
 from . import __version__, redact, rules as rules_mod
 from .outcomes import RANK as rank
@@ -24,7 +23,7 @@ def exchange_record(ex: Exchange) -> dict:
             "status": ex.status, "headers": redact.headers(ex.headers),
             "body": redact.text(ex.body[:BODY_CAP].decode("utf-8", "replace")),
             "body_truncated": len(ex.body) > BODY_CAP, "cut_by_suite": ex.truncated,
-            "elapsed": round(ex.elapsed, 4)},
+            "elapsed": round(ex.elapsed, 4), "at": round(ex.at, 3) if ex.at is not None else None},
         "transport_error": redact.text(ex.transport_error) if ex.transport_error else None,
         "curl": ex.curl(),
     }
@@ -56,25 +55,35 @@ class ResultsBook:
 
 
 def rule_outcomes(tests: list[dict]) -> dict[str, dict]:
+    """Each rule's outcome over the run: the worst any test gave it (outcomes.RULE_ORDER),
+    where a test's word on a rule is its `rule_outcomes` entry (what its checks judged)
+    and every violation counts against the rule it names, cited or not."""
     cat = rules_mod.catalogue()
     out = {rid: {"outcome": "untested", "tests": [], "violations": 0} for rid in cat}
 
-    def worse(rid, outcome):
+    def worse(rid, outcome, reason=""):
         if rid in out and rank[outcome] < rank[out[rid]["outcome"]]:
             out[rid]["outcome"] = outcome
+            if reason:
+                out[rid]["reason"] = reason
+            else:
+                out[rid].pop("reason", None)
 
     for t in tests:
+        per_rule = t.get("rule_outcomes")
         for rid in t["rules"]:
-            if rid in out:
-                out[rid]["tests"].append(t["nodeid"])
-                o = t["outcome"]
-                if o == "fail":
-                    # The test failed, but perhaps for another rule: this rule passes
-                    # unless a violation names it (handled below).
-                    o = "pass" if not any(v["rule"] == rid for v in t["violations"]) else "fail"
-                if o == "known-deviation" and not any(v["rule"] == rid for v in t["violations"]):
-                    o = "pass"
-                worse(rid, o)
+            if rid not in out:
+                continue
+            out[rid]["tests"].append(t["nodeid"])
+            if per_rule is not None and rid in per_rule:
+                worse(rid, per_rule[rid]["outcome"], per_rule[rid].get("reason", ""))
+                continue
+            o = t["outcome"]                 # a record without per-rule outcomes (setup skips, older files)
+            if o in ("fail", "known-deviation"):
+                # The test failed, but perhaps for another rule: this rule passes
+                # unless a violation names it (handled below).
+                o = o if any(v["rule"] == rid for v in t["violations"]) else "pass"
+            worse(rid, o, t.get("reason", "") if o not in ("pass", "fail") else "")
         for v in t["violations"]:
             rid = v["rule"]
             if rid in out:
@@ -90,8 +99,10 @@ def profile_verdicts(by_rule: dict[str, dict]) -> dict[str, dict]:
         musts = [r for r in cat.values() if r.profile == profile and r.level == "MUST" and not r.retired]
         outcomes = {r.id: by_rule[r.id]["outcome"] for r in musts}
         failed = sorted(r for r, o in outcomes.items() if o in ("fail", "known-deviation"))
-        not_run = sorted(r for r, o in outcomes.items() if o in ("error", "skip", "untested", "disabled"))
+        not_run = sorted(r for r, o in outcomes.items() if o in ("error", "skip", "untested", "disabled", "not-judged"))
         unclaimed = sorted(r for r, o in outcomes.items() if o == "not-claimed")
+        # The situation never arose (nothing provoked a 429): not a failure, but "met" says so.
+        unexercised = sorted(r for r, o in outcomes.items() if o in ("not-exercised", "not-applicable"))
         if failed:
             verdict = "not met"
         elif unclaimed and len(unclaimed) == len(outcomes):
@@ -101,7 +112,7 @@ def profile_verdicts(by_rule: dict[str, dict]) -> dict[str, dict]:
         else:
             verdict = "met"
         verdicts[profile] = {"verdict": verdict, "must_rules": len(musts), "failed": failed,
-                             "not_run": not_run, "not_claimed": unclaimed}
+                             "not_run": not_run, "not_claimed": unclaimed, "not_exercised": unexercised}
     return verdicts
 
 

@@ -23,6 +23,11 @@ class Rule:
     citation: dict
     check: str = ""
     retired: bool = False
+    statuses: tuple[int, ...] = ()      # for a rule that says "refused with ...": the statuses it names
+    no_defect: str = ""                 # why no defect of a server can break this rule (lint: every rule has a defect or this)
+
+    def __post_init__(self):
+        object.__setattr__(self, "statuses", tuple(self.statuses or ()))
 
     @property
     def spec_pointer(self) -> str | None:

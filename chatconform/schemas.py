@@ -13,8 +13,6 @@ import functools
 import hashlib
 import json
 import marshal
-import os
-import pathlib
 import re
 import sys
 from dataclasses import dataclass
@@ -276,3 +274,73 @@ def errors(name: str, instance: Any) -> Iterator[SchemaError]:
 
 def is_valid(name: str, instance: Any) -> bool:
     return fast_valid(name, instance) or validator(name).is_valid(instance)
+
+
+# -- where each x-rule applies: which rules a document exercises ----------------------------
+# A schema rule is judged on a document only where the document has the node the rule is
+# attached to: TOOL-004 (the tool-call shape) on an answer that carries tool calls, not on
+# every answer.  The sites are the instance paths of the annotated nodes ("*" any member,
+# "#" any item); a rule counts as judged when the document has a non-null value at one
+# of them (the root always counts).
+@functools.lru_cache(maxsize=None)
+def rule_sites(name: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    root = load(name)
+    sites: list[tuple[str, tuple[str, ...]]] = []
+    seen: set = set()
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if not isinstance(node, dict):
+            return
+        if "x-rule" in node:
+            sites.append((node["x-rule"], path))
+        for rule in (node.get("x-rule-required") or {}).values():
+            sites.append((rule, path))
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (ref, path) not in seen:
+            seen.add((ref, path))
+            walk(_resolve_local(root, ref), path)
+        for key, sub in (node.get("properties") or {}).items():
+            walk(sub, path + (key,))
+        for sub in (node.get("patternProperties") or {}).values():
+            walk(sub, path + ("*",))
+        if isinstance(node.get("additionalProperties"), dict):
+            walk(node["additionalProperties"], path + ("*",))
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], path + ("#",))
+        for sub in node.get("prefixItems") or ():
+            walk(sub, path + ("#",))
+        for key in ("allOf", "anyOf", "oneOf"):
+            for sub in node.get(key) or ():
+                walk(sub, path)
+        for key in ("if", "then", "else", "not"):
+            walk(node.get(key), path)
+        for sub in (node.get("dependentSchemas") or {}).values():
+            walk(sub, path)
+
+    walk(root, ())
+    return tuple(dict.fromkeys(sites))
+
+
+def rules_of(name: str) -> tuple[str, ...]:
+    """Every rule a schema attributes errors to."""
+    return tuple(dict.fromkeys(rule for rule, _ in rule_sites(name)))
+
+
+def _present(value: Any, path: tuple[str, ...]) -> bool:
+    if not path:
+        return value is not None        # a null exercises no shape (logprobs: null, usage: null)
+    head, rest = path[0], path[1:]
+    if head == "#":
+        return isinstance(value, list) and any(_present(v, rest) for v in value)
+    if head == "*":
+        return isinstance(value, dict) and any(_present(v, rest) for v in value.values())
+    return isinstance(value, dict) and head in value and _present(value[head], rest)
+
+
+def exercised(name: str, instances) -> set[str]:
+    """The rules of schema `name` that these documents exercise (see rule_sites)."""
+    out: set[str] = set()
+    for rule, path in rule_sites(name):
+        if rule not in out and any(_present(doc, path) for doc in instances):
+            out.add(rule)
+    return out

@@ -44,6 +44,31 @@ class CannotJudge(Exception):
         self.exchange = exchange
 
 
+class NotJudged(Exception):
+    """A check could not judge its rule(s) on this exchange: the situation the rule is
+    about is absent (no tool call to inspect) or the answer cannot show it (cut by the
+    token limit).  Raised or yielded by a check; `rules` empty means all of its rules.
+    Counted neither as pass nor as fail: a rule no exchange judged is "not exercised"."""
+
+    def __init__(self, reason: str, rules: tuple[str, ...] | list[str] = ()):
+        super().__init__(reason)
+        self.reason = reason
+        self.rules = tuple(rules)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a suite test declares about a request it sends (never how to judge it):
+    `accept`: the request is valid and `rule` says the server must answer it (200);
+    `refuse`: the request is invalid and `rule` says it must be refused (a 4xx, the
+    statuses the catalogue names for the rule), with the error naming `param` if given.
+    The registered checks (checks/intent.py) judge both."""
+
+    kind: str                      # "accept" or "refuse"
+    rule: str
+    param: str | None = None
+
+
 class UsageError(Exception):
     """Bad input to the suite itself (targets.yaml, options): one message, exit status 4."""
 

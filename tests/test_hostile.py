@@ -199,7 +199,8 @@ def test_unrequested_gzip_is_decoded_and_noted(stream):
         assert [ch["choices"][0]["delta"].get("content") for ch in ex.chunks][:2] == ["", "OK"] and ex.sse.done
     else:
         assert ex.json["choices"][0]["message"]["content"] == "OK"
-    violations, notes = checks.run(ex)
+    found = checks.run(ex)
+    violations, notes = found.violations, found.notes
     assert any(n.rule == "HTTP-004" and "gzip" in n.message for n in notes)
     assert all(v.rule != "HTTP-004" for v in violations)
 

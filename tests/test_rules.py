@@ -65,7 +65,7 @@ def test_rule_ids_cited_by_checks_exist():
     from chatconform import checks
     for c in checks.REGISTRY:
         for rid in c.rules:
-            assert rid in rules.catalogue(), f"check {c.name} cites unknown {rid}"
+            assert rid == checks.INTENT or rid in rules.catalogue(), f"check {c.name} cites unknown {rid}"
 
 
 def test_schema_x_rules_exist():

@@ -1,17 +1,29 @@
 """Registered checks: small functions `(exchange) -> None | raise Violation`.
 
-A check may also yield several Violations (a schema walk finds many at once).  The
-observer runs every registered check whose predicate applies on EVERY exchange, so a
-fault is never missed because the test was about something else.  Importing this
-package registers the checks of every area.
+The observer runs every registered check whose `applies` predicate holds on EVERY
+exchange, so a fault is never missed because the test was about something else.  A
+check judges the rules it declares and no other (enforced here: a check that raises an
+undeclared rule is a suite bug, and the test ends as an error).  What it yields:
+
+* `Violation`: the exchange broke one of its rules;
+* `Note`: information, never a failure (what the model chose, a dialect's habit);
+* `NotJudged(reason, rules)`: this exchange cannot judge those rules (nothing to look
+  at, or an answer the rule does not bind); without `rules`, none of the check's rules.
+
+Every declared rule the check neither reported as NotJudged nor broke counts as
+*judged and met* on that exchange; a test's rule that no exchange judged is "not
+exercised", never "pass".  A rule is judged by one check only (tests/test_rules.py).
+Importing this package registers the checks of every area.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from ..client import Exchange
-from ..violations import Note, Violation
+from ..violations import Note, NotJudged, Violation
+
+INTENT = "(the rule the request's intent names)"     # the intent checks' rules come from the exchange
 
 
 @dataclass(frozen=True)
@@ -21,37 +33,114 @@ class Check:
     applies: Callable[[Exchange], bool]
     fn: Callable[[Exchange], Iterable | None]
 
+    def declared(self, ex: Exchange) -> tuple[str, ...]:
+        if self.rules == (INTENT,):
+            return (ex.intent.rule,) if ex.intent is not None else ()
+        return self.rules
+
 
 REGISTRY: list[Check] = []
 
 
 def check(*rules: str, applies: Callable[[Exchange], bool]):
-    """Register a check that enforces `rules` on every exchange where `applies` holds."""
+    """Register a check that judges `rules` on every exchange where `applies` holds."""
     def deco(fn):
         REGISTRY.append(Check(fn.__name__, rules, applies, fn))
         return fn
     return deco
 
 
-def run(exchange: Exchange) -> tuple[list[Violation], list[Note]]:
-    violations: list[Violation] = []
-    notes: list[Note] = []
-    for c in REGISTRY:
-        if not c.applies(exchange):
-            continue
-        try:
-            for item in c.fn(exchange) or ():
-                (notes if isinstance(item, Note) else violations).append(item)
-        except Violation as v:
-            violations.append(v)
+@dataclass(frozen=True)
+class Relation:
+    name: str
+    rules: tuple[str, ...]
+    fn: Callable[..., Iterable | None]
+
+
+RELATIONS: dict[str, Relation] = {}
+
+
+def relation(*rules: str):
+    """Register a check over several exchanges (a relation between requests: the stream
+    assembles like the plain answer; one more message means more prompt tokens).  A
+    test sends the requests and asks for the relation by name (Recorder.relate)."""
+    def deco(fn):
+        RELATIONS[fn.__name__] = Relation(fn.__name__, rules, fn)
+        return fn
+    return deco
+
+
+class UndeclaredRule(RuntimeError):
+    """A check reported a rule it does not declare: a fault of the suite, not the server."""
+
+
+@dataclass
+class Findings:
+    violations: list[Violation] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    judged: set[str] = field(default_factory=set)          # rules judged on this exchange
+    unjudged: dict[str, str] = field(default_factory=dict)  # rule -> why it could not be judged here
+
+
+def _apply(name: str, declared: tuple[str, ...], call: Callable[[], Iterable | None], out: Findings) -> list[Violation]:
+    """Run one check (or relation) and sort what it yields into `out`."""
+    skipped: dict[str, str] = {}
+    found: list[Violation] = []
+    try:
+        for item in call() or ():
+            if isinstance(item, Note):
+                out.notes.append(item)
+            elif isinstance(item, NotJudged):
+                skipped.update({r: item.reason for r in item.rules or declared})
+            else:
+                found.append(item)
+    except Violation as v:
+        found.append(v)
+    except NotJudged as nj:
+        skipped.update({r: nj.reason for r in nj.rules or declared})
+    for v in found:
+        if v.rule not in declared:
+            raise UndeclaredRule(f"check {name} reported {v.rule}, which it does not declare ({', '.join(declared)})")
+    broken = {v.rule for v in found}
+    for r in declared:
+        if r in skipped and r not in broken:
+            out.unjudged.setdefault(r, skipped[r])
+        else:
+            out.judged.add(r)
+    return found
+
+
+def _unique(violations: list[Violation]) -> list[Violation]:
     seen, unique = set(), []
     for v in violations:
-        v.exchange = exchange
         v.origin = "check"
         if v.key() not in seen:
             seen.add(v.key())
             unique.append(v)
-    return unique, notes
+    return unique
+
+
+def run(exchange: Exchange) -> Findings:
+    out = Findings()
+    for c in REGISTRY:
+        if c.applies(exchange):
+            for v in _apply(c.name, c.declared(exchange), lambda c=c: c.fn(exchange), out):
+                v.exchange = exchange
+                out.violations.append(v)
+    out.violations = _unique(out.violations)
+    return out
+
+
+def relate(name: str, *exchanges: Exchange) -> Findings:
+    """Judge a registered relation over these exchanges (a violation points at the exchange
+    the relation names, else the last one)."""
+    rel = RELATIONS[name]
+    out = Findings()
+    for v in _apply(rel.name, rel.rules, lambda: rel.fn(*exchanges), out):
+        v.exchange = v.exchange or exchanges[-1]
+        out.violations.append(v)
+    out.violations = _unique(out.violations)
+    return out
 
 
 # -- predicates shared by the check modules --------------------------------------------
@@ -92,4 +181,26 @@ def valid_request(ex: Exchange) -> bool:
     return v
 
 
-from . import errors, http, invariants, response, stream  # noqa: E402,F401  (registration)
+def answer_of(ex: Exchange):
+    """The answer as a non-streaming body (a stream assembled), or None."""
+    if ex.is_stream:
+        from .stream import _assembled
+        return _assembled(ex).as_response()
+    return ex.json if isinstance(ex.json, dict) else None
+
+
+def choices_of(body) -> list[dict]:
+    """The choices of an answer body that have a message object."""
+    return [ch for ch in (body or {}).get("choices") or [] if isinstance(ch, dict) and isinstance(ch.get("message"), dict)]
+
+
+def is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def answered(ex: Exchange) -> bool:
+    """A complete 200 answer to a valid request: what request-derived rules bind."""
+    return (ok_json(ex) or (ok_stream(ex) and not ex.truncated)) and valid_request(ex)
+
+
+from . import errors, http, intent, params, response, stream, tools  # noqa: E402,F401  (registration)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from .. import schemas
-from ..violations import Violation, short
+from ..violations import NotJudged, Violation, short
 from . import check, is_error
 
 
 @check("ERR-001", "ERR-002", "ERR-006", applies=is_error)
 def error_envelope(ex):
+    if ex.status != 429:
+        yield NotJudged("not a 429", ("ERR-006",))
     if ex.media_type != "application/json" and not ex.media_type.endswith("+json"):
         yield Violation("ERR-001", "an error body with Content-Type application/json",
                         f"{ex.headers.get('content-type')!r}: {short(ex.body[:120].decode('utf-8', 'replace'))}", "headers/content-type")

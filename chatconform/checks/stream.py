@@ -1,11 +1,11 @@
-"""Streamed answers: framing, chunk envelope, per-choice order, usage chunk, tool-call fragments."""
+"""Streamed answers: framing, chunk envelope, per-choice order, usage chunk, tool-call
+fragments, flushing, and the stream-specific handling of a request's options."""
 from __future__ import annotations
 
 from .. import schemas
 from ..assemble import assemble
-from ..violations import Violation, short
-from . import check, generic_pointer, ok_stream, req, valid_request
-from .response import choice_indexes, usage_violations
+from ..violations import Note, NotJudged, Violation, short
+from . import check, generic_pointer, is_chat, ok_stream, relation, req
 
 
 def _assembled(ex):
@@ -39,10 +39,16 @@ _FRAMING_EXPECTED = {
 }
 
 
-@check("STREAM-001", "STREAM-004", "STREAM-005", "STREAM-009", "STREAM-010", "STREAM-014", applies=ok_stream)
+CHUNK_RULES = schemas.rules_of("chunk")
+
+
+@check(*CHUNK_RULES, applies=ok_stream)
 def chunk_schema(ex):
+    """Every chunk against schemas/chunk.schema.json; each error names its rule (x-rule)."""
     reported = set()
     for pos, chunk in enumerate(ex.chunks):
+        if "error" in chunk:
+            continue                      # an error event mid-stream: STREAM-024's business
         for err in schemas.errors("chunk", chunk):
             # One report per rule and place across chunks: 300 identical faults say no more than one.
             key = (err.rule, generic_pointer(err.pointer))
@@ -50,13 +56,17 @@ def chunk_schema(ex):
                 continue
             reported.add(key)
             yield Violation(err.rule, "every chunk valid per the chunk schema", f"chunk {pos}: {err.message}", f"chunk[{pos}]{err.pointer}")
+    chunks = [c for c in ex.chunks if "error" not in c]
+    yield NotJudged("no chunk has such a field", tuple(set(CHUNK_RULES) - schemas.exercised("chunk", chunks)))
 
 
 @check("STREAM-006", "STREAM-007", "STREAM-008", applies=ok_stream)
 def same_envelope(ex):
     a = _assembled(ex)
+    # system_fingerprint "when sent": a chunk with null (or none) says nothing about it.
+    fingerprints = [v for v in a.fingerprints if v is not None]
     for rule, name, values in (("STREAM-006", "id", a.ids), ("STREAM-007", "created", a.createds),
-                               ("STREAM-008", "model", a.models), ("STREAM-008", "system_fingerprint", a.fingerprints)):
+                               ("STREAM-008", "model", a.models), ("STREAM-008", "system_fingerprint", fingerprints)):
         distinct = []
         for v in values:
             if v not in distinct:
@@ -65,7 +75,7 @@ def same_envelope(ex):
             yield Violation(rule, f"one {name} across all chunks", f"{len(distinct)} values: {short(distinct[:4])}", f"chunks/{name}")
 
 
-@check("STREAM-011", "STREAM-012", "STREAM-013", "STREAM-020", "STREAM-021", "RESP-009", "PARAM-008", applies=ok_stream)
+@check("STREAM-011", "STREAM-012", "STREAM-013", "STREAM-021", applies=ok_stream)
 def per_choice_order(ex):
     a = _assembled(ex)
     chunks = ex.chunks
@@ -89,8 +99,6 @@ def per_choice_order(ex):
         elif c.finish_reasons[0][0] != c.last_chunk or c.deltas_after_finish:
             yield Violation("STREAM-011", "the finish_reason in the last chunk of its choice, nothing after it",
                             f"choice {idx}: finished at chunk {c.finish_reasons[0][0]}, last delta at chunk {c.last_chunk}", f"choices/{idx}")
-    if valid_request(ex):
-        yield from choice_indexes([{"index": i} for i in a.order], req(ex), "stream")
     ints = [i for i in a.order if isinstance(i, int)]
     if ints and (ints != list(range(len(ints))) or a.order[0] != 0):
         yield Violation("STREAM-021", "choice indexes first appearing in order 0, 1, 2…", f"order {a.order}", "chunks/choices/index")
@@ -102,6 +110,8 @@ def usage_chunk(ex):
     opts = req(ex).get("stream_options")
     wants = isinstance(opts, dict) and opts.get("include_usage") is True
     chunks = ex.chunks
+    yield NotJudged("include_usage was not asked" if not wants else "include_usage was asked",
+                    ("STREAM-018",) if not wants else ("STREAM-017",))
     if not wants:
         if a.usage_chunks:
             pos = a.usage_chunks[0][0]
@@ -119,43 +129,75 @@ def usage_chunk(ex):
     others = [pos for pos, _ in a.usage_chunks if pos != len(chunks) - 1]
     if others:
         yield Violation("STREAM-018", "usage null or absent on every chunk but the last", f"usage on chunks {others[:5]}", "chunks/usage")
-    yield from usage_violations(a.usage_chunks[-1][1], f"chunk[{a.usage_chunks[-1][0]}]/usage", True,
-                                any((c.text or c.tool_calls) for c in a.choices.values()))
 
 
-@check("TOOL-019", "TOOL-020", "TOOL-022", applies=ok_stream)
-def tool_fragments(ex):
-    a = _assembled(ex)
-    for idx in a.order:
-        c = a.choices[idx]
-        order = c.tool_call_order
-        for k in order:
-            t = c.tool_calls[k]
-            if isinstance(k, tuple) and k and k[0] == "missing-index":
-                yield Violation("TOOL-019", "an integer index on every delta.tool_calls item", f"a fragment without index in chunk {k[1]}", f"chunk[{k[1]}]/choices/{idx}/delta/tool_calls")
-                continue
-            if not t.first_has_id_and_name:
-                yield Violation("TOOL-020", "id, type and function.name in the first fragment of each tool call",
-                                f"choice {idx} call {k}: first fragment lacks {'id' if not t.id else 'function.name'}", f"chunk[{t.first_chunk}]")
-            if t.ids_seen > 1 or t.names_seen > 1:
-                yield Violation("TOOL-020", "id and function.name exactly once per tool call (clients concatenate repeats)",
-                                f"choice {idx} call {k}: id in {t.ids_seen} fragments, name in {t.names_seen}", f"choices/{idx}/tool_calls/{k}")
-        ints = [k for k in order if isinstance(k, int) and not isinstance(k, bool)]
-        if ints and ints != list(range(len(ints))):
-            yield Violation("TOOL-022", "tool-call indexes 0, 1, 2… in order of first appearance", f"choice {idx}: {ints}", f"choices/{idx}/tool_calls")
 
 
-@check("PARAM-019", applies=lambda ex: ok_stream(ex) and req(ex).get("logprobs") is True and valid_request(ex))
-def stream_logprobs(ex):
-    a = _assembled(ex)
-    for idx in a.order:
-        c = a.choices[idx]
-        text = c.text or ""
-        if not text:
-            continue
-        if not c.saw_logprobs:
-            yield Violation("PARAM-019", "logprobs.content on the content chunks (logprobs: true)", f"choice {idx}: no logprobs in any chunk", f"choices/{idx}/logprobs")
-            continue
-        joined = "".join(e.get("token", "") for e in c.logprobs_content if isinstance(e.get("token"), str))
-        if joined != text:
-            yield Violation("PARAM-019", "the logprobs tokens joined == the streamed content", f"tokens {short(joined, 60)} vs content {short(text, 60)}", f"choices/{idx}/logprobs")
+@check("STREAM-024", applies=ok_stream)
+def error_event(ex):
+    """An error after the stream began: one data event with an `error` object (message,
+    type, param, code), and nothing after it but [DONE]."""
+    events = [(pos, c) for pos, c in enumerate(ex.chunks) if "error" in c]
+    if not events:
+        raise NotJudged("no error event in the stream")
+    pos, chunk = events[0]
+    err = chunk["error"]
+    if not isinstance(err, dict) or not all(k in err for k in ("message", "type", "param", "code")):
+        yield Violation("STREAM-024", 'an error event {"error": {message, type, param, code}}', short(chunk, 120), f"chunk[{pos}]/error")
+    if pos != len(ex.chunks) - 1:
+        yield Violation("STREAM-024", "the stream to end after its error event", f"{len(ex.chunks) - 1 - pos} chunk(s) followed it", f"chunk[{pos}]")
+
+
+@check("STREAM-019", applies=lambda ex: is_chat(ex) and ex.status is not None and "stream_options" in req(ex)
+       and req(ex).get("stream") is not True and schemas.is_valid("request", {**req(ex), "stream": True}))
+def stream_options_without_stream(ex):
+    """Refused with 400 (api.openai.com), or ignored (a tolerated dialect): never a stream
+    nobody asked for, never a server error."""
+    if ex.status == 200:
+        if ex.is_stream:
+            raise Violation("STREAM-019", "a JSON answer or a 400 (stream was not requested)", "an event stream", "body")
+        yield Note("STREAM-019", "stream_options without stream was ignored (a tolerated dialect)")
+    elif not 400 <= ex.status < 500:
+        raise Violation("STREAM-019", "HTTP 400 (or the options ignored)", f"HTTP {ex.status}", "status")
+    elif ex.status != 400:
+        raise Violation("STREAM-019", "HTTP 400 refusing stream_options without stream", f"HTTP {ex.status}", "status")
+
+
+@check("HTTP-006", applies=lambda ex: is_chat(ex) and ex.wants_stream and ex.status == 200
+       and str(ex.request_headers.get("Accept", "")).startswith("application/json"))
+def stream_despite_accept_json(ex):
+    """The SDK sends Accept: application/json on streaming requests too."""
+    if not ex.is_stream:
+        raise Violation("HTTP-006", "an event stream despite Accept: application/json", repr(ex.headers.get("content-type")), "headers/content-type")
+
+
+FLUSH_MIN_EVENTS = 8
+
+
+@check("HTTP-009", applies=lambda ex: ok_stream(ex) and not ex.truncated)
+def flushed(ex):
+    """Buffered to the end, a stream reaches the client in one or two reads however long
+    the answer took; flushed as generated, its events arrive over several reads.  Counting
+    distinct arrival times, not their spread, keeps a slow first token followed by fast
+    decoding from looking like buffering."""
+    times = [e.arrival for e in ex.sse.events]
+    if len(times) < FLUSH_MIN_EVENTS or ex.elapsed < 1.0:
+        raise NotJudged(f"{len(times)} events in {ex.elapsed:.2f}s: too short an answer to tell buffering apart")
+    reads = len(set(times))
+    if reads <= 2:
+        raise Violation("HTTP-009", "events flushed as generated (arriving over several reads)",
+                        f"all {len(times)} events arrived in {reads} read(s) after {max(times):.2f}s", "sse")
+    yield Note("HTTP-009", f"{len(times)} events over {reads} reads; first after {min(times):.3f}s, last after {max(times):.3f}s")
+
+
+@relation("STREAM-015")
+def stream_assembles_like_plain(plain, streamed):
+    """The assembled stream has the structure of the plain answer to the same
+    deterministic request: the same choices, each with content or tool calls alike."""
+    if plain.status != 200 or not isinstance(plain.json, dict) or not streamed.is_stream:
+        raise NotJudged("one of the two answers is missing")
+    got = _assembled(streamed).as_response()
+    shape = lambda b: [(c.get("index"), sorted(k for k in ("content", "tool_calls") if (c.get("message") or {}).get(k) is not None))
+                       for c in (b.get("choices") or []) if isinstance(c, dict)]
+    if shape(got) != shape(plain.json):
+        raise Violation("STREAM-015", f"the non-stream structure {shape(plain.json)}", str(shape(got)), "choices")

@@ -93,12 +93,15 @@ class Judging:
         rec.violations[:], unclaimed = set_aside_unclaimed(rec.violations, self.run.target.claims)
         rec.notes.extend(unclaimed)
         verdict = judge(rec.violations, rec.exchanges, cited_rules(item), self.run.target.expectations,
-                        self.run.level, error=error)
+                        self.run.level, error=error, judged=rec.judged, unjudged=rec.unjudged,
+                        refused=rec.refused_premises)
         o = Outcome(verdict["outcome"])
         report.chatconform = self.record(item, o, verdict["violations"], rec.notes, rec.exchanges,
-                                         verdict.get("reason", ""), call.duration, rec)
+                                         verdict.get("reason", ""), call.duration, rec, verdict.get("rules"))
         if o in (Outcome.PASS, Outcome.WARNING):
             report.outcome, report.longrepr = "passed", None
+        elif o is Outcome.NOT_EXERCISED:
+            report.outcome, report.longrepr = "skipped", (str(item.path), item.location[1], f"not exercised: {verdict['reason']}")
         elif o is Outcome.KNOWN_DEVIATION:
             report.outcome, report.wasxfail, report.longrepr = "skipped", verdict["reason"], None
         elif o in (Outcome.FAIL, Outcome.ERROR):
@@ -111,8 +114,8 @@ class Judging:
         report.user_properties.extend(props)
 
     @staticmethod
-    def record(item, outcome: Outcome, violations, notes, exchanges, reason, duration, rec) -> dict:
-        return {
+    def record(item, outcome: Outcome, violations, notes, exchanges, reason, duration, rec, rules=None) -> dict:
+        out = {
             "nodeid": item.nodeid, "rules": list(cited_rules(item)), "outcome": outcome.value,
             "reason": redact.text(reason or ""), "violations": violations,
             "notes": [{"rule": n.rule, "message": redact.text(n.message)} for n in notes],
@@ -120,6 +123,9 @@ class Judging:
             "duration": round(duration, 4), "completion_tokens": rec.completion_tokens if rec else 0,
             "requests": len(exchanges),
         }
+        if rules is not None:
+            out["rule_outcomes"] = rules
+        return out
 
     def pytest_report_teststatus(self, report, config):
         rec = getattr(report, "chatconform", None)
@@ -133,7 +139,7 @@ class Judging:
             return "error", "E", ("ERROR", {"yellow": True})
         if report.when == "call" and o is Outcome.WARNING:
             return "warned", "w", ("WARNING", {"yellow": True})
-        if o in (Outcome.NOT_CLAIMED, Outcome.NOT_APPLICABLE, Outcome.DISABLED):
+        if o in (Outcome.NOT_CLAIMED, Outcome.NOT_APPLICABLE, Outcome.DISABLED, Outcome.NOT_EXERCISED):
             return "skipped", "s", (o.value.upper().replace("-", " "), {"yellow": True})
         return None
 

@@ -208,8 +208,7 @@ class PropertyRun:
             self._current = None
             self.sent += 1
             if self.recorder is not None:
-                self.recorder.exchanges.extend(rec.exchanges)
-                self.recorder.completion_tokens += rec.completion_tokens
+                self.recorder.merge(rec)
         return ex, rec
 
     def _observe(self, ex: Exchange) -> None:

@@ -80,7 +80,8 @@ def _rejects_n(call: Call) -> ApiError | None:
     return _bad("n", "Invalid 'n': only n=1 is supported.") if _is_n(call) else None
 
 
-defect("rejects-n-above-one", "params", ("PARAM-007", "STREAM-020"), "Any `n` above 1 is rejected with 400.", on_request=_rejects_n)
+# STREAM-020 cannot be judged once the n=2 stream is refused: the refusal is PARAM-007's (not judged, never failed).
+defect("rejects-n-above-one", "params", ("PARAM-007",), "Any `n` above 1 is rejected with 400.", on_request=_rejects_n)
 
 
 def _reject_value(key: str, pred: Callable[[Any], bool], message: str):

@@ -1,4 +1,4 @@
-"""The answer invariants (chatconform/checks/invariants.py, and stream assembly) on answers a conformant
+"""The answer checks (chatconform/checks/tools.py, params.py, and stream assembly) on answers a conformant
 server may give to combinations the property tests draw: no false alarm on the
 legitimate answer, and the same check still fails the faulty one beside it."""
 from __future__ import annotations
@@ -30,7 +30,7 @@ def rules_broken(payload, request) -> set[str]:
     # CASES are built at collection: `created` is stamped now, or a run slower than
     # RESP-006's 10-minute window (a loaded machine) would break that rule instead.
     payload["created"] = int(time.time())
-    violations, _ = checks.run(json_exchange(payload, {**BASE, **request}))
+    violations = checks.run(json_exchange(payload, {**BASE, **request})).violations
     return {v.rule for v in violations}
 
 
@@ -75,7 +75,7 @@ def test_legitimate_answer_passes_and_faulty_one_fails(what, request_, good, bad
 # -- streams ----------------------------------------------------------------------------------
 
 def stream_rules(chunks) -> set[str]:
-    violations, _ = checks.run(stream_exchange(sse_of(chunks)))
+    violations = checks.run(stream_exchange(sse_of(chunks))).violations
     return {v.rule for v in violations}
 
 

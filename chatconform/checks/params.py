@@ -1,57 +1,31 @@
-"""Invariants that follow from the request, checked on every answer, streamed or not.
-
-They hold for any model, because the server enforces them: a token limit, stop
-sequences, tool_choice, parallel_tool_calls, logprobs, JSON modes.  What depends on the
-model (a tool call's arguments under `auto`) is a Note, never a failure.
-"""
+"""Parameters (PARAM): what a request's token limit, stop sequences, logprobs and response
+format oblige the answer to, streamed or not.  They hold for any model, because the
+server enforces them."""
 from __future__ import annotations
 
 import json
 
 from jsonschema import Draft202012Validator
 
-from ..violations import Note, Violation, short
-from . import check, ok_json, ok_stream, req, valid_request
+from ..violations import Violation, short
+from . import answer_of, answered, check, choices_of, is_int, ok_json, ok_stream, req, valid_request
 from .stream import _assembled
-
-
-def _answer(ex):
-    """The answer as a non-streaming body (assembled for streams), or None."""
-    if ex.is_stream:
-        return _assembled(ex).as_response()
-    return ex.json if isinstance(ex.json, dict) else None
-
-
-def _choices(body):
-    out = []
-    for ch in body.get("choices") or []:
-        if isinstance(ch, dict) and isinstance(ch.get("message"), dict):
-            out.append(ch)
-    return out
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def answered(ex) -> bool:
-    return (ok_json(ex) or (ok_stream(ex) and not ex.truncated)) and valid_request(ex)
 
 
 @check("PARAM-001", "PARAM-002", applies=answered)
 def token_limit(ex):
     r = req(ex)
     # Only valid limits bind: an invalid one (0, -1) is the business of PARAM-003.
-    limits = [(k, r[k]) for k in ("max_tokens", "max_completion_tokens") if _is_int(r.get(k)) and r[k] >= 1]
+    limits = [(k, r[k]) for k in ("max_tokens", "max_completion_tokens") if is_int(r.get(k)) and r[k] >= 1]
     if not limits:
         return
     name, limit = min(limits, key=lambda kv: kv[1])
-    body = _answer(ex)
+    body = answer_of(ex)
     if not body:
         return
     usage = body.get("usage")
-    n = r.get("n") if _is_int(r.get("n")) else 1
-    if isinstance(usage, dict) and _is_int(usage.get("completion_tokens")):
+    n = r.get("n") if is_int(r.get("n")) else 1
+    if isinstance(usage, dict) and is_int(usage.get("completion_tokens")):
         # completion_tokens counts all n choices together.
         if usage["completion_tokens"] > limit * max(1, n):
             yield Violation("PARAM-001", f"completion_tokens <= {name} ({limit}{' x n=' + str(n) if n > 1 else ''})",
@@ -59,7 +33,7 @@ def token_limit(ex):
     if limit == 1 and not r.get("stop"):      # a stop sequence inside that one token ends it with "stop" legitimately
         # One token allowed: a visible token means the limit ended the answer (an
         # end-of-sequence token shows no text), so the reason must be "length".
-        for ch in _choices(body):
+        for ch in choices_of(body):
             content = ch["message"].get("content")
             if isinstance(content, str) and content and not ch["message"].get("tool_calls") \
                     and ch.get("finish_reason") == "stop":
@@ -74,8 +48,8 @@ def stop_sequences(ex):
     stops = [s for s in stops if s]
     if not stops:
         return
-    body = _answer(ex)
-    for ch in _choices(body or {}):
+    body = answer_of(ex)
+    for ch in choices_of(body or {}):
         content = ch["message"].get("content")
         if isinstance(content, str):
             for s in stops:
@@ -86,94 +60,14 @@ def stop_sequences(ex):
                     break
 
 
-def _tools(r):
-    out = {}
-    for t in r.get("tools") or []:
-        if isinstance(t, dict) and isinstance(t.get("function"), dict) and isinstance(t["function"].get("name"), str):
-            out[t["function"]["name"]] = t["function"]
-    return out
-
-
-@check("TOOL-006", "TOOL-007", "TOOL-008", "TOOL-011", "TOOL-012", "TOOL-013", "TOOL-015", "TOOL-021", "TOOL-023", applies=answered)
-def tool_choice_honoured(ex):
-    r = req(ex)
-    tools = _tools(r)
-    if not tools and not r.get("tools"):
-        return
-    body = _answer(ex)
-    if not body:
-        return
-    choice = r.get("tool_choice")
-    named = choice.get("function", {}).get("name") if isinstance(choice, dict) and isinstance(choice.get("function"), dict) else None
-    forced = choice == "required" or named is not None
-    stream = ex.is_stream
-    for ch in _choices(body):
-        i = ch.get("index")
-        calls = [c for c in ch["message"].get("tool_calls") or [] if isinstance(c, dict)]
-        fr = ch.get("finish_reason")
-        where = f"/choices/{i}/message/tool_calls"
-        if choice == "none" and calls:
-            yield Violation("TOOL-011", 'no tool_calls under tool_choice "none"', f"{len(calls)} call(s)", where)
-        if choice == "required" and not calls and fr != "length":
-            yield Violation("TOOL-012", 'at least one tool call under tool_choice "required"', f"no tool_calls (finish_reason {fr!r})", where)
-        if named is not None and named in tools:   # a name not offered is TOOL-014's business
-            names = [c.get("function", {}).get("name") for c in calls if isinstance(c.get("function"), dict)]
-            if fr != "length" and (not names or any(n != named for n in names)):
-                yield Violation("TOOL-013", f"a call to exactly {named!r}", f"calls to {names}", where)
-        if r.get("parallel_tool_calls") is False and len(calls) > 1:
-            yield Violation("TOOL-015", "at most one tool call with parallel_tool_calls: false", f"{len(calls)} calls", where)
-        ids = [c.get("id") for c in calls]
-        if any(not x for x in ids) or len(set(map(str, ids))) != len(ids):
-            yield Violation("TOOL-007", "non-empty, unique tool-call ids", short(ids), where)
-        if calls:
-            ok = {"tool_calls", "stop"} if named is not None else {"tool_calls"}
-            if fr not in ok and fr != "length":
-                rule = "TOOL-023" if stream else "TOOL-008"
-                yield Violation(rule, f"finish_reason {' or '.join(sorted(ok))} after tool calls", repr(fr), f"/choices/{i}/finish_reason")
-        for k, call in enumerate(calls):
-            fn = call.get("function") if isinstance(call.get("function"), dict) else {}
-            name, args = fn.get("name"), fn.get("arguments")
-            loc = f"{where}/{k}/function"
-            if name not in tools:
-                item = Violation("TOOL-006", f"a call to an offered tool ({', '.join(tools)})", repr(name), f"{loc}/name")
-                yield item if forced else Note("TOOL-006", f"call to a tool that was not offered: {name!r} (under tool_choice {choice!r}: the model's choice)")
-                continue
-            if not isinstance(args, str):
-                continue                  # TOOL-005, the schema's business
-            if fr == "length":
-                continue                  # arguments cut by the token limit cannot be complete
-            try:
-                parsed = json.loads(args) if args.strip() else {}
-            except ValueError:
-                rule = "TOOL-021" if stream else "TOOL-006"
-                v = Violation(rule, "arguments that parse as a JSON object", f"unparsable: {short(args, 80)}", f"{loc}/arguments")
-                yield v if forced or fn_strict(tools[name]) else Note(rule, f"model wrote unparsable arguments under tool_choice {choice!r}: {short(args, 60)}")
-                continue
-            if not isinstance(parsed, dict):
-                yield Violation("TOOL-006", "arguments that parse as a JSON object", short(parsed, 80), f"{loc}/arguments")
-                continue
-            params = tools[name].get("parameters")
-            if isinstance(params, dict):
-                errs = list(Draft202012Validator(params).iter_errors(parsed))
-                if errs:
-                    # Only strict mode promises schema-valid arguments (TOOL-006); without
-                    # it, even a forced call's arguments are the model's quality.
-                    v = Violation("TOOL-006", f"arguments valid against {name}'s parameters (strict: true)", errs[0].message, f"{loc}/arguments")
-                    yield v if fn_strict(tools[name]) else Note("TOOL-006", f"arguments do not match {name}'s schema (not strict): {errs[0].message}")
-
-
-def fn_strict(fn: dict) -> bool:
-    return fn.get("strict") is True
-
-
 @check("PARAM-016", "PARAM-017", "PARAM-018", applies=lambda ex: ok_json(ex) and valid_request(ex))
 def logprobs_shape(ex):
     r = req(ex)
-    body = _answer(ex)
+    body = answer_of(ex)
     if not body:
         return
     want = r.get("logprobs") is True
-    top = r.get("top_logprobs") if _is_int(r.get("top_logprobs")) else 0
+    top = r.get("top_logprobs") if is_int(r.get("top_logprobs")) else 0
     for ch in body.get("choices") or []:
         if not isinstance(ch, dict):
             continue
@@ -214,13 +108,30 @@ def logprobs_shape(ex):
             yield Violation("PARAM-017", "the logprobs tokens joined == message.content", f"{short(''.join(tokens), 60)} vs {short(content, 60)}", f"/choices/{i}/logprobs/content")
 
 
+
+@check("PARAM-019", applies=lambda ex: ok_stream(ex) and req(ex).get("logprobs") is True and valid_request(ex))
+def stream_logprobs(ex):
+    a = _assembled(ex)
+    for idx in a.order:
+        c = a.choices[idx]
+        text = c.text or ""
+        if not text:
+            continue
+        if not c.saw_logprobs:
+            yield Violation("PARAM-019", "logprobs.content on the content chunks (logprobs: true)", f"choice {idx}: no logprobs in any chunk", f"choices/{idx}/logprobs")
+            continue
+        joined = "".join(e.get("token", "") for e in c.logprobs_content if isinstance(e.get("token"), str))
+        if joined != text:
+            yield Violation("PARAM-019", "the logprobs tokens joined == the streamed content", f"tokens {short(joined, 60)} vs content {short(text, 60)}", f"choices/{idx}/logprobs")
+
+
 @check("PARAM-024", "PARAM-026", applies=answered)
 def json_modes(ex):
     rf = req(ex).get("response_format")
     if not isinstance(rf, dict) or rf.get("type") not in ("json_object", "json_schema"):
         return
-    body = _answer(ex)
-    for ch in _choices(body or {}):
+    body = answer_of(ex)
+    for ch in choices_of(body or {}):
         msg = ch["message"]
         if ch.get("finish_reason") != "stop" or msg.get("tool_calls") or msg.get("refusal"):
             continue                      # a cut or refused answer is not held to the format
