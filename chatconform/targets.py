@@ -64,6 +64,7 @@ class Target:
     dialect: str | None = None           # with embedded: reference, the vendor the reference plays
     extensions: dict = field(default_factory=dict)      # {request: {param: schema}, response: {pointer: schema}}
     gated: dict[str, str] = field(default_factory=dict)  # capability -> why this key lacks it
+    token_field: str = "max_completion_tokens"           # the token-limit field probes send (probes.py)
 
     def claims(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -85,7 +86,7 @@ class Target:
             "api_key": (f"${{{self.api_key_env}}}" if self.api_key_env else "(set)") if self.api_key else None,
             "headers": redact.headers(self.headers), "timeouts": self.timeouts, "limits": self.limits,
             "retries": self.retries, "rate_limit": self.rate_limit, "budget": self.budget, "embedded": self.embedded,
-            "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated,
+            "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated, "token_limit_field": self.token_field,
             "expectations": [{"rule": e.rule, "reason": e.reason, "link": e.link, "expires": e.expires.isoformat(),
                               "intermittent": e.intermittent} for e in self.expectations],
         }
@@ -213,6 +214,7 @@ def from_entry(name: str, entry: dict, source: str) -> Target:
         budget=dict(entry.get("budget") or {}),
         expectations=tuple(exps), embedded=embedded,
         allow_remote_images=bool(entry.get("allow_remote_images", False)), source=source,
+        token_field=entry.get("token_limit_field", "max_completion_tokens"),
         **_dialect_keys(entry, where),
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from chatconform import probes
 from chatconform.budget import Budget
 from chatconform.client import Client
 from chatconform.observer import Recorder
@@ -52,7 +53,8 @@ def client(target, recorder, request):
 
 @pytest.fixture
 def model(target) -> str:
-    return target.model
+    """The model id, carrying the token-limit field the target takes (probes.Model)."""
+    return probes.Model(target.model, target.token_field)
 
 
 @pytest.fixture(scope="session")

@@ -117,8 +117,7 @@ BAD_LIMITS = [(f, v) for f in LIMITS for v in (0, -1, 1.5)]
 @pytest.mark.parametrize("limit_field,value", BAD_LIMITS, ids=[f"{f}={v}" for f, v in BAD_LIMITS])
 def test_invalid_token_limit_rejected(client, model, recorder, limit_field, value):
     """PARAM-003: a token limit <= 0 or not an integer → 400 + envelope."""
-    body = probes.minimal(model)
-    del body["max_tokens"]
+    body = probes.minimal(model, limit=None)
     body[limit_field] = value
     expect.rejected(client.chat(body, label=f"{limit_field}={value}"), "PARAM-003", f"{limit_field} = {value}",
                     param=limit_field, recorder=recorder)

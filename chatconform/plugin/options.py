@@ -34,6 +34,8 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("model", dict(help="ad hoc target: the model id to request")),
     ("api-key-env", dict(help="ad hoc target: the environment variable holding the API key (never the key itself)")),
     ("capabilities", dict(help=f"ad hoc target: 'all' or a comma list of {','.join(CAPABILITIES)}")),
+    ("token-limit-field", dict(default=None, choices=("max_completion_tokens", "max_tokens"),
+                               help="ad hoc target: the token-limit field the probes send (default max_completion_tokens)")),
     ("allow-remote-images", dict(action="store_true", default=False,
                                  help="ad hoc target: let VISION-001/004 send http(s) image URLs (the server may fetch them)")),
     ("level", dict(default="should", choices=("must", "should"),
@@ -119,8 +121,9 @@ def resolve_target(config: pytest.Config) -> Target:
             raise UsageError("give either --target NAME or --base-url URL, not both")
         t = adhoc(opt(config, "base-url"), opt(config, "model"), opt(config, "api-key-env"), opt(config, "capabilities"))
         t.allow_remote_images = bool(opt(config, "allow-remote-images"))
+        t.token_field = opt(config, "token-limit-field") or t.token_field
         return t
-    for flag in ("model", "api-key-env", "capabilities", "allow-remote-images"):
+    for flag in ("model", "api-key-env", "capabilities", "allow-remote-images", "token-limit-field"):
         if opt(config, flag):
             raise UsageError(f"--{flag} goes with --base-url (for a named target, edit its entry in the targets file)")
     name = opt(config, "target") or "reference"
