@@ -276,3 +276,16 @@ def _stream_options_500(call: Call, reply: Reply) -> Reply:
 defect("stream-options-without-stream-500", "stream", "STREAM-019",
        "`stream_options` on a non-streaming request crashes the server (500) instead of 400 or being ignored.",
        on_error=_stream_options_500)
+
+
+def _error_event_midstream(call: Call, chunks: list[dict]) -> list[dict]:
+    # A server that hits an error after the stream began, as some do when a backend
+    # fails: it reports it as a bare string and keeps streaming.
+    if len(chunks) < 2:
+        return chunks
+    return chunks[:1] + [{"error": "backend failure"}] + chunks[1:]
+
+
+defect("stream-error-event-malformed", "stream", "STREAM-024",
+       "An error mid-stream is sent as `{\"error\": \"<text>\"}` (a string, not the error object) and the stream goes on.",
+       on_chunks=_error_event_midstream)
