@@ -79,7 +79,7 @@ def same_envelope(ex):
 @check("STREAM-011", "STREAM-012", "STREAM-013", "STREAM-021", applies=ok_stream)
 def per_choice_order(ex):
     a = _assembled(ex)
-    chunks = ex.chunks
+    chunks = [c for c in ex.chunks if "error" not in c]     # as assembled (STREAM-024 events aside)
     if not a.order:
         if chunks:
             yield Violation("STREAM-011", "at least one choice in the stream", "no chunk carried a choice", "chunks")
@@ -110,7 +110,7 @@ def usage_chunk(ex):
     a = _assembled(ex)
     opts = req(ex).get("stream_options")
     wants = isinstance(opts, dict) and opts.get("include_usage") is True
-    chunks = ex.chunks
+    chunks = [c for c in ex.chunks if "error" not in c]     # as assembled (STREAM-024 events aside)
     yield NotJudged("include_usage was not asked" if not wants else "include_usage was asked",
                     ("STREAM-018",) if not wants else ("STREAM-017",))
     if not wants:
