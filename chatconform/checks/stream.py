@@ -198,7 +198,8 @@ def stream_assembles_like_plain(plain, streamed):
     if plain.status != 200 or not isinstance(plain.json, dict) or not streamed.is_stream:
         raise NotJudged("one of the two answers is missing")
     got = _assembled(streamed).as_response()
-    shape = lambda b: [(c.get("index"), sorted(k for k in ("content", "tool_calls") if (c.get("message") or {}).get(k) is not None))
+    # What a choice carries, not how it spells its absence: tool_calls [] (vLLM) or null is none.
+    shape = lambda b: [(c.get("index"), sorted(k for k in ("content", "tool_calls") if (c.get("message") or {}).get(k)))
                        for c in (b.get("choices") or []) if isinstance(c, dict)]
     if shape(got) != shape(plain.json):
         raise Violation("STREAM-015", f"the non-stream structure {shape(plain.json)}", str(shape(got)), "choices")
