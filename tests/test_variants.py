@@ -95,9 +95,9 @@ def _params():
     return out
 
 
-def run_suite(base_url: str, key: str, caps: str, out: pathlib.Path) -> tuple[int, dict, str]:
+def run_suite(base_url: str, key: str, caps: str, out: pathlib.Path, paths=("suites",)) -> tuple[int, dict, str]:
     env = {**os.environ, "CC_VARIANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}   # no example database per port
-    cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+    cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
            "--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_VARIANT_KEY",
            "--capabilities", caps, "--allow-remote-images", "--results", str(out)]
     proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -131,6 +131,20 @@ def test_suite_passes_variant(name, caps, tmp_path):
     assert not failed and not errors and rc == 0, (
         f"{_case_id(name, caps)}: failed {sorted(failed)}, {errors} error(s), exit {rc}"
         + (f" (known false alarms: {sorted(known[0])})" if known else "") + f"\n{detail}")
+
+
+# A defect injected on top of a variant is still caught (its hooks run after the variant's).
+ON_TOP = [("gzip-unasked", "stream-id-changes", "suites/test_stream.py", "STREAM-006"),
+          ("close-delimited", "response-content-type-text-plain", "suites/test_http.py", "HTTP-003")]
+
+
+@pytest.mark.parametrize("name,defect,module,rule", ON_TOP, ids=[f"{v}+{d}" for v, d, _, _ in ON_TOP])
+def test_defect_on_top_of_a_variant_is_caught(name, defect, module, rule, tmp_path):
+    key = "sk-variant-" + secrets.token_hex(8)
+    with start(api_key=key, variants=[name], defects=[defect]) as srv:
+        rc, data, tail = run_suite(srv.base_url, key, "all", tmp_path / "both.json", paths=(module,))
+    failed, _ = _failures(data)
+    assert rc == 1 and failed == {rule}, f"{name} + {defect}: failed {sorted(failed)}, exit {rc}\n{tail}"
 
 
 # -- the catalogue ------------------------------------------------------------------------------
