@@ -595,7 +595,7 @@ variant(
     "fingerprint-null", "response",
     "system_fingerprint is null in every answer and every chunk.",
     "The spec's own example response has \"system_fingerprint\": null (RULES 'Known tensions', RESP-020); "
-    "LiteLLM forwards null from backends without one.",
+    "a server without a backend fingerprint has nothing else to say.",
     **_fingerprint(None),
 )
 
