@@ -3,6 +3,7 @@
     python -m chatconform.reference [--host 127.0.0.1] [--port N] [--api-key-env VAR]
                                     [--defect NAME ...] [--list-defects] [--verbose]
                                     [--dialect NAME] [--list-dialects] [--record FILE]
+                                    [--variant NAME ...] [--list-variants]
 
 Prints exactly one line `BASE_URL=http://127.0.0.1:PORT/v1` (flushed) once the
 server is listening, so a parent process can wait for it and read the port.
@@ -18,6 +19,7 @@ import threading
 from .defects import DEFECTS
 from .dialects import DIALECTS
 from .server import start
+from .variants import VARIANTS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list-defects", action="store_true", help="list the defect catalogue and exit")
     p.add_argument("--dialect", choices=sorted(DIALECTS), help="behave as this seed vendor documents (see --list-dialects)")
     p.add_argument("--list-dialects", action="store_true", help="list the vendor dialects and exit")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME",
+                   help="a conformant variant (repeatable, combinable with --defect); see --list-variants")
+    p.add_argument("--list-variants", action="store_true", help="list the conformant variants and exit")
     p.add_argument("--verbose", action="store_true", help="log requests and server errors to stderr")
     p.add_argument("--record", metavar="FILE", help="append every request received to FILE, one JSON line each, "
                    "without the Authorization value (benchmarks/bench.py replays them)")
@@ -40,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_defects:
         for d in DEFECTS.values():
             print(f"{d.name}\t{d.area}\t{','.join(d.breaks)}\t{d.description}")
+        return 0
+    if args.list_variants:
+        for v in VARIANTS.values():
+            print(f"{v.name}\t{v.area}\t{v.description}\t{v.why}")
         return 0
     if args.list_dialects:
         for d in DIALECTS.values():
@@ -58,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         server = start(args.host, args.port, api_key=api_key, defects=args.defect, verbose=args.verbose,
-                       dialect=args.dialect, record=record)
+                       dialect=args.dialect, record=record, variants=args.variant)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -26,6 +26,8 @@ from .defects import DEFECTS, Defect
 from .errors import ApiError
 from .exchange import Call, Reply, dumps, json_reply
 from .validate import check_model, validate_request
+from .variants import Transport, Variant, resolve_variants, transport_of
+from .variants import send as send_with_transport
 
 DEFAULT_MODELS = ("chatconform-reference",)
 MAX_BODY = 16 * 1024 * 1024  # 16 MiB, then 413
@@ -62,12 +64,14 @@ class Config:
     base_path: str = "/v1"  # where the API lives: a dialect may move it (dialects.py, 002: /api/v1)
     dialect: str | None = None
     record: Any = None  # a text file: one JSON line per request received (benchmarks/bench.py replays them)
+    variants: tuple[Variant, ...] = ()  # conformant variants (variants.py): their hooks run before the defects'
+    transport: Transport | None = None  # how replies go on the wire when a variant changes it (None: _send's way)
     skip: frozenset[str] = field(init=False)
     flags: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.skip = frozenset().union(*(d.skip_checks for d in self.defects))
-        self.flags = frozenset().union(*(d.flags for d in self.defects))
+        self.skip = frozenset().union(*(d.skip_checks for d in (*self.variants, *self.defects)))
+        self.flags = frozenset().union(*(d.flags for d in (*self.variants, *self.defects)))
         self._record_lock = threading.Lock()
 
     def log_request(self, method: str, path: str, headers: Any, raw: bytes | None) -> None:
@@ -90,7 +94,7 @@ class Config:
             self.record.flush()
 
     def hooks(self, name: str) -> list[Any]:
-        return [getattr(d, name) for d in self.defects if getattr(d, name) is not None]
+        return [getattr(d, name) for d in (*self.variants, *self.defects) if getattr(d, name) is not None]
 
 
 class _TooLarge(Exception):
@@ -180,7 +184,7 @@ class Handler(BaseHTTPRequestHandler):
             reply = self._error_reply(call, ApiError(500, "The server had an error while processing your request.", type="server_error", check="internal"))
         for hook in cfg.hooks("on_reply"):
             reply = hook(call, reply)
-        self._send(reply)
+        self._send(reply, call)
 
     def _error_reply(self, call: Call, e: ApiError) -> Reply:
         headers = {"Content-Type": "application/json", **e.headers}
@@ -189,8 +193,11 @@ class Handler(BaseHTTPRequestHandler):
             reply = hook(call, reply)
         return reply
 
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: Reply, call: Call | None = None) -> None:
         try:
+            if self.server.config.transport is not None:
+                send_with_transport(self, call, reply, self.server.config.transport)
+                return
             self.send_response(reply.status)
             headers = dict(reply.headers)
             headers.setdefault("x-request-id", fake_model.random_id("req_", 24))
@@ -398,6 +405,7 @@ class RunningServer:
         self.base_url = f"http://{url_host}:{self.port}{httpd.config.base_path}"
         self.dialect = httpd.config.dialect
         self.defects = tuple(d.name for d in httpd.config.defects)
+        self.variants = tuple(v.name for v in httpd.config.variants)
         self.api_key = httpd.config.api_key
         self._stopped = False
 
@@ -417,7 +425,7 @@ class RunningServer:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"RunningServer({self.base_url!r}, defects={self.defects!r})"
+        return f"RunningServer({self.base_url!r}, defects={self.defects!r}, variants={self.variants!r})"
 
 
 def start(
@@ -431,6 +439,7 @@ def start(
     stream_delay: float = STREAM_DELAY,
     dialect: str | None = None,
     record: Any = None,
+    variants: Sequence[str | Variant] = (),
 ) -> RunningServer:
     """Start a reference server in a daemon thread and return once it is listening.
 
@@ -438,8 +447,11 @@ def start(
     may be combined. `models` defaults to ("chatconform-reference",).
     `dialect` names an entry of dialects.DIALECTS: the server then behaves as that
     vendor documents (its base path, key handling and deviations; defects on top).
+    `variants` names entries of variants.VARIANTS: conformant choices (gzip, CRLF
+    events, other id formats...) the suite must pass; combinable, defects on top.
     """
     d = dialects.get(dialect) if dialect else None
+    chosen = resolve_variants(variants)
     if d is not None and models in (None, DEFAULT_MODELS):
         models = (d.model, *DEFAULT_MODELS)  # the model the vendor's page uses
     config = Config(
@@ -451,6 +463,8 @@ def start(
         base_path=d.base_path if d else "/v1",
         dialect=d.name if d else None,
         record=record,
+        variants=chosen,
+        transport=transport_of(chosen),
     )
     httpd = ReferenceHTTPServer((host, port), config)
     thread = threading.Thread(
