@@ -4,17 +4,34 @@
 it; any status but 200 breaks RULE.  `refuse=RULE`: the request is invalid, and RULE is
 the rule that says it must be refused; a 2xx or 5xx breaks RULE, and so does a 4xx
 other than the statuses the catalogue names for RULE (`statuses:` in rules.yaml).
-The error body itself is judged by the ERR checks on every error answer.
+The error body itself is judged by the ERR checks on every error answer (errors.py),
+which also read the intent: the field `param` names (ERR-003), the class of the status
+(ERR-011), the type of an invalid request's error (ERR-004).
+
+A 429 or 503 is not an answer to the request but "come back later": the client retries
+it, and one left after the retries ends the test as an error (CannotJudge).  The intent
+is judged on the answer that ends the retries, never on the 429 before it (ERR-006/007
+judge the 429 itself).
 """
 from __future__ import annotations
+
+import re
 
 from .. import rules as rules_mod
 from ..violations import Violation, short
 from . import INTENT, check
 
+RETRIED = (429, 503)        # statuses the client retries (client.Client._send)
+
+# Rules whose own text makes naming the offending field part of the refusal ("→ 400 +
+# envelope with `param` naming the field"): for them a refusal whose error.param does not
+# name the intent's `param` breaks the rule itself.  Everywhere else that is ERR-003's
+# business alone (errors.py).
+NAMES_PARAM = frozenset({"PARAM-011"})
+
 
 def answered(ex) -> bool:
-    return ex.status is not None
+    return ex.status is not None and ex.status not in RETRIED
 
 
 def summary(ex) -> str:
@@ -31,18 +48,47 @@ def _what(ex) -> str:
     return ex.label or "the request"
 
 
+def error_object(ex) -> dict | None:
+    err = ex.json.get("error") if isinstance(ex.json, dict) else None
+    return err if isinstance(err, dict) else None
+
+
+_SEGMENT = re.compile(r"[.\[\]]+")
+
+
+def first_segment(param: str) -> str:
+    """`messages.[3].role` -> `messages`; `body.messages.0` -> `body`."""
+    parts = [p for p in _SEGMENT.split(param.strip()) if p]
+    return parts[0] if parts else ""
+
+
+def names(got, field: str) -> bool:
+    """Whether an error's `param` names the request field `field` (itself, or a place
+    inside it: `messages.[0].role` names `messages`)."""
+    if not isinstance(got, str):
+        return False
+    got = got.strip()
+    return got == field or got.startswith(field + ".") or got.startswith(field + "[")
+
+
 @check(INTENT, applies=lambda ex: answered(ex) and ex.intent is not None and ex.intent.kind == "accept")
 def accepted(ex):
     if ex.status != 200:
         raise Violation(ex.intent.rule, f"HTTP 200 for {_what(ex)} (a valid request)", summary(ex), "status")
 
 
+def refusal_statuses(rule) -> str:
+    return "/".join(map(str, rule.statuses)) if rule.statuses else "a 4xx"
+
+
 @check(INTENT, applies=lambda ex: answered(ex) and ex.intent is not None and ex.intent.kind == "refuse")
 def refused(ex):
     rule = rules_mod.get(ex.intent.rule)
-    statuses = rule.statuses
-    wanted = "/".join(map(str, statuses)) if statuses else "a 4xx"
+    wanted = refusal_statuses(rule)
     if not 400 <= ex.status < 500:
         raise Violation(rule.id, f"HTTP {wanted} refusing {_what(ex)}", summary(ex), "status")
-    if statuses and ex.status not in statuses:
+    if rule.statuses and ex.status not in rule.statuses:
         raise Violation(rule.id, f"HTTP {wanted} refusing {_what(ex)} (the status the rule names)", summary(ex), "status")
+    err = error_object(ex)
+    if rule.id in NAMES_PARAM and ex.intent.param and err is not None and not names(err.get("param"), ex.intent.param):
+        raise Violation(rule.id, f"error.param naming {ex.intent.param!r}", short(err.get("param")), "/error/param")
