@@ -1,9 +1,11 @@
-"""Transport-level checks: media types of successful answers."""
+"""Transport-level checks: media types of successful answers, UTF-8, unknown fields."""
 from __future__ import annotations
 
+from .. import rules, schemas
 from ..client import DECODED_CODINGS
 from ..violations import Note, Violation
-from . import check, is_chat, valid_request
+from . import check, is_chat, req, valid_request
+from .intent import RETRIED
 
 
 @check("HTTP-003", applies=lambda ex: is_chat(ex) and ex.status == 200 and not ex.wants_stream and valid_request(ex))
@@ -40,3 +42,33 @@ def unrequested_content_coding(ex):
     decoded = ex.content_coding in DECODED_CODINGS
     yield Note("HTTP-004", f"Content-Encoding {ex.content_coding} although the request asked for identity; "
                            + ("decoded as the SDK would" if decoded else "not decoded: the body is judged as it came"))
+
+
+def unknown_fields(ex) -> list[str]:
+    """Top-level request fields the request schema does not define."""
+    known = schemas.load("request").get("properties") or {}
+    return [k for k in req(ex) if k not in known]
+
+
+def _unknown_field_request(ex) -> bool:
+    extra = unknown_fields(ex)
+    if not extra:
+        return False
+    # Only an otherwise valid request says something about the unknown field itself.
+    return schemas.is_valid("request", {k: v for k, v in req(ex).items() if k not in extra})
+
+
+@check("HTTP-008", applies=lambda ex: is_chat(ex) and ex.status is not None and ex.status not in RETRIED
+       and _unknown_field_request(ex))
+def unknown_field(ex):
+    """An unknown top-level field is ignored (200) or refused with the status the rule
+    names (400, + envelope: ERR-001), never a 5xx."""
+    names = ", ".join(unknown_fields(ex))
+    allowed = rules.get("HTTP-008").statuses
+    if ex.status == 200:
+        yield Note("HTTP-008", f"unknown field(s) {names} tolerated")
+    elif ex.status in allowed:
+        yield Note("HTTP-008", f"unknown field(s) {names} refused with HTTP {ex.status} (strict, as api.openai.com)")
+    else:
+        raise Violation("HTTP-008", f"HTTP 200 (ignored) or {'/'.join(map(str, allowed))} (refused) for the unknown field(s) {names}",
+                        f"HTTP {ex.status}", "status")

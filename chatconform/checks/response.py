@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from .. import schemas
-from ..violations import NotJudged, Violation, short
-from . import check, generic_pointer, ok_json, ok_stream, req, valid_request
+from ..violations import Note, NotJudged, Violation, short
+from . import check, choices_of, generic_pointer, is_int, ok_json, ok_stream, relation, req, valid_request
 
 
 RESPONSE_RULES = schemas.rules_of("response")
@@ -99,6 +99,125 @@ def identity(ex):
     elif abs(created - ex.at) > RECENT:
         yield Violation("RESP-022", f"a created within {RECENT // 60} minutes of when the answer arrived ({int(ex.at)})",
                         f"{created} ({(created - ex.at) / 3600:+.1f} h)", f"{where}/created")
+    asked, named = req(ex).get("model"), docs[0].get("model")
+    if isinstance(asked, str) and isinstance(named, str) and named and named != asked:
+        yield Note("RESP-007", f"requested {asked!r}, answered by {named!r}")
+
+
+@relation("RESP-005")
+def distinct_ids(*exchanges):
+    """Two completions have different ids ("a unique identifier")."""
+    ids = []
+    for ex in exchanges:
+        docs = _envelopes(ex) if ok_answer(ex) else []
+        if not docs or not isinstance(docs[0].get("id"), str) or not docs[0]["id"]:
+            raise NotJudged("one of the answers has no id to compare")
+        ids.append(docs[0]["id"])
+    if len(set(ids)) < len(ids):
+        raise Violation("RESP-005", f"{len(ids)} completions with different ids", f"ids {short(ids, 120)}", "/id")
+
+
+def _limit(r: dict) -> int | None:
+    limits = [r[k] for k in ("max_tokens", "max_completion_tokens") if is_int(r.get(k)) and r[k] >= 1]
+    return min(limits) if limits else None
+
+
+@check("RESP-014", applies=lambda ex: ok_json(ex) and not ex.truncated and valid_request(ex))
+def natural_finish(ex):
+    """A text answer (no tool call) that ended by itself or at a stop sequence says
+    "stop": not "tool_calls" without a call, not "length" short of the token limit."""
+    r = req(ex)
+    texts = [ch for ch in choices_of(ex.json) if not ch["message"].get("tool_calls") and not ch["message"].get("function_call")]
+    if not texts:
+        raise NotJudged("no text answer (a tool call, or no choice)")
+    usage = ex.json.get("usage") if isinstance(ex.json.get("usage"), dict) else {}
+    used, limit = usage.get("completion_tokens"), _limit(r)
+    n = r.get("n") if is_int(r.get("n")) else 1
+    judged = False
+    for ch in texts:
+        fr, where = ch.get("finish_reason"), f"/choices/{ch.get('index')}/finish_reason"
+        if fr == "stop":
+            judged = True
+        elif fr in ("tool_calls", "function_call"):
+            judged = True
+            yield Violation("RESP-014", '"stop" for a text answer that ended by itself', f"{fr!r} without any tool call", where)
+        elif fr == "length" and limit is not None and is_int(used) and n == 1:
+            judged = True
+            if used < limit:
+                yield Violation("RESP-014", '"stop" for an answer that ended before the token limit',
+                                f'"length" after {used} of {limit} tokens', where)
+    if not judged:
+        raise NotJudged("no choice shows how it ended (cut by a limit, filtered, or no usage)")
+
+
+@check("RESP-015", applies=lambda ex: ok_json(ex) and not ex.truncated and valid_request(ex) and isinstance(ex.json, dict))
+def usage_present(ex):
+    """A non-streaming answer carries usage (clients meter cost with it)."""
+    if not isinstance(ex.json.get("usage"), dict):
+        raise Violation("RESP-015", "a usage object", "absent" if "usage" not in ex.json else short(ex.json["usage"]), "/usage")
+
+
+def _defined(schema: dict, *path: str) -> set[str]:
+    """Property names the response schema defines at a place (through $ref/allOf/anyOf)."""
+    root = schemas.load("response")
+    out: set[str] = set()
+
+    def props(node, rest):
+        if isinstance(node, dict) and "$ref" in node:
+            node = schemas._resolve_local(root, node["$ref"])
+        if not isinstance(node, dict):
+            return
+        for key in ("allOf", "anyOf", "oneOf"):
+            for sub in node.get(key) or []:
+                props(sub, rest)
+        if not rest:
+            out.update(node.get("properties") or {})
+            return
+        step, more = rest[0], rest[1:]
+        if step == "[]":
+            props(node.get("items"), more)
+        else:
+            props((node.get("properties") or {}).get(step), more)
+
+    props(schema, list(path))
+    return out
+
+
+@check("RESP-021", applies=lambda ex: ok_json(ex) and isinstance(ex.json, dict))
+def extensions_reported(ex):
+    """Fields the spec does not define are extensions: listed, never failed (a MAY rule
+    no answer can break, so it is never counted as judged either)."""
+    root = schemas.load("response")
+    places = [("", ex.json, ()), ("usage", ex.json.get("usage"), ("usage",))]
+    for i, ch in enumerate(ex.json.get("choices") or []):
+        if isinstance(ch, dict):
+            places += [(f"choices[{i}]", ch, ("choices", "[]")), (f"choices[{i}].message", ch.get("message"), ("choices", "[]", "message"))]
+    for name, node, path in places:
+        if isinstance(node, dict):
+            extra = sorted(set(node) - _defined(root, *path))
+            if extra:
+                yield Note("RESP-021", f"extension fields {('in ' + name) if name else 'at the top level'}: {', '.join(extra)}")
+    raise NotJudged("extension fields are allowed anywhere: reported as notes, never judged")
+
+
+# -- a conversation's history (REQ-012) ------------------------------------------------------------
+@relation("REQ-012")
+def history_kept(full, last_turn):
+    """The same last turn, with and without the earlier turns.  Whether the earlier turns
+    were honoured shows only in the model's words, and usage (the one server-side trace)
+    is fabricated by gateways and mocks: both are noted, the rule is never judged."""
+    if not (ok_json(full) and ok_json(last_turn)):
+        raise NotJudged("one of the two answers is missing")
+    p_all = ((full.json or {}).get("usage") or {}).get("prompt_tokens")
+    p_one = ((last_turn.json or {}).get("usage") or {}).get("prompt_tokens")
+    if is_int(p_all) and is_int(p_one) and p_all <= p_one:
+        yield Note("REQ-012", f"prompt_tokens {p_all} for the whole conversation vs {p_one} for its last turn alone: "
+                              "the history may have been dropped")
+    content = next((ch["message"].get("content") for ch in choices_of(full.json)), None)
+    if isinstance(content, str):
+        yield Note("REQ-012", f"the answer to the conversation {'mentions' if '12' in content else 'does not mention'} 12 "
+                              "(model-dependent)")
+    raise NotJudged("whether earlier turns are honoured shows only in the model's words (model-dependent): noted, never judged")
 
 
 def _order(ex) -> list:
