@@ -262,7 +262,8 @@ CHARS_PER_TOKEN_MAX = 20        # no tokenizer packs English text into fewer tok
 
 def prompt_chars(ex) -> int:
     total = 0
-    for m in req(ex).get("messages") or []:
+    messages = req(ex).get("messages")
+    for m in messages if isinstance(messages, list) else []:
         c = m.get("content") if isinstance(m, dict) else None
         if isinstance(c, str):
             total += len(c)

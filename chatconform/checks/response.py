@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import schemas
 from ..violations import Note, NotJudged, Violation, short
-from . import check, choices_of, generic_pointer, is_int, ok_json, ok_stream, relation, req, valid_request
+from . import check, generic_pointer, is_int, ok_json, ok_stream, relation, req, valid_request
 
 
 RESPONSE_RULES = schemas.rules_of("response")
@@ -52,8 +52,18 @@ def usage_violations(usage, where: str, prompt_nonempty: bool = True, generated:
                     yield Violation("RESP-019", f"{details}.{k} <= {parent} ({usage[parent]})", str(v), f"{where}/{details}/{k}")
 
 
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _choices(body) -> list[dict]:
+    """The choices of an answer body that have a message object (none when the body is malformed)."""
+    body = body if isinstance(body, dict) else {}
+    return [ch for ch in _list(body.get("choices")) if isinstance(ch, dict) and isinstance(ch.get("message"), dict)]
+
+
 def _generated(choices) -> bool:
-    for ch in choices:
+    for ch in _list(choices):
         if isinstance(ch, dict) and isinstance(ch.get("message"), dict):
             m = ch["message"]
             if m.get("content") or m.get("tool_calls"):
@@ -99,8 +109,16 @@ def identity(ex):
     elif abs(created - ex.at) > RECENT:
         yield Violation("RESP-022", f"a created within {RECENT // 60} minutes of when the answer arrived ({int(ex.at)})",
                         f"{created} ({(created - ex.at) / 3600:+.1f} h)", f"{where}/created")
-    asked, named = req(ex).get("model"), docs[0].get("model")
-    if isinstance(asked, str) and isinstance(named, str) and named and named != asked:
+
+
+@check("RESP-007", applies=lambda ex: ok_json(ex) and isinstance(ex.json, dict) and "model" in ex.json)
+def model_named(ex):
+    """model is a non-empty string (its type is the schema's business); a resolved
+    version of the requested alias is fine, and noted."""
+    named, asked = ex.json["model"], req(ex).get("model")
+    if isinstance(named, str) and not named.strip():
+        raise Violation("RESP-007", "a non-empty model naming the model used", repr(named), "/model")
+    if isinstance(asked, str) and isinstance(named, str) and named != asked:
         yield Note("RESP-007", f"requested {asked!r}, answered by {named!r}")
 
 
@@ -122,12 +140,17 @@ def _limit(r: dict) -> int | None:
     return min(limits) if limits else None
 
 
-@check("RESP-014", applies=lambda ex: ok_json(ex) and not ex.truncated and valid_request(ex))
+def plain_answer(ex) -> bool:
+    """A complete non-streaming answer object to a valid request."""
+    return ok_json(ex) and not ex.truncated and valid_request(ex) and isinstance(ex.json, dict)
+
+
+@check("RESP-014", applies=plain_answer)
 def natural_finish(ex):
     """A text answer (no tool call) that ended by itself or at a stop sequence says
     "stop": not "tool_calls" without a call, not "length" short of the token limit."""
     r = req(ex)
-    texts = [ch for ch in choices_of(ex.json) if not ch["message"].get("tool_calls") and not ch["message"].get("function_call")]
+    texts = [ch for ch in _choices(ex.json) if not ch["message"].get("tool_calls") and not ch["message"].get("function_call")]
     if not texts:
         raise NotJudged("no text answer (a tool call, or no choice)")
     usage = ex.json.get("usage") if isinstance(ex.json.get("usage"), dict) else {}
@@ -150,7 +173,7 @@ def natural_finish(ex):
         raise NotJudged("no choice shows how it ended (cut by a limit, filtered, or no usage)")
 
 
-@check("RESP-015", applies=lambda ex: ok_json(ex) and not ex.truncated and valid_request(ex) and isinstance(ex.json, dict))
+@check("RESP-015", applies=plain_answer)
 def usage_present(ex):
     """A non-streaming answer carries usage (clients meter cost with it)."""
     if not isinstance(ex.json.get("usage"), dict):
@@ -189,7 +212,7 @@ def extensions_reported(ex):
     no answer can break, so it is never counted as judged either)."""
     root = schemas.load("response")
     places = [("", ex.json, ()), ("usage", ex.json.get("usage"), ("usage",))]
-    for i, ch in enumerate(ex.json.get("choices") or []):
+    for i, ch in enumerate(_list(ex.json.get("choices"))):
         if isinstance(ch, dict):
             places += [(f"choices[{i}]", ch, ("choices", "[]")), (f"choices[{i}].message", ch.get("message"), ("choices", "[]", "message"))]
     for name, node, path in places:
@@ -208,12 +231,15 @@ def history_kept(full, last_turn):
     is fabricated by gateways and mocks: both are noted, the rule is never judged."""
     if not (ok_json(full) and ok_json(last_turn)):
         raise NotJudged("one of the two answers is missing")
-    p_all = ((full.json or {}).get("usage") or {}).get("prompt_tokens")
-    p_one = ((last_turn.json or {}).get("usage") or {}).get("prompt_tokens")
+    def prompt_tokens(ex):
+        usage = ex.json.get("usage") if isinstance(ex.json, dict) else None
+        return usage.get("prompt_tokens") if isinstance(usage, dict) else None
+
+    p_all, p_one = prompt_tokens(full), prompt_tokens(last_turn)
     if is_int(p_all) and is_int(p_one) and p_all <= p_one:
         yield Note("REQ-012", f"prompt_tokens {p_all} for the whole conversation vs {p_one} for its last turn alone: "
                               "the history may have been dropped")
-    content = next((ch["message"].get("content") for ch in choices_of(full.json)), None)
+    content = next((ch["message"].get("content") for ch in _choices(full.json)), None)
     if isinstance(content, str):
         yield Note("REQ-012", f"the answer to the conversation {'mentions' if '12' in content else 'does not mention'} 12 "
                               "(model-dependent)")
@@ -236,6 +262,8 @@ def choice_count(ex):
                     ("RESP-009",) if many else ("PARAM-008", "STREAM-020"))
     if not (many and ex.is_stream):
         yield NotJudged("not a stream with n > 1", ("STREAM-020",))
+    if not ex.is_stream and not isinstance(ex.json, dict):
+        raise NotJudged("no answer object (RESP-001's business)")
     if isinstance(ex.json, dict) and not isinstance(ex.json.get("choices"), list) and not ex.is_stream:
         raise NotJudged("no choices array (the schema's business)")
     rule = ("STREAM-020" if ex.is_stream else "PARAM-008") if many else "RESP-009"
