@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from ..errors import ApiError
-from ..exchange import Call, Reply
+from ..exchange import Call, Reply, dumps
 from ..validate import KNOWN_FIELDS
 from .base import CHAT_PATH, _bad, _rewrite_error, _server_error, defect
 
@@ -108,8 +108,54 @@ def _unknown_path_html(call: Call, reply: Reply) -> Reply:
     return _rewrite_error(reply, lambda env: "<html><body><h1>404 Not Found</h1></body></html>", "text/html; charset=utf-8")
 
 
+# An unknown path is ERR-010's business (SHOULD): ERR-001/002 judge the chat operation's errors.
 defect(
-    "unknown-path-html", "http", "ERR-001",
+    "unknown-path-html", "http", "ERR-010",
     "An unknown path under the base URL gets an HTML 404 page instead of the JSON error envelope.",
     on_error=_unknown_path_html,
+)
+
+
+def _unknown_path_detail(call: Call, reply: Reply) -> Reply:
+    if reply.check != "http.unknown-path":
+        return reply
+    return _rewrite_error(reply, lambda env: {"detail": "Not Found"})
+
+
+defect(
+    "unknown-path-detail", "http", "ERR-010",
+    "An unknown path under the base URL gets a web framework's 404 body {\"detail\": \"Not Found\"} (FastAPI's "
+    "default), not the error envelope.",
+    on_error=_unknown_path_detail,
+)
+
+_WEB_UI = b"<!doctype html><html><head><title>Chat</title></head><body><div id=app></div></body></html>"
+
+
+def _unknown_path_200(call: Call, reply: Reply) -> Reply:
+    if reply.check != "http.unknown-path":
+        return reply
+    return Reply(200, {"Content-Type": "text/html; charset=utf-8"}, _WEB_UI)
+
+
+defect(
+    "unknown-path-200", "http", "ERR-010",
+    "An unknown path under the base URL is answered 200 with a web UI's HTML page (a single-page app's "
+    "catch-all route), not 404 + envelope.",
+    on_error=_unknown_path_200,
+)
+
+
+def _chat_route_404(call: Call, reply: Reply) -> Reply:
+    if call.path != CHAT_PATH or call.method != "POST":
+        return reply
+    e = ApiError(404, f"Invalid URL (POST {CHAT_PATH})", check="defect")
+    return Reply(404, {"Content-Type": "application/json"}, dumps(e.envelope()).encode(), error=e.error_object(), check="defect")
+
+
+defect(
+    "chat-route-404", "http", "HTTP-001",
+    "POST {base}/chat/completions answers 404 (the envelope): the operation is not served at the documented "
+    "path (mounted elsewhere, e.g. {base}/chat).",
+    on_reply=_chat_route_404,
 )

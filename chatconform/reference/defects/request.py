@@ -1,8 +1,9 @@
 """Defects of one area: request acceptance.  Each `defect(...)` registers one mutant (see the package docstring)."""
 from __future__ import annotations
 
+from ..errors import ApiError
 from ..exchange import Call
-from .base import _reject_message, defect
+from .base import _bad, _reject_message, defect
 
 
 def _only_text_parts(m: dict) -> bool:
@@ -120,4 +121,26 @@ defect(
     "missing-model-uses-default", "request", "REQ-002",
     "A body without `model` is served by the default model instead of rejected with 400.",
     on_parsed=_default_model,
+)
+
+
+def _requires_limit(call: Call) -> ApiError | None:
+    body = call.body or {}
+    if body.get("max_tokens") is None and body.get("max_completion_tokens") is None:
+        return _bad("max_tokens", "Missing required parameter: 'max_tokens'.", "missing_required_parameter")
+    return None
+
+
+defect(
+    "requires-max-tokens", "request", "REQ-001",
+    "A request without a token limit is refused with 400 'max_tokens is required' (an Anthropic-style backend): "
+    "`model` and `messages` alone are not enough.",
+    on_request=_requires_limit,
+)
+defect(
+    "rejects-assistant-text-parts", "request", "REQ-008",
+    "An assistant history message whose content is an array of text parts is refused with 400 (only strings accepted).",
+    on_request=_reject_message(lambda m: m.get("role") == "assistant" and isinstance(m.get("content"), list), "content",
+                               "Invalid type for 'messages.[{i}].content': expected a string, but got an array instead.",
+                               "invalid_type"),
 )

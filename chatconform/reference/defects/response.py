@@ -104,3 +104,9 @@ defect("usage-prompt-tokens-zero", "response", "RESP-018", "`prompt_tokens` is 0
        on_response=_usage_edit(_prompt_zero))
 defect("usage-cached-exceeds-prompt", "response", "RESP-019", "`prompt_tokens_details.cached_tokens` is larger than `prompt_tokens`.",
        on_response=_usage_edit(lambda u: u["prompt_tokens_details"].__setitem__("cached_tokens", u["prompt_tokens"] + 5)))
+defect("response-as-list", "response", "RESP-001",
+       "The completion object is sent wrapped in a one-element JSON array (a batch API's shape).",
+       on_response=lambda call, body: [body])
+defect("response-created-fixed", "response", "RESP-022",
+       "`created` is a fixed placeholder time (946684800, 2000-01-01), not when the completion was made.",
+       on_response=_set("created", 946684800))
