@@ -1,9 +1,15 @@
 """`chatconform rejudge results.json`: re-score recorded exchanges with the current rules.
 
-No request is sent.  The observer's checks run again on every recorded exchange; the
-violations a test body raised are kept as recorded (their probe logic lives in the
-test, not in the data); the catalogue's current levels, the recorded level and the
-target's expectations decide each outcome again.  Prints what changed.
+No request is sent.  Every exchange is rebuilt as it was recorded (its arrival time,
+so that RESP-022 compares `created` with when the answer came, not with today's clock;
+the test's intent, so that the intent and ERR checks judge it again), and the registered
+checks run on it as in a live run; findings under a capability the target does not
+claim are set aside as in a live run.  What the record cannot replay stands as recorded:
+the violations a test body raised, the relations a test asked for between exchanges
+(recorder.relate), an exchange whose stored body was cut, and, in a file written before
+intents were recorded, what only the intent judged.  The catalogue's current levels, the
+recorded level and the target's expectations decide each outcome again.  Prints what
+changed.
 """
 from __future__ import annotations
 
@@ -14,11 +20,14 @@ import pathlib
 import sys
 
 from . import checks, results
+from .checks import extensions
 from .client import Exchange
+from .observer import PREMISE_RULES
+from .outcomes import Outcome
 from .sse import SSEParser
 from .targets import Expectation
-from .verdict import judge
-from .violations import Violation
+from .verdict import judge, set_aside_unclaimed
+from .violations import Intent, Violation
 
 
 def exchange_from(rec: dict) -> Exchange | None:
@@ -30,6 +39,9 @@ def exchange_from(rec: dict) -> Exchange | None:
         req_json = None
     ex = Exchange(method=req.get("method", "POST"), url=req.get("url", ""), request_headers=req.get("headers") or {},
                   request_body=body, request_json=req_json, label=rec.get("label", ""))
+    intent = rec.get("intent")
+    if isinstance(intent, dict) and intent.get("kind") in ("accept", "refuse") and intent.get("rule"):
+        ex.intent = Intent(intent["kind"], intent["rule"], intent.get("param"))
     if resp is None:
         ex.transport_error = rec.get("transport_error") or "no response"
         return ex
@@ -38,6 +50,7 @@ def exchange_from(rec: dict) -> Exchange | None:
     ex.body = (resp.get("body") or "").encode("utf-8")
     ex.truncated = resp.get("cut_by_suite")
     ex.elapsed = resp.get("elapsed") or 0.0
+    ex.at = resp.get("at")
     if "text/event-stream" in ex.headers.get("content-type", "") or (ex.wants_stream and ex.status == 200 and "json" not in ex.headers.get("content-type", "")):
         ex.sse = SSEParser()
         ex.sse.feed(ex.body)
@@ -51,43 +64,89 @@ def exchange_from(rec: dict) -> Exchange | None:
     return ex
 
 
-def rejudge_test(test: dict, expectations, level: str) -> dict:
-    exchanges = [exchange_from(r) for r in test.get("exchanges", [])]
+def _relation_rules() -> set[str]:
+    return {r for rel in checks.RELATIONS.values() for r in rel.rules}
+
+
+def rejudge_test(test: dict, expectations, level: str, claims=lambda capability: True, declared=None) -> dict:
+    """One test again: `claims` says which capabilities the target claims, `declared` its
+    response extensions (targets.yaml), as the live run had them."""
+    if test["outcome"] in ("not-claimed", "not-applicable", "disabled", "skip"):
+        return dict(test)
+    records = test.get("exchanges", [])
+    exchanges = [exchange_from(r) for r in records]
     violations: list[Violation] = []
-    keep_recorded = set()
-    for i, (rec, ex) in enumerate(zip(test.get("exchanges", []), exchanges)):
-        resp = rec.get("response") or {}
-        if resp.get("body_truncated"):
-            keep_recorded.add(i)             # the stored body is cut: its recorded verdict stands
-            continue
+    judged: dict[str, int] = {}
+    unjudged: dict[str, str] = {}
+    refused: list[Violation] = []
+    spoken: dict[int, set[str]] = {}            # exchange -> rules the checks judged, skipped or broke on it
+    replayed: set[int] = set()
+    for i, (rec, ex) in enumerate(zip(records, exchanges)):
+        if (rec.get("response") or {}).get("body_truncated"):
+            continue                             # the stored body is cut: its recorded verdict stands
         if ex.status is None:
             continue
-        found, _notes = checks.run(ex)
-        violations.extend(found)
+        found = checks.run(ex)
+        if declared:
+            found.violations += extensions.response_violations(ex, declared)     # DIALECT-002, as the plugin does
+        replayed.add(i)
+        violations.extend(found.violations)
+        for rule in found.judged:
+            judged[rule] = judged.get(rule, 0) + 1
+        for rule, why in found.unjudged.items():
+            unjudged.setdefault(rule, why)
+        spoken[i] = found.judged | set(found.unjudged) | {v.rule for v in found.violations} | ({extensions.RULE} if declared else set())
+        if ex.intent is not None and ex.intent.kind == "accept":
+            refused += [v for v in found.violations if v.rule in (ex.intent.rule, *PREMISE_RULES)]
+    found_keys = {(v.rule, v.where, v.expected, id(v.exchange)) for v in violations}
+    relation_rules = _relation_rules()
     for v in test.get("violations", []):
-        if v.get("origin") == "test" or v.get("exchange") in keep_recorded or v.get("exchange") is None and v.get("origin") != "check":
-            ex = exchanges[v["exchange"]] if isinstance(v.get("exchange"), int) and v["exchange"] < len(exchanges) else None
-            violations.append(Violation(v["rule"], v["expected"], v["actual"], v.get("where", ""), ex, origin=v.get("origin", "test")))
+        idx = v.get("exchange")
+        ex = exchanges[idx] if isinstance(idx, int) and 0 <= idx < len(exchanges) else None
+        if v.get("origin") == "check" and idx in replayed:
+            if v["rule"] in relation_rules:
+                pass                             # a relation between exchanges: not replayed, stands
+            elif "intent" not in records[idx] and v["rule"] not in spoken[idx]:
+                pass                             # judged by the intent of an older record: stands
+            else:
+                continue                         # the checks judged this exchange again
+        kept = Violation(v["rule"], v["expected"], v["actual"], v.get("where", ""), ex, origin=v.get("origin", "test"))
+        if (kept.rule, kept.where, kept.expected, id(ex)) not in found_keys:
+            violations.append(kept)
     seen, unique = set(), []
     for v in violations:
         if v.key() not in seen:
             seen.add(v.key())
             unique.append(v)
-    if test["outcome"] in ("not-claimed", "not-applicable", "disabled", "skip"):
-        return dict(test)
+    unique, _notes = set_aside_unclaimed(unique, claims)
+    # What no replayed check speaks about (a relation, an intent an older record lacks)
+    # keeps the word the live run gave it.
+    said = set().union(*spoken.values()) if spoken else set()
+    recorded = test.get("rule_outcomes") or {}
+    for rid, r in recorded.items():
+        if rid not in said and r.get("outcome") == Outcome.PASS.value:
+            judged.setdefault(rid, 1)
     error = test.get("reason") if test["outcome"] == "error" else None
-    verdict = judge(unique, exchanges, test["rules"], expectations, level, error=error)
+    verdict = judge(unique, exchanges, test["rules"], expectations, level, error=error,
+                    judged=judged, unjudged=unjudged, refused=refused)
+    for rid, r in recorded.items():
+        now = verdict["rules"].get(rid)
+        if now and rid not in said and r.get("outcome") == Outcome.NOT_JUDGED.value and now["outcome"] == Outcome.NOT_EXERCISED.value:
+            verdict["rules"][rid] = dict(r)
     new = dict(test)
     new["outcome"] = verdict["outcome"]
     new["violations"] = verdict["violations"]
     new["reason"] = verdict.get("reason", test.get("reason", ""))
+    new["rule_outcomes"] = verdict["rules"]
     return new
 
 
 def rejudge(data: dict) -> tuple[dict, list[tuple[str, str, str]]]:
     exps = tuple(Expectation(e["rule"], e["reason"], e["link"], _dt.date.fromisoformat(e["expires"]), bool(e.get("intermittent")))
                  for e in data["target"].get("expectations", []))
-    new_tests = [rejudge_test(t, exps, data["level"]) for t in data["tests"]]
+    claimed = set(data["target"].get("capabilities") or ())
+    declared = (data["target"].get("extensions") or {}).get("response")
+    new_tests = [rejudge_test(t, exps, data["level"], claimed.__contains__, declared) for t in data["tests"]]
     changes = [(t["nodeid"], t["outcome"], n["outcome"]) for t, n in zip(data["tests"], new_tests) if t["outcome"] != n["outcome"]]
     started = _dt.datetime.fromisoformat(data["started"])
     new = results.build(new_tests, data["target"], data["level"], started)

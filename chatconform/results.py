@@ -26,6 +26,8 @@ def exchange_record(ex: Exchange) -> dict:
             "elapsed": round(ex.elapsed, 4), "at": round(ex.at, 3) if ex.at is not None else None},
         "transport_error": redact.text(ex.transport_error) if ex.transport_error else None,
         "curl": ex.curl(),
+        # What the test declared about the request: rejudge needs it to judge the intent again.
+        "intent": None if ex.intent is None else {"kind": ex.intent.kind, "rule": ex.intent.rule, "param": ex.intent.param},
     }
 
 
