@@ -70,8 +70,8 @@ BAD_MESSAGES = [
 def test_bad_messages(client, model, case):
     """REQ-010: a message with an unknown or missing role, or without content → 400 + envelope."""
     what, msg = case
-    body = {"model": model, "messages": [msg] if "system" not in what else [msg, {"role": "user", "content": "hi"}], "max_tokens": 8}
-    client.chat(body, label=what, refuse="REQ-010", param="messages")
+    msgs = [msg] if "system" not in what else [msg, {"role": "user", "content": "hi"}]
+    client.chat(probes.with_messages(model, msgs, limit=8), label=what, refuse="REQ-010", param="messages")
 
 
 BAD_PARTS = [
@@ -86,8 +86,8 @@ BAD_PARTS = [
 def test_bad_parts(client, model, case):
     """REQ-011: an empty part array, an unknown part type, or a part without payload → 400 + envelope."""
     what, content = case
-    body = {"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": 8}
-    client.chat(body, label=what, refuse="REQ-011", param="messages")
+    msgs = [{"role": "user", "content": content}]
+    client.chat(probes.with_messages(model, msgs, limit=8), label=what, refuse="REQ-011", param="messages")
 
 
 @pytest.mark.rules("ERR-005")
@@ -117,7 +117,7 @@ def test_context_overflow(client, model):
     means a larger context (not judged).  No intent: both a refusal and a whole answer are
     right.  ERR-009: a server that fails on it answers a 5xx with the envelope."""
     huge = "lorem ipsum " * 150_000          # ~300k tokens for any tokenizer, 1.8 MB
-    client.chat(probes.with_messages(model, [{"role": "user", "content": huge}], max_tokens=4), label="context overflow")
+    client.chat(probes.with_messages(model, [{"role": "user", "content": huge}], limit=4), label="context overflow")
 
 
 @pytest.mark.rules("ERR-006", "ERR-007")
