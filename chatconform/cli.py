@@ -41,6 +41,10 @@ run options (the same options work with plain `pytest` in the repository root):
   --api-key-env VAR       the environment variable that holds its API key (never the key itself)
   --capabilities LIST     'all' or a comma list: streaming,stream_usage,tools,parallel_tools,vision,
                           audio,json_object,json_schema,logprobs,n,auth
+  --lacks LIST            capabilities the ad hoc target declares it does NOT have (comma list; not
+                          claiming one says nothing): e.g. --lacks vision makes VISION-006 judge an image
+  --allow-remote-images   let the ad hoc target be sent https image URLs (VISION-001, VISION-004's
+                          unreachable URL): the server will fetch them; off by default
   --level must|should     should (default): MUST and SHOULD rules fail the run;
                           must: SHOULD violations are reported as warnings
   --budget smoke|standard|thorough

@@ -34,6 +34,8 @@ def summary_lines(data: dict) -> list[str]:
     t = data["target"]
     out.append(f"target: {t['name']}  model: {t['model']}  base_url: {t['base_url']}  level: {data['level']}")
     out.append(f"claimed: {', '.join(t['capabilities']) or '(nothing beyond the core)'}")
+    if t.get("lacks"):
+        out.append(f"lacks (declared): {', '.join(t['lacks'])}")
     # per area
     areas: dict[str, dict[str, int]] = {}
     for rid, r in data["rules"].items():
@@ -66,6 +68,7 @@ def summary_lines(data: dict) -> list[str]:
         if not p["failed"] and p.get("not_exercised"):
             extra += f"  not exercised (the situation never arose): {', '.join(p['not_exercised'])}"
         out.append(f"  {name:<11} {p['verdict']:<12}{extra}")
+    out += disabled_lines(data["rules"])
     exps = data.get("expectations") or []
     if exps:
         out.append("")
@@ -77,4 +80,20 @@ def summary_lines(data: dict) -> list[str]:
     sp = data["spend"]
     out.append("")
     out.append(f"spent: {sp['requests']} requests, {sp['completion_tokens']} completion tokens")
+    return out
+
+
+def disabled_lines(by_rule: dict) -> list[str]:
+    """Rules the target's configuration turned off, grouped by the reason their test gave,
+    which says how to turn them on (e.g. VISION-001: --allow-remote-images)."""
+    groups: dict[str, list[str]] = {}
+    for rid, r in by_rule.items():
+        if r["outcome"] == "disabled" and r.get("reason"):
+            groups.setdefault(r["reason"].removeprefix("disabled: "), []).append(rid)
+    if not groups:
+        return []
+    out = ["", "disabled by the target's configuration (how to enable):"]
+    for why, rids in groups.items():
+        names = ", ".join(rids[:6]) + (f" and {len(rids) - 6} more" if len(rids) > 6 else "")
+        out.append(f"  {names} disabled: {why[:200]}")
     return out

@@ -65,9 +65,33 @@ class Target:
     extensions: dict = field(default_factory=dict)      # {request: {param: schema}, response: {pointer: schema}}
     gated: dict[str, str] = field(default_factory=dict)  # capability -> why this key lacks it
     token_field: str = "max_completion_tokens"           # the token-limit field probes send (probes.py)
+    # What the target declares it does NOT have (`lacks`, --lacks): distinct from not
+    # claiming, which says nothing.  Only a declared lack makes "refuse what you lack"
+    # rules (VISION-006) apply; a capability is never both claimed and lacked.
+    lacking: frozenset[str] = frozenset()
+    # A valid key without permission for chat completions or the model (AUTH-006),
+    # from the environment like api_key; None: AUTH-006 is not exercised.
+    restricted_key: str | None = field(default=None, repr=False)
+    restricted_key_env: str | None = None
 
     def claims(self, capability: str) -> bool:
         return capability in self.capabilities
+
+    def lacks(self, capability: str) -> bool:
+        """Whether the target declares it lacks `capability` (never the same as not claiming it)."""
+        return capability in self.lacking
+
+    def restricted(self) -> str | None:
+        """The restricted key AUTH-006 sends: the operator's (`restricted_key`), or for the
+        embedded reference the one it derives from its own key (reference/auth.py)."""
+        if self.restricted_key:
+            return self.restricted_key
+        if self.embedded == "reference" and self.api_key:
+            from .reference.auth import restricted_key_for
+            key = restricted_key_for(self.api_key)
+            redact.register(key)
+            return key
+        return None
 
     @property
     def concurrency(self) -> int:
@@ -87,6 +111,8 @@ class Target:
             "headers": redact.headers(self.headers), "timeouts": self.timeouts, "limits": self.limits,
             "retries": self.retries, "rate_limit": self.rate_limit, "budget": self.budget, "embedded": self.embedded,
             "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated, "token_limit_field": self.token_field,
+            "lacks": sorted(self.lacking),
+            "restricted_key": (f"${{{self.restricted_key_env}}}" if self.restricted_key_env else "(set)") if self.restricted_key else None,
             "expectations": [{"rule": e.rule, "reason": e.reason, "link": e.link, "expires": e.expires.isoformat(),
                               "intermittent": e.intermittent} for e in self.expectations],
         }
@@ -103,6 +129,21 @@ def parse_capabilities(value: Any, where: str) -> frozenset[str]:
     if unknown:
         raise UsageError(f"{where}: unknown capability {', '.join(map(str, unknown))} (known: {', '.join(CAPABILITIES)}, or 'all')")
     return frozenset(value)
+
+
+def parse_lacks(value: Any, claimed: frozenset[str], where: str) -> frozenset[str]:
+    """`lacks`: a list (or comma list) of capabilities the target declares it does not
+    have; none of them may also be claimed."""
+    if value in (None, "", []):
+        return frozenset()
+    if value == "all" or value == ["all"]:
+        raise UsageError(f"{where}: lacks takes a list of capabilities, not 'all'")
+    lacking = parse_capabilities(value, where)
+    both = sorted(lacking & claimed)
+    if both:
+        raise UsageError(f"{where}: {', '.join(both)} also claimed in capabilities "
+                         "(a capability is either claimed or lacked, not both)")
+    return lacking
 
 
 def check_base_url(url: str, where: str) -> str:
@@ -183,9 +224,15 @@ def from_entry(name: str, entry: dict, source: str) -> Target:
     if isinstance(raw_key, str):
         m = _VAR.fullmatch(raw_key.strip())
         key_env = m.group(1) if m else None
+    restricted_env = None
+    if isinstance(entry.get("restricted_key"), str):
+        m = _VAR.fullmatch(entry["restricted_key"].strip())
+        restricted_env = m.group(1) if m else None
     entry = _expand(entry, source, f"targets.{name}")
     api_key = entry.get("api_key") or None
     redact.register(api_key)
+    restricted_key = entry.get("restricted_key") or None
+    redact.register(restricted_key)
     headers = {k: str(v) for k, v in (entry.get("headers") or {}).items()}
     for v in headers.values():
         if "authorization" in v.lower():
@@ -203,9 +250,11 @@ def from_entry(name: str, entry: dict, source: str) -> Target:
         if not base:
             raise UsageError(f"{where}: base_url is required (or embedded: reference)")
         base = check_base_url(base, f"{where}.base_url")
+    capabilities = parse_capabilities(entry.get("capabilities", []), f"{where}.capabilities")
     return Target(
-        name=name, base_url=base or "", model=entry["model"],
-        capabilities=parse_capabilities(entry.get("capabilities", []), f"{where}.capabilities"),
+        name=name, base_url=base or "", model=entry["model"], capabilities=capabilities,
+        lacking=parse_lacks(entry.get("lacks"), capabilities, f"{where}.lacks"),
+        restricted_key=restricted_key, restricted_key_env=restricted_env,
         api_key=api_key, api_key_env=key_env, headers=headers,
         timeouts={**DEFAULT_TIMEOUTS, **(entry.get("timeouts") or {})},
         limits={**DEFAULT_LIMITS, **(entry.get("limits") or {})},
@@ -274,7 +323,8 @@ def resolve(name: str, path: str | os.PathLike) -> Target:
     return from_entry(name, entries[name], str(path))
 
 
-def adhoc(base_url: str, model: str | None, api_key_env: str | None, capabilities: str | None) -> Target:
+def adhoc(base_url: str, model: str | None, api_key_env: str | None, capabilities: str | None,
+          lacks: str | None = None) -> Target:
     where = "--base-url"
     if not model:
         raise UsageError("--base-url needs --model MODEL as well")
@@ -285,7 +335,8 @@ def adhoc(base_url: str, model: str | None, api_key_env: str | None, capabilitie
         key = os.environ[api_key_env]
         redact.register(key)
     caps = parse_capabilities(capabilities or "", "--capabilities") if capabilities else frozenset()
+    lacking = parse_lacks(lacks, caps, "--lacks")
     url = check_base_url(base_url, where)
     # Named by where it listens, so side-by-side reports of several ad hoc runs stay apart.
     return Target(name=urlsplit(url).netloc or "adhoc", base_url=url, model=model, capabilities=caps,
-                  api_key=key, api_key_env=api_key_env)
+                  api_key=key, api_key_env=api_key_env, lacking=lacking)

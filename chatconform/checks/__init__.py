@@ -204,3 +204,4 @@ def answered(ex: Exchange) -> bool:
 
 
 from . import errors, http, intent, params, response, stream, tools  # noqa: E402,F401  (registration)
+from . import auth, extensions, media  # noqa: E402,F401  (registration: AUTH, DIALECT-002, CONTENT-003)

@@ -1,16 +1,18 @@
 """Vendor extensions a target's profile declares (targets.yaml `extensions`), judged on every exchange.
 
-Not a registered check (checks.REGISTRY): the registered checks judge what every
-server owes, knowing nothing of the target, while these depend on what one target
-*declares*.  So the plugin wraps the observer with `observer(...)` for targets that
-declare response extensions, and every exchange any test makes, not only those of
-suites/test_extensions.py, has its declared fields judged (DIALECT-002), the same
-"a fault is caught even in a test about something else" the observer gives.
+The registered checks judge what every server owes and know nothing of the target,
+while DIALECT-002 depends on what one target *declares*.  So the suites' client
+fixture wraps the observer with `observer(...)` for targets that declare response
+extensions: it tags each exchange with the declared fields (`DECLARED`) before the
+checks run, and the registered check `declared_response_fields` judges every tagged
+exchange any test makes, not only those of suites/test_extensions.py (the same "a
+fault is caught even in a test about something else" the observer gives).
 
 Response declarations are keyed by JSON pointers with `*` for "every array item /
 object member", e.g. `/choices/*/message/reasoning`; they apply to the body of a
 non-streaming 200 and to every chunk of a 200 stream.  A declared field that is
-absent is not a fault (the page says what it is *when* sent).
+absent is not a fault (the page says what it is *when* sent): an answer with none of
+the declared fields does not judge the rule.
 """
 from __future__ import annotations
 
@@ -21,10 +23,11 @@ from typing import Any, Callable, Iterator
 from jsonschema import Draft202012Validator
 
 from ..client import Exchange
-from ..violations import Violation, short
-from . import ok_json, ok_stream
+from ..violations import NotJudged, Violation, short
+from . import check, ok_json, ok_stream
 
 RULE = "DIALECT-002"
+DECLARED = "declared_response"       # the Exchange attribute the observer wrapper sets
 
 
 def _unescape(token: str) -> str:
@@ -90,15 +93,30 @@ def present(ex: Exchange, declared: dict[str, dict]) -> set[str]:
     return {p for _, doc in documents(ex) for p in declared if next(resolve(doc, p), None) is not None}
 
 
-def observer(observe: Callable[[Exchange], None], recorder, declared: dict[str, dict]) -> Callable[[Exchange], None]:
-    """`observe` (the recorder's) plus DIALECT-002 on the same exchange."""
+def declared(ex: Exchange) -> dict[str, dict]:
+    """The response extensions the target declared, as tagged on this exchange."""
+    return getattr(ex, DECLARED, None) or {}
 
-    def both(ex: Exchange) -> None:
+
+@check(RULE, applies=lambda ex: bool(declared(ex)) and (ok_json(ex) or ok_stream(ex)))
+def declared_response_fields(ex):
+    """DIALECT-002: a declared extra answer field, when present, has its declared type."""
+    fields = declared(ex)
+    if not present(ex, fields):
+        raise NotJudged("none of the declared extension fields is in this answer")
+    yield from response_violations(ex, fields)
+
+
+def observer(observe: Callable[[Exchange], None], recorder, fields: dict[str, dict]) -> Callable[[Exchange], None]:
+    """`observe` (the recorder's), with each exchange first tagged with the declared
+    response extensions, so that the registered check judges them (DIALECT-002).
+    `recorder` is unused: kept for the callers' signature."""
+
+    def tagged(ex: Exchange) -> None:
+        setattr(ex, DECLARED, fields)
         observe(ex)
-        for v in response_violations(ex, declared):
-            recorder.add(v)
 
-    return both
+    return tagged
 
 
 def valid_value(schema: dict) -> Any:

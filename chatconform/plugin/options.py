@@ -34,6 +34,7 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("model", dict(help="ad hoc target: the model id to request")),
     ("api-key-env", dict(help="ad hoc target: the environment variable holding the API key (never the key itself)")),
     ("capabilities", dict(help=f"ad hoc target: 'all' or a comma list of {','.join(CAPABILITIES)}")),
+    ("lacks", dict(help="ad hoc target: a comma list of capabilities it declares it does NOT have (not claiming is not lacking)")),
     ("token-limit-field", dict(default=None, choices=("max_completion_tokens", "max_tokens"),
                                help="ad hoc target: the token-limit field the probes send (default max_completion_tokens)")),
     ("allow-remote-images", dict(action="store_true", default=False,
@@ -48,7 +49,7 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
 )
 # The options that choose or describe the target: giving one makes a run active, and the
 # property tests' replay hint repeats them.
-TARGET_OPTIONS = ("target", "targets", "base-url", "model", "api-key-env", "capabilities", "budget", "level")
+TARGET_OPTIONS = ("target", "targets", "base-url", "model", "api-key-env", "capabilities", "lacks", "budget", "level")
 # Other plugins that define one of our short names, and the dest they store it in.
 FOREIGN_DESTS = {"base-url": "base_url"}
 
@@ -119,11 +120,12 @@ def resolve_target(config: pytest.Config) -> Target:
     if opt(config, "base-url"):
         if opt(config, "target"):
             raise UsageError("give either --target NAME or --base-url URL, not both")
-        t = adhoc(opt(config, "base-url"), opt(config, "model"), opt(config, "api-key-env"), opt(config, "capabilities"))
+        t = adhoc(opt(config, "base-url"), opt(config, "model"), opt(config, "api-key-env"), opt(config, "capabilities"),
+                  opt(config, "lacks"))
         t.allow_remote_images = bool(opt(config, "allow-remote-images"))
         t.token_field = opt(config, "token-limit-field") or t.token_field
         return t
-    for flag in ("model", "api-key-env", "capabilities", "allow-remote-images", "token-limit-field"):
+    for flag in ("model", "api-key-env", "capabilities", "lacks", "allow-remote-images", "token-limit-field"):
         if opt(config, flag):
             raise UsageError(f"--{flag} goes with --base-url (for a named target, edit its entry in the targets file)")
     name = opt(config, "target") or "reference"

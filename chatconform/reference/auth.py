@@ -1,4 +1,4 @@
-"""Bearer-key authentication, worded as api.openai.com words it (AUTH-001..005)."""
+"""Bearer-key authentication, worded as api.openai.com words it (AUTH-001..006)."""
 from __future__ import annotations
 
 from .errors import ApiError
@@ -8,6 +8,20 @@ MISSING_KEY = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header "
     "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
 )
+
+
+RESTRICTED_SUFFIX = "-restricted"
+INSUFFICIENT_PERMISSIONS = (
+    "You have insufficient permissions for this operation. Missing scopes: model.request. Check that you have "
+    "the correct role in your organization and project, and if you're using a restricted API key, that it has "
+    "the necessary scopes."
+)
+
+
+def restricted_key_for(key: str) -> str:
+    """The second key a reference with `key` knows: valid, but without permission for
+    chat completions (a restricted project key), so it gets 403 (AUTH-006)."""
+    return key + RESTRICTED_SUFFIX
 
 
 def mask_key(key: str) -> str:
@@ -33,6 +47,11 @@ def check_auth(call: Call, skip: frozenset[str], flags: frozenset[str]) -> None:
     if key is None:
         if "auth.missing" not in skip:
             raise ApiError(401, MISSING_KEY, param=None, code=None, check="auth.missing")
+        return
+    if key == restricted_key_for(call.api_key):
+        if "auth.scope" not in skip:
+            # A valid key lacking the permission: 403, the SDK's PermissionDeniedError (AUTH-006).
+            raise ApiError(403, INSUFFICIENT_PERMISSIONS, param=None, code=None, check="auth.scope")
         return
     if key != call.api_key and "auth.key" not in skip:
         raise ApiError(

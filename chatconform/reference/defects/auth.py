@@ -1,8 +1,10 @@
 """Defects of one area: auth.  Each `defect(...)` registers one mutant (see the package docstring)."""
 from __future__ import annotations
 
-from ..exchange import Call, Reply
-from .base import _edit_error_object, _rewrite_error, defect
+from ..auth import MISSING_KEY
+from ..errors import ApiError
+from ..exchange import Call, Reply, dumps
+from .base import Defect, _edit_error_object, _rewrite_error, defect
 
 
 defect(
@@ -72,3 +74,46 @@ defect(
     "Authentication failures are a bare 'Unauthorized' text/plain body, not the JSON envelope.",
     on_error=_auth_plain_text,
 )
+
+
+def _bearer_ignored(call: Call, reply: Reply) -> Reply:
+    """Takes the key from an `api-key` header only (Azure style): a request carrying its
+    key as `Authorization: Bearer` is answered as if it had none."""
+    if call.header("api-key") or not call.header("Authorization") or (reply.check or "").startswith("auth."):
+        return reply
+    e = ApiError(401, MISSING_KEY, check="auth.missing")
+    return Reply(401, {"Content-Type": "application/json"}, dumps(e.envelope()).encode(), error=e.error_object(), check=e.check)
+
+
+defect(
+    "auth-bearer-ignored", "auth", "AUTH-001",
+    "Reads the key from an `api-key` header only: `Authorization: Bearer <key>` gets 401 as if no key were sent.",
+    on_reply=_bearer_ignored,
+)
+
+
+# -- outside the kill matrix ----------------------------------------------------------------
+# The matrix runs every defect ad hoc (--base-url, --capabilities all), where no restricted
+# key exists, so AUTH-006 is not exercised there.  These are killed instead by
+# tests/test_media_checks.py, which points a targets file with `restricted_key` at the
+# reference (whose restricted key is reference.auth.restricted_key_for(key)).
+def _restricted_status(status: int):
+    def hook(call: Call, reply: Reply) -> Reply:
+        if reply.check == "auth.scope":
+            reply.status = status
+        return reply
+
+    return hook
+
+
+OUTSIDE_MATRIX: dict[str, Defect] = {d.name: d for d in (
+    Defect("auth-restricted-key-answered", "auth", ("AUTH-006",),
+           "A key without permission for chat completions is answered 200 (the permission is never checked).",
+           skip_checks=frozenset({"auth.scope"})),
+    Defect("auth-restricted-key-401", "auth", ("AUTH-006",),
+           "A valid key lacking permission gets 401 (invalid key) instead of 403/404.",
+           on_error=_restricted_status(401)),
+    Defect("auth-restricted-key-500", "auth", ("AUTH-006",),
+           "A valid key lacking permission crashes the permission check: 500.",
+           on_error=_restricted_status(500)),
+)}
