@@ -37,15 +37,18 @@ def parts(body):
             yield from m["content"]
 
 
-def check_valid(body: dict, profile: S.Profile) -> None:
+def check_valid(body: dict, profile: S.Profile, generated: bool = True) -> None:
     assert schemas.is_valid("request", body), list(schemas.errors("request", body))[:3]
     assert schemas.validator("request").is_valid(body)
     assert not attribution.prose_errors(body), attribution.prose_errors(body)
-    # cost: a small token limit always, n <= 3
+    # cost: a small token limit always, n <= 3 (boundary examples: see test_boundary_examples_cost_little)
     limits = [body.get(k) for k in ("max_tokens", "max_completion_tokens") if k in body]
     assert limits and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in limits)
-    assert max(limits) <= profile.max_tokens
-    assert body.get("n") is None or 1 <= body["n"] <= 3
+    # the target's token field only; max_tokens only where the target takes it
+    assert set(k for k in ("max_tokens", "max_completion_tokens") if k in body) <= set(profile.limit_fields)
+    if generated:
+        assert max(limits) <= profile.max_tokens
+        assert body.get("n") is None or 1 <= body["n"] <= 3
     # JSON: no lone surrogates, UTF-8 encodable, ints stay ints
     json.dumps(body, ensure_ascii=False).encode("utf-8")
     for key in ("n", "seed", "max_tokens", "max_completion_tokens", "top_logprobs"):
@@ -216,7 +219,23 @@ def test_boundary_examples_are_valid_one_edge_requests(focus):
     out = S.valid_boundaries(ALL, focus)
     assert out, focus
     for body in out:
-        check_valid(body, ALL)
+        check_valid(body, ALL, generated=False)
+
+
+@pytest.mark.parametrize("profile", [ALL, S.Profile.all(MODEL, 16, token_field="max_tokens")], ids=["default", "max_tokens"])
+def test_boundary_examples_cost_little(profile):
+    """The top of a range without blowing the budget: a limit in the thousands only with a
+    prompt whose answer is short; n = 128 only with one token each."""
+    from chatconform.strategies.boundaries import BIG_LIMIT, SHORT_PROMPT
+    for focus in S.FOCUSES:
+        for body in S.valid_boundaries(profile, focus):
+            check_valid(body, profile, generated=False)
+            limit = min(body[k] for k in ("max_tokens", "max_completion_tokens") if k in body)
+            n = body.get("n") or 1
+            if limit == BIG_LIMIT:
+                assert body["messages"] == [{"role": "user", "content": SHORT_PROMPT}] and n == 1, body
+            else:
+                assert limit <= 64 and limit * n <= 128, body
 
 
 def test_invalid_boundaries_break_one_thing_under_their_rule():
@@ -403,11 +422,11 @@ def test_harness_stops_at_an_unreachable_target():
                retries={"max": 0, "max_wait": 0})
     run = harness.PropertyRun(target=t, examples=5)
 
-    def judge(value, body, send):
-        send(body)
+    def provoke(value, body, probe):
+        probe.send(body, accept="REQ-001")
 
     with pytest.raises(CannotJudge):
-        run.run(S.valid_requests(NONE, "core"), judge)
+        run.run(S.valid_requests(NONE, "core"), provoke)
     assert run.sent == 1
 
 
@@ -419,14 +438,13 @@ def test_harness_raises_the_rule_found_and_reports_the_minimal_request(capsys):
     t = Target(name="adhoc", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset())
     run = harness.PropertyRun(target=t, examples=50, replay_hint="python -m pytest x")
 
-    def judge(value, body, send):
+    def provoke(value, body, probe):          # a fake observer: a check that fails whenever temperature > 1
         if isinstance(body.get("temperature"), (int, float)) and body["temperature"] > 1:
             ex = Exchange("POST", t.chat_url, {}, json.dumps(body).encode(), body, status=400)
-            return Violation("PARAM-010", "HTTP 200", "HTTP 400", "status", ex)
-        return None
+            probe.recorder.add(Violation("PARAM-010", "HTTP 200", "HTTP 400", "status", ex))
 
     with pytest.raises(Violation) as info:
-        run.run(S.valid_requests(NONE, "core"), judge)
+        run.run(S.valid_requests(NONE, "core"), provoke)
     assert info.value.rule == "PARAM-010" and type(info.value) is not Violation
     body = info.value.exchange.request_json
     assert set(body) - {"model", "messages", "max_tokens", "max_completion_tokens"} == {"temperature"}, body
