@@ -91,7 +91,7 @@ def valid_boundaries(profile: Profile, focus: str) -> list[dict]:
                b(temperature=None, top_p=None, presence_penalty=None, frequency_penalty=None, seed=None,
                  logit_bias=None, stop=None, stream=None),
                b(limit=1), big_limit(profile),
-               b(stop=" "), b(stop=["\U0001f600", "zz", "qq", "e"]), b(stop=list(SPANNING_STOPS[:4])), b(stop=SPANNING_STOPS[4]),
+               b(stop=" "), b(stop=["\U0001f600", "zz", "qq", "e"]), *[b(stop=list(SPANNING_STOPS[k:k + 4])) for k in (0, 4, 8)], b(stop=SPANNING_STOPS[12]),
                b(response_format={"type": "text"}),
                b(messages=long_conversation()), b(messages=[{"role": "user", "content": many_parts()}]),
                b(messages=[{"role": "system", "content": many_parts(8)[:-1]}, {"role": "user", "content": PROMPT}]),
@@ -107,7 +107,7 @@ def valid_boundaries(profile: Profile, focus: str) -> list[dict]:
         if profile.token_field == "max_tokens":      # the other field alone, too
             out += [{**without_limit, "max_completion_tokens": profile.max_tokens}, big_limit(profile, max_tokens=BIG_LIMIT)]
     elif focus == "streaming":
-        out = [b(stream=True), b(stream=True, limit=1), b(stream=True, stop=" "), b(stream=True, stop=list(SPANNING_STOPS[:4])),
+        out = [b(stream=True), b(stream=True, limit=1), b(stream=True, stop=" "), *[b(stream=True, stop=list(SPANNING_STOPS[k:k + 4])) for k in (0, 4, 8)],
                big_limit(profile, stream=True)]
         if profile.claims("stream_usage"):
             out += [b(stream=True, stream_options={"include_usage": True}), b(stream=True, stream_options={"include_usage": False}),

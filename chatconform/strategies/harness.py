@@ -268,9 +268,10 @@ class PropertyRun:
         if ex.status != 400:
             self.note("ERR-004", f"{ex.label}: HTTP {ex.status} (400 expected for an invalid request)")
 
-    def note(self, rule: str, message: str) -> None:
+    def note(self, rule: str, message: str, always: bool = False) -> None:
+        """A note on the test (at most MAX_NOTES, failure reports aside)."""
         key = (rule, message)
-        if key not in self.notes and len(self.notes) < MAX_NOTES:
+        if key not in self.notes and (always or len(self.notes) < MAX_NOTES):
             self.notes[key] = Note(rule, message)
 
     def _merge(self, rec: Recorder) -> None:
@@ -484,7 +485,7 @@ class PropertyRun:
         boundary = body is not None and json.dumps(body, sort_keys=True, ensure_ascii=False, default=str) in self._explicit
         text = failure_report(v, self.seed, self.replay_hint, boundary)
         print(text)
-        self.note(v.rule, text)
+        self.note(v.rule, text, always=True)
         return text
 
 

@@ -35,7 +35,7 @@ COMMON_STOPS = (" ", "e", "a", "o", "i", "t", "s", "m", "r", ".", "or", "it", " 
 # Stop strings that span two tokens (or two chunks of a stream): the end of one word and
 # the start of the next.  A server that looks for the stop inside each token (or each
 # delta) alone misses them.
-SPANNING_STOPS = ("t a", "t e", "t d", "e s", "m d", "r s", "t, ", "e. ", ". ")
+SPANNING_STOPS = ("e t", "s a", "d t", "e a", "r a", "a s", "m d", "t a", "t e", "e s", "m l", "r l", ". ")
 
 
 @dataclass(frozen=True)
