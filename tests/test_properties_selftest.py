@@ -32,6 +32,7 @@ MODEL = "chatconform-reference"
 # stop sequence that the text contains, a limit shorter than the answer, a rare combination.
 CASES = {
     "ignores-max-tokens": ("test_valid_requests_are_answered[core]", "PARAM-001", "max_tokens"),
+    "ignores-max-completion-tokens": ("test_valid_requests_are_answered[core]", "PARAM-001", "max_completion_tokens"),
     "stop-sequence-included": ("test_valid_requests_are_answered[core]", "PARAM-005", "stop"),
     "stop-array-first-only": ("test_valid_requests_are_answered[core]", "PARAM-005", "stop"),
     "rejects-temperature-2": ("test_valid_requests_are_answered[core]", "PARAM-010", "temperature"),
@@ -57,7 +58,26 @@ CASES = {
     "n-duplicate-index": ("test_valid_requests_are_answered[n]", "PARAM-008", "n"),
     "stream-validation-error-as-sse": ("test_invalid_requests_are_refused[values]", "STREAM-023", "stream"),
     "coerces-string-n": ("test_invalid_requests_are_refused[values]", "REQ-004", "n"),
+    # chatconform/reference/defects/inputs.py: the far end of a range, sizes, stops across
+    # tokens, typed structured output, usage only a second request shows, rare shapes
+    "rejects-large-token-limit": ("test_valid_requests_are_answered[core]", "PARAM-001", "max_completion_tokens"),
+    "stream-rejects-top-logprobs-above-10": ("test_valid_requests_are_answered[logprobs]", "PARAM-014", "top_logprobs"),
+    "n-capped-at-16": ("test_valid_requests_are_answered[n]", "PARAM-008", "n"),
+    "rejects-many-tools": ("test_valid_requests_are_answered[tools]", "TOOL-001", "tools"),
+    "rejects-long-conversation": ("test_valid_requests_are_answered[core]", "REQ-005", "messages"),
+    "rejects-many-content-parts": ("test_valid_requests_are_answered[core]", "CONTENT-001", "messages"),
+    "stop-spanning-tokens-missed": ("test_valid_requests_are_answered[core]", "PARAM-005", "stop"),
+    "stream-stop-spanning-chunks-missed": ("test_valid_requests_are_answered[streaming]", "PARAM-005", "stop"),
+    "json-schema-typed-enum-as-strings": ("test_valid_requests_are_answered[json_schema]", "PARAM-026", "response_format"),
+    "json-schema-nested-arrays-flattened": ("test_valid_requests_are_answered[json_schema]", "PARAM-026", "response_format"),
+    "prompt-tokens-last-message-only": ("test_relations_hold[prompt-tokens]", "RESP-018", "messages"),
+    "stream-usage-first-choice-only": ("test_relations_hold[stream-usage-n]", "STREAM-018", "stream_options"),
+    "accepts-tool-parts-without-id": ("test_invalid_requests_are_refused[tools]", "TOOL-018", "messages"),
 }
+
+
+# Options a defect's run needs: max_tokens is sent only to a target that takes it.
+EXTRA_ARGS = {"ignores-max-tokens": ("--token-limit-field", "max_tokens")}
 
 
 def _astral_500(call):
@@ -92,7 +112,7 @@ def minimal_requests(output: str) -> list[dict]:
     """The JSON bodies printed under "minimal request (...)" in a run's output."""
     found = []
     for block in re.findall(r"minimal request \([^)]*; seed [^)]*\):\n((?:  .*\n)+)", output):
-        found.append(json.loads("\n".join(line[2:] for line in block.splitlines())))
+        found.append(json.loads("\n".join(line[2:] for line in block.split("\n") if line)))
     return found
 
 
@@ -120,7 +140,7 @@ def test_defect_is_caught_with_a_minimal_request(defect, tmp_path):
     node, rule, key = CASES[defect]
     assert rule in DEFECTS[defect].breaks or rule.startswith("ERR-"), (defect, DEFECTS[defect].breaks)
     with start(defects=[defect]) as srv:
-        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node=node)
+        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", *EXTRA_ARGS.get(defect, ()), node=node)
     assert rc == 1, f"{defect}: the property did not fail\n{out[-3000:]}"
     assert rule in failed_rules(data), f"{defect}: failed {sorted(failed_rules(data))}, want {rule}\n{out[-3000:]}"
     # the report: the minimal request as JSON, a curl command, the seed that replays it
@@ -224,7 +244,7 @@ def test_same_seed_same_verdicts(tmp_path):
 
 def test_default_run_is_deterministic_and_replayed_by_seed_zero(tmp_path):
     """Without a seed the run uses seed 0: it equals an explicit --hypothesis-seed=0 run."""
-    defect = "ignores-max-tokens"
+    defect = "ignores-max-completion-tokens"
     if defect not in DEFECTS:
         pytest.skip(f"no defect {defect}")
     node = "test_valid_requests_are_answered[core]"
@@ -293,3 +313,54 @@ def test_differential_usage_errors(capsys):
     assert differential.main(["--base-url", "ftp://x", "--model", "m", "--against-base-url", "http://127.0.0.1:1/v1",
                               "--against-model", "m"]) == 4
     assert differential.main(["--help"]) == 0
+
+
+# -- every rule found, leniency as refusal rules, the token field (issue items) ------------------------
+def test_one_rule_broken_everywhere_hides_no_other(tmp_path):
+    """A server that breaks RESP-017 on every answer AND keeps stop text: both rules are
+    reported, each with its own minimal request (one search per rule, the first set aside)."""
+    with start(defects=["usage-total-wrong", "stop-sequence-included"]) as srv:
+        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node="test_valid_requests_are_answered[core]")
+    assert rc == 1, out[-3000:]
+    assert {"RESP-017", "PARAM-005"} <= failed_rules(data), (failed_rules(data), out[-3000:])
+    assert "chatconform property failure: RESP-017" in out and "chatconform property failure: PARAM-005" in out
+    bodies = minimal_requests(out)
+    assert len(bodies) >= 2 and any("stop" in b for b in bodies) and any("stop" not in b for b in bodies), bodies
+
+
+def _refuses_max_tokens(call):
+    if isinstance(call.body, dict) and "max_tokens" in call.body:
+        return ApiError(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                        "Use 'max_completion_tokens' instead.", param="max_tokens", code="unsupported_parameter",
+                        check="defect")
+    return None
+
+
+# Not a defect for a target whose token field is max_completion_tokens: api.openai.com answers
+# reasoning models so.
+REFUSES_MAX_TOKENS = Defect("refuses-max-tokens", "params", ("PARAM-001",), "max_tokens is refused (unsupported_parameter).",
+                            on_request=_refuses_max_tokens)
+
+
+def test_generated_requests_use_the_targets_token_field(tmp_path):
+    """A server that refuses the deprecated max_tokens passes the valid-request properties
+    when its token field is max_completion_tokens (the default); told the target takes
+    max_tokens, the properties send it, and the refusal is PARAM-001's."""
+    with start(defects=[REFUSES_MAX_TOKENS]) as srv:
+        rc, data, out = run_properties(srv.base_url, tmp_path / "a.json", "-k", "core or prompt or streaming or n]")
+        rc2, data2, out2 = run_properties(srv.base_url, tmp_path / "b.json", "--token-limit-field", "max_tokens",
+                                          node="test_valid_requests_are_answered[core]")
+    assert rc == 0 and not failed_rules(data), (failed_rules(data), out[-3000:])
+    assert len(data["tests"]) >= 4
+    assert rc2 == 1 and "PARAM-001" in failed_rules(data2), out2[-3000:]
+
+
+@pytest.mark.parametrize("defect,rule", [("coerces-string-n", "REQ-004"), ("accepts-temperature-above-2", "PARAM-011")])
+def test_leniency_fails_a_refusal_rule_never_an_acceptance_rule(defect, rule, tmp_path):
+    """A server that accepts what it should refuse breaks the SHOULD rule about refusing it,
+    never a MUST rule about accepting valid input."""
+    from chatconform import rules
+    with start(defects=[defect]) as srv:
+        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node="test_invalid_requests_are_refused[values]")
+    assert rc == 1 and rule in failed_rules(data), out[-3000:]
+    assert all(rules.get(r).statuses for r in failed_rules(data)), failed_rules(data)

@@ -37,15 +37,18 @@ def parts(body):
             yield from m["content"]
 
 
-def check_valid(body: dict, profile: S.Profile) -> None:
+def check_valid(body: dict, profile: S.Profile, generated: bool = True) -> None:
     assert schemas.is_valid("request", body), list(schemas.errors("request", body))[:3]
     assert schemas.validator("request").is_valid(body)
     assert not attribution.prose_errors(body), attribution.prose_errors(body)
-    # cost: a small token limit always, n <= 3
+    # cost: a small token limit always, n <= 3 (boundary examples: see test_boundary_examples_cost_little)
     limits = [body.get(k) for k in ("max_tokens", "max_completion_tokens") if k in body]
     assert limits and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in limits)
-    assert max(limits) <= profile.max_tokens
-    assert body.get("n") is None or 1 <= body["n"] <= 3
+    # the target's token field only; max_tokens only where the target takes it
+    assert set(k for k in ("max_tokens", "max_completion_tokens") if k in body) <= set(profile.limit_fields)
+    if generated:
+        assert max(limits) <= profile.max_tokens
+        assert body.get("n") is None or 1 <= body["n"] <= 3
     # JSON: no lone surrogates, UTF-8 encodable, ints stay ints
     json.dumps(body, ensure_ascii=False).encode("utf-8")
     for key in ("n", "seed", "max_tokens", "max_completion_tokens", "top_logprobs"):
@@ -216,7 +219,23 @@ def test_boundary_examples_are_valid_one_edge_requests(focus):
     out = S.valid_boundaries(ALL, focus)
     assert out, focus
     for body in out:
-        check_valid(body, ALL)
+        check_valid(body, ALL, generated=False)
+
+
+@pytest.mark.parametrize("profile", [ALL, S.Profile.all(MODEL, 16, token_field="max_tokens")], ids=["default", "max_tokens"])
+def test_boundary_examples_cost_little(profile):
+    """The top of a range without blowing the budget: a limit in the thousands only with a
+    prompt whose answer is short; n = 128 only with one token each."""
+    from chatconform.strategies.boundaries import BIG_LIMIT, SHORT_PROMPT
+    for focus in S.FOCUSES:
+        for body in S.valid_boundaries(profile, focus):
+            check_valid(body, profile, generated=False)
+            limit = min(body[k] for k in ("max_tokens", "max_completion_tokens") if k in body)
+            n = body.get("n") or 1
+            if limit == BIG_LIMIT:
+                assert body["messages"] == [{"role": "user", "content": SHORT_PROMPT}] and n == 1, body
+            else:
+                assert limit <= 64 and limit * n <= 128, body
 
 
 def test_invalid_boundaries_break_one_thing_under_their_rule():
@@ -403,11 +422,11 @@ def test_harness_stops_at_an_unreachable_target():
                retries={"max": 0, "max_wait": 0})
     run = harness.PropertyRun(target=t, examples=5)
 
-    def judge(value, body, send):
-        send(body)
+    def provoke(value, body, probe):
+        probe.send(body, accept="REQ-001")
 
     with pytest.raises(CannotJudge):
-        run.run(S.valid_requests(NONE, "core"), judge)
+        run.run(S.valid_requests(NONE, "core"), provoke)
     assert run.sent == 1
 
 
@@ -419,14 +438,13 @@ def test_harness_raises_the_rule_found_and_reports_the_minimal_request(capsys):
     t = Target(name="adhoc", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset())
     run = harness.PropertyRun(target=t, examples=50, replay_hint="python -m pytest x")
 
-    def judge(value, body, send):
+    def provoke(value, body, probe):          # a fake observer: a check that fails whenever temperature > 1
         if isinstance(body.get("temperature"), (int, float)) and body["temperature"] > 1:
             ex = Exchange("POST", t.chat_url, {}, json.dumps(body).encode(), body, status=400)
-            return Violation("PARAM-010", "HTTP 200", "HTTP 400", "status", ex)
-        return None
+            probe.recorder.add(Violation("PARAM-010", "HTTP 200", "HTTP 400", "status", ex))
 
     with pytest.raises(Violation) as info:
-        run.run(S.valid_requests(NONE, "core"), judge)
+        run.run(S.valid_requests(NONE, "core"), provoke)
     assert info.value.rule == "PARAM-010" and type(info.value) is not Violation
     body = info.value.exchange.request_json
     assert set(body) - {"model", "messages", "max_tokens", "max_completion_tokens"} == {"temperature"}, body
@@ -446,3 +464,122 @@ def test_ablations_only_when_the_error_names_no_field():
     assert "tool_choice" not in variants["TOOL-002"] and "tools" not in variants["TOOL-002"]
     assert all(attribution.is_valid(b) for b in variants.values())
     assert attribution.ablations({"model": "m", "messages": body["messages"], "max_tokens": 4, "seed": 1}, None) == []
+
+
+# -- leniency is a refusal rule's failure (issue: leniency graded as a MUST failure) -------------------
+P = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 4}
+
+
+@pytest.mark.parametrize("extra,rule", [
+    ({"seed": 2**63}, "REQ-004"),                                      # clamped: not PARAM-020's fault
+    ({"seed": -2**63 - 1}, "REQ-004"),
+    ({"stop": 7}, "REQ-004"),                                          # coerced: not PARAM-004's
+    ({"stop": ["a", 7]}, "REQ-004"),
+    ({"logit_bias": {"50256": "x"}}, "REQ-004"),                       # ignored: not PARAM-012's
+    ({"logit_bias": {"hello": 1}}, "REQ-004"),
+    ({"logit_bias": {"1": 101}}, "PARAM-013"),
+    ({"logit_bias": "x"}, "REQ-004"),
+    ({"messages": [{"role": "user", "content": 5}]}, "REQ-004"),       # not REQ-007's
+    ({"messages": [{"role": "system", "content": {"text": "x"}}, {"role": "user", "content": "hi"}]}, "REQ-004"),
+    ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant"}]}, "REQ-010"),      # not REQ-008's
+    ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [
+        {"type": "refusal", "refusal": "no"}, {"type": "text", "text": "x"}]}]}, "CONTENT-002"),
+    ({"top_logprobs": "3", "logprobs": True}, "REQ-004"),              # not PARAM-014's
+    ({"logprobs": "yes"}, "REQ-004"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "bad name"}}}, "PARAM-027"),   # not PARAM-025's
+    ({"parallel_tool_calls": "yes", "tools": [{"type": "function", "function": {"name": "f"}}]}, "REQ-004"),  # not TOOL-015's
+    ({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "sometimes"}, "TOOL-014"),  # not TOOL-010's
+    ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "content": [{"type": "text", "text": "1"}]}]}, "TOOL-018"),               # not TOOL-016's
+    ({"stream": True, "stream_options": {"include_usage": "yes"}}, "REQ-004"),                     # not STREAM-018's
+])
+def test_leniency_is_attributed_to_a_refusal_rule(extra, rule):
+    body = {**P, **extra}
+    reasons = S.invalid_reasons(body)
+    assert rule in [r.rule for r in reasons], reasons
+    for r in reasons:
+        assert rules.get(r.rule).statuses, f"{r.rule} is no rule about refusing ({r})"
+
+
+def test_every_refusal_attribution_of_the_request_schema_is_a_refusal_rule():
+    """Where the request schema's x-rule names a rule about accepting valid input, an
+    x-refuse names the rule under which a server must refuse (the catalogue's `statuses:`)."""
+    cat = rules.catalogue()
+    bad = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if "x-rule" in node or "x-refuse" in node:
+                r = node.get("x-refuse", node.get("x-rule"))
+                if not cat[r].statuses:
+                    bad.append(f"{path}: {r}")
+            required = {**(node.get("x-rule-required") or {}), **(node.get("x-refuse-required") or {})}
+            bad.extend(f"{path} required {p}: {r}" for p, r in required.items() if not cat[r].statuses)
+            for k, v in node.items():
+                walk(v, f"{path}/{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}/{i}")
+
+    walk(schemas.load("request"), "")
+    assert not bad, bad
+
+
+def test_intent_rules_cover_what_the_properties_name():
+    """The rules the property tests' computed intents may name (the judging lint reads them)."""
+    names = attribution.intent_rules()
+    for inv in S.invalid_boundaries(ALL, {m.name for m in S.MUTATIONS}):
+        assert inv.primary().rule in names, inv
+    for focus in S.FOCUSES:
+        for body in S.valid_boundaries(ALL, focus):
+            assert S.acceptance_rule(body)[0] in names, body
+    for m in S.MUTATIONS:
+        assert set(m.rules) <= names, m.name
+
+
+# -- the token field (issue: probes and generated requests respect target.token_field) ----------------
+def test_generated_limits_follow_the_targets_token_field():
+    """max_tokens only for a target that takes it; then both fields and either alone occur."""
+    legacy = S.Profile.all(MODEL, 16, token_field="max_tokens")
+    seen = set()
+
+    @SETTINGS
+    @given(S.valid_requests(legacy, "core"), S.valid_requests(ALL, "core"))
+    def run(old, new):
+        assert "max_tokens" not in new and "max_completion_tokens" in new
+        seen.add(tuple(k for k in ("max_tokens", "max_completion_tokens") if k in old))
+
+    with harness.fixed_constants():
+        run()
+    assert ("max_tokens",) in seen and len(seen) >= 2, seen
+    assert all("max_tokens" not in b for f in S.FOCUSES for b in S.valid_boundaries(ALL, f))
+    assert any("max_tokens" in b for b in S.valid_boundaries(legacy, "core"))
+
+
+# -- generators reach far (issue: seven in forty input-dependent defects passed) ----------------------
+def test_boundaries_reach_the_far_inputs():
+    from chatconform.strategies.boundaries import BIG_LIMIT, MANY, LONG_TURNS
+    core = S.valid_boundaries(ALL, "core")
+    assert any(b.get("max_completion_tokens") == BIG_LIMIT for b in core)
+    assert any(len(b["messages"]) == 2 * LONG_TURNS + 1 for b in core)
+    assert any(isinstance(m["content"], list) and len(m["content"]) == MANY for b in core for m in b["messages"])
+    spanning = [s for b in core for s in (b.get("stop") if isinstance(b.get("stop"), list) else [b.get("stop")])
+                if isinstance(s, str) and " " in s.strip(" ") or s == ". "]
+    assert len(spanning) >= 8
+    assert any(len(b.get("tools", [])) == MANY for b in S.valid_boundaries(ALL, "tools"))
+    assert any(b.get("n") == 128 for b in S.valid_boundaries(ALL, "n"))
+    assert any(b.get("top_logprobs") == 20 and b.get("stream") for b in S.valid_boundaries(ALL, "logprobs"))
+    schemas_ = [b["response_format"]["json_schema"].get("schema") for b in S.valid_boundaries(ALL, "json_schema")]
+    text = json.dumps(schemas_)
+    assert '"const": 42' in text and "null" in text and '"items": {"type": "array"' in text
+
+
+def test_invalid_shapes_cover_every_role():
+    out = S.invalid_boundaries(ALL, {m.name for m in S.MUTATIONS})
+    shapes = {(inv.mutation, inv.what) for inv in out}
+    assert any("tool message (list content) without tool_call_id" in w for _, w in shapes)
+    assert any(m == "tool-message-shape" for m, _ in shapes)
+    roles = {inv.body["messages"][int(inv.pointer.split("/")[2])].get("role")
+             for inv in out if inv.mutation == "content-wrong-type"}
+    assert {"user", "system", "developer", "assistant"} <= roles, roles

@@ -203,5 +203,5 @@ def answered(ex: Exchange) -> bool:
     return (ok_json(ex) or (ok_stream(ex) and not ex.truncated)) and valid_request(ex)
 
 
-from . import errors, http, intent, params, response, stream, tools  # noqa: E402,F401  (registration)
+from . import errors, http, intent, params, relations, response, stream, tools  # noqa: E402,F401  (registration)
 from . import auth, extensions, media  # noqa: E402,F401  (registration: AUTH, DIALECT-002, CONTENT-003)

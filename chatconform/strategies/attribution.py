@@ -1,15 +1,22 @@
 """Which rule a request exercises: for a VALID request a server refused, and for an
 INVALID request a server accepted.
 
-* invalid: `invalid_reasons(body)` = the schema's errors, attributed through its x-rule
-  annotations (`chatconform.schemas.errors`), plus the constraints the spec states only in
-  prose, which the schema does not encode (`prose_errors`): token limits <= 0 (PARAM-003),
-  a tool_choice without tools or naming an unknown function (TOOL-014), tool messages
-  that answer nothing and tool calls left unanswered (TOOL-018).
+* invalid: `invalid_reasons(body)` = the schema's errors, each attributed to the rule that
+  says a server must REFUSE it (`refusal_rule`: the request schema's `x-refuse` /
+  `x-refuse-required` annotation where its `x-rule` names a rule about accepting valid
+  input, else the `x-rule`), plus the constraints the spec states only in prose, which
+  the schema does not encode (`prose_errors`): token limits <= 0 (PARAM-003), a
+  tool_choice without tools or naming an unknown function (TOOL-014), tool messages that
+  answer nothing and tool calls left unanswered (TOOL-018).  A server that accepts an
+  invalid value (clamps `seed: 2**63`, coerces `stop: 7`) breaks the SHOULD rule about
+  refusing it (REQ-004, PARAM-0xx), never the MUST rule that valid values are accepted.
 * valid but refused: `acceptance_rule(body, param)`: the MUST rule that says the field
   the error names (or, without a name, the first feature of the request) is accepted.
   A property test shrinks a refused request first, so the features left are the ones
   the refusal needs.
+* `attribute_answer(ex)`: the intent a property sent a request with, restated once the
+  answer shows what was refused (the error's param) or how (an invalid streamed request
+  refused inside a 200 event stream is STREAM-023's fault).
 """
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import schemas
+from ..violations import Intent
 
 # -- invalid requests --------------------------------------------------------------------
 
@@ -90,7 +98,7 @@ def _tool_sequence(messages: Any) -> list[Reason]:
 
 
 def schema_errors(body: Any) -> list[Reason]:
-    """The request schema's errors for `body`, each attributed to its x-rule.
+    """The request schema's errors for `body`, each attributed to its refusal rule.
 
     schemas.errors("request", body) minus its fastjsonschema fast path, which does not
     know the 2020-12 keyword `dependentSchemas` and so calls "top_logprobs without
@@ -101,11 +109,49 @@ def schema_errors(body: Any) -> list[Reason]:
     seen = set()
     for err in v.iter_errors(body):
         leaf = schemas._leaf(err)
-        r = Reason(schemas.attribute(root, leaf), schemas._pointer(leaf.absolute_path), leaf.message, leaf.instance)
+        r = Reason(refusal_rule(root, leaf), schemas._pointer(leaf.absolute_path), leaf.message, leaf.instance)
         if (r.rule, r.pointer, r.message) not in seen:
             seen.add((r.rule, r.pointer, r.message))
             out.append(r)
     return out
+
+
+def _refusal_of(node: Any, current: str) -> str:
+    if isinstance(node, dict):
+        if "x-refuse" in node:
+            return node["x-refuse"]
+        if "x-rule" in node:
+            return node["x-rule"]
+    return current
+
+
+def refusal_rule(root: dict, error) -> str:
+    """The rule under which a server must refuse what `error` found: the walk of
+    schemas.attribute (the deepest annotated node on the error's schema path wins, `$ref`
+    followed), reading a node's `x-refuse` before its `x-rule`, and a missing required
+    property's `x-refuse-required` before its `x-rule-required`."""
+    rule = _refusal_of(root, "")
+    node: Any = root
+    path = list(error.absolute_schema_path)
+    for i, key in enumerate(path):
+        while isinstance(node, dict) and key not in node and "$ref" in node:
+            node = schemas._resolve_local(root, node["$ref"])
+            rule = _refusal_of(node, rule)
+        if i == len(path) - 1 or not isinstance(node, (dict, list)):
+            break
+        mapping = key in schemas._MAPPING_KEYWORDS
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            break
+        if not mapping:
+            rule = _refusal_of(node, rule)
+    if error.validator == "required" and isinstance(node, dict):
+        prop = schemas._required_property(error)
+        for annotation in ("x-refuse-required", "x-rule-required"):
+            if prop in (node.get(annotation) or {}):
+                return node[annotation][prop]
+    return rule
 
 
 def invalid_reasons(body: Any) -> list[Reason]:
@@ -181,8 +227,9 @@ def message_feature(m: Any, i: int, sub: str = "") -> tuple[str, str]:
             detail = "detail" in sub or any(isinstance(p.get("image_url"), dict) and "detail" in p["image_url"] for p in parts)
             if "detail" in sub:
                 return "VISION-003", f"{where} image detail"
-            return ("VISION-005" if sum(k == "image_url" for k in (p.get("type") for p in parts)) > 1 else "VISION-002"), \
-                f"{where} image part(s){' with detail' if detail else ''}"
+            if sum(k == "image_url" for k in (p.get("type") for p in parts)) > 1:
+                return "VISION-005", f"{where} image parts{' with detail' if detail else ''}"
+            return ("VISION-003", f"{where} image part with detail") if detail else ("VISION-002", f"{where} image part")
         if "input_audio" in sub or "input_audio" in kinds:
             return "AUDIO-001", f"{where} input_audio part"
         if parts:
@@ -212,19 +259,28 @@ def message_feature(m: Any, i: int, sub: str = "") -> tuple[str, str]:
 _MSG_PARAM = re.compile(r"^messages\.?\[?(\d+)\]?(.*)$")
 
 
+# The order a refusal is blamed in when the error names no field: the most specific feature
+# first (what the messages carry, then a tool_choice before the tools it chooses among).
+GUESS_ORDER = tuple(k for k in ORDER if k != "tools") + ("tools",)
+MESSAGE_RANK = ("VISION", "AUDIO", "TOOL", "CONTENT", "REQ")     # by the rule's area; a plain conversation last
+
+
 def features(body: dict) -> list[tuple[str, str]]:
-    """(rule, what) for every feature of a valid request beyond model + one user message + a limit."""
-    out = []
-    for key in ORDER:
+    """(rule, what) for every feature of a valid request beyond model + one user message +
+    a token limit, most specific first: the messages' (parts, roles, names, tool round
+    trips), then the fields (GUESS_ORDER).  An integer token limit is no feature (every
+    request has one); a null one is (HTTP-007)."""
+    msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
+    found = [message_feature(m, i) for i, m in enumerate(msgs)]
+    out = sorted((f for f in found if f[0] != "REQ-005"), key=lambda f: MESSAGE_RANK.index(f[0].split("-")[0]))
+    plain = [f for f in found if f[0] == "REQ-005"] if len(msgs) > 1 else []
+    for key in GUESS_ORDER:
+        if key in ("max_tokens", "max_completion_tokens") and body.get(key) is not None:
+            continue
         f = _field_feature(body, key)
         if f is not None:
             out.append(f)
-    msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
-    for i, m in enumerate(msgs):
-        rule, what = message_feature(m, i)
-        if rule != "REQ-005" or len(msgs) > 1:
-            out.append((rule, what))
-    return out
+    return out + plain[:1]
 
 
 def _named_feature(body: dict, param: Any) -> tuple[str, str] | None:
@@ -245,8 +301,8 @@ def acceptance_rule(body: dict, param: Any = None) -> tuple[str, str]:
     """The rule a refusal of the valid `body` breaks, and what it refused.
 
     The error's `param` decides when it names a field of the request; otherwise the
-    first feature (ORDER, then messages); a bare request (model, one user message, a
-    token limit) is REQ-001.  Where that guess matters, ablations() lets the caller
+    first feature (features(): the most specific first); a bare request (model, one
+    user message, a token limit) is REQ-001.  Where that guess matters, ablations() lets the caller
     find the feature by experiment.
     """
     named = _named_feature(body, param)
@@ -284,3 +340,64 @@ def ablations(body: dict, param: Any = None) -> list[tuple[str, str, dict]]:
         if is_valid(smaller):
             out.append((*message_feature(m, i), smaller))
     return out
+
+
+# -- answers -------------------------------------------------------------------------------
+def error_param(ex) -> Any:
+    err = ex.json.get("error") if isinstance(ex.json, dict) else None
+    return err.get("param") if isinstance(err, dict) else None
+
+
+def _sse_error(ex) -> bool:
+    """An event carrying an error object (STREAM-024's shape), where a 4xx was due."""
+    return any(isinstance(e, dict) and isinstance(e.get("error"), dict) for e in ex.chunks)
+
+
+def attribute_answer(ex) -> tuple[Intent | None, str]:
+    """(the intent, a label) of a property's request, given its answer, before the checks
+    judge it.  A valid request refused: the rule of the feature the error's param names
+    (acceptance_rule); else the one it was sent with (the harness finds the feature by
+    experiment on the minimal request).  An invalid streamed request answered with a 200
+    stream carrying an error event: refused, but not as STREAM-023 says (a JSON error).
+    An error that names nothing leaves the rule the request was sent with."""
+    it = ex.intent
+    body = ex.request_json
+    if it is None or ex.status is None or not isinstance(body, dict):
+        return it, ""
+    if it.kind == "accept" and ex.status != 200:
+        named = _named_feature(body, error_param(ex))
+        if named is not None and named[0] != it.rule:
+            return Intent("accept", named[0]), f"a valid request ({named[1]}, the field the error names)"
+    if it.kind == "refuse" and ex.status == 200 and body.get("stream") is True and ex.is_stream and _sse_error(ex):
+        return Intent("refuse", "STREAM-023", it.param), f"{ex.label or 'an invalid request'}, streamed"
+    return it, ""
+
+
+# -- the rules a property's intents may name --------------------------------------------------
+MESSAGE_RULES = frozenset({"REQ-005", "REQ-006", "REQ-007", "REQ-008", "REQ-009", "CONTENT-001", "VISION-002",
+                           "VISION-003", "VISION-005", "AUDIO-001", "TOOL-016", "TOOL-017"})
+PROSE_RULES = frozenset({"PARAM-003", "TOOL-014", "TOOL-018"})
+
+
+def intent_rules() -> frozenset[str]:
+    """Every rule the property tests' computed intents may name, and so the intent checks
+    judge: acceptance rules (acceptance_rule) and refusal rules (the request schema's
+    refusal attribution, the prose rules, STREAM-023).  A suite's constant `accept=` /
+    `refuse=` shows the lint which rules the intent checks judge; these are computed."""
+    refuse: set[str] = set(PROSE_RULES) | {"STREAM-023"}
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "x-rule" in node or "x-refuse" in node:
+                refuse.add(node.get("x-refuse", node.get("x-rule")))
+            required = {**(node.get("x-rule-required") or {}), **(node.get("x-refuse-required") or {})}
+            refuse.update(required.values())
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(schemas.load("request"))
+    accept = set(FIELD_RULES.values()) | set(RF_RULES.values()) | MESSAGE_RULES | {"HTTP-007", "REQ-001", "STREAM-001", "TOOL-002"}
+    return frozenset(accept | refuse)

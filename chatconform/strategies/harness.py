@@ -1,16 +1,24 @@
 """Running a property against a target: hypothesis drives, the observer judges.
 
-Per example, a fresh `Recorder` sees the exchange (the engine's observer checks every
-answer: schemas, usage, limits, stop text, tool_choice, JSON modes, stream framing).
-One `Client` per test routes each exchange to the current example's Recorder (a Client
-per example would give the same isolation, but a new connection, and for https a new
-TLS handshake, per request).  What the observer finds, or what the property itself
-finds, is RAISED, so hypothesis shrinks the request to a minimal one; boundary examples
-(explicit, one edge away from a plain request) run first and are not shrunk.  Each rule is its own exception class, so a shrink never
-trades one rule for another (the minimal request still breaks the rule reported).
-One failure is reported per test (`report_multiple_bugs=False`): hypothesis looks for
-more bugs only until 10 s after the first, a wall-clock limit that would make the set
-of rules reported depend on the target's speed.
+The property PROVOKES and the observer JUDGES.  A property sends each drawn request with
+its intent (`accept=RULE` for a valid request, the rule that makes it acceptable;
+`refuse=RULE, param=...` for an invalid one, the rule that says it must be refused: see
+attribution.py); per example, a fresh `Recorder` sees the exchanges and the registered
+checks judge every answer (the intent, schemas, usage, limits, stop text, tool_choice,
+JSON modes, stream framing; relations between the example's exchanges too).  Which rule a
+refusal breaks can depend on what the server says it refused (the error's `param`), so
+the harness attributes each answer as it arrives, before the checks run
+(attribution.attribute_answer).  What the checks find is RAISED, so hypothesis shrinks
+the request to a minimal one; boundary examples (explicit, one edge away from a plain
+request) run first and are not shrunk.  Each rule is its own exception class, so a
+shrink never trades one rule for another (the minimal request still breaks the rule
+reported).
+
+Every rule broken is reported, each with its own minimal example: a search stops at its
+first rule (`report_multiple_bugs=False`: hypothesis would look for more only until 10 s
+after the first, a wall-clock limit that would make the set of rules reported depend on
+the target's speed), and the next search sets the rules found aside, up to MAX_ROUNDS
+searches; the cache makes every request of the earlier searches free.
 
 Determinism (two runs with the same seed give the same verdicts):
 
@@ -39,7 +47,7 @@ seed, the strategies and the target's claims only.
 
 Cost is bounded: an identical request is never sent twice (answers are cached by
 request, which also makes the final replay of a shrunk failure free and immune to a
-non-deterministic model), and once a test has sent `max_requests` requests, further
+non-deterministic model), and once a search has sent `max_requests` requests, its
 shrinking stops (noted on the test).
 """
 from __future__ import annotations
@@ -62,6 +70,7 @@ from ..paths import cache_dir
 from ..client import Client, Exchange
 from ..observer import Recorder
 from ..violations import CannotJudge, Note, Violation, short
+from .attribution import ablations, attribute_answer, error_param
 
 DEFAULT_SEED = 0
 DB_ENV = "CHATCONFORM_HYPOTHESIS_DIR"
@@ -141,9 +150,14 @@ def database_dir(target) -> pathlib.Path | None:
 
 
 # -- the run --------------------------------------------------------------------------------------
+MAX_ROUNDS = 6          # searches per test: the first, then one more per rule found (set aside)
+
+
 @dataclass
 class Outcome:
-    violations: list                           # typed; the first is raised, the others recorded with it
+    """One example: the violations the observer's checks found in its exchanges (typed, in
+    the order found), and the rules that example broke."""
+    violations: list
 
 
 def generation_settings(examples: int, database: ExampleDatabase | None = None) -> settings:
@@ -154,15 +168,37 @@ def generation_settings(examples: int, database: ExampleDatabase | None = None) 
                     derandomize=False, print_blob=False)
 
 
+class Probe:
+    """What a property's `provoke(value, body, probe)` sends through: every exchange goes to
+    the example's own Recorder, where the registered checks judge it (with the intent it
+    was sent with), and relations between the example's exchanges are judged there too."""
+
+    def __init__(self, run: "PropertyRun", recorder: Recorder):
+        self.run = run
+        self.recorder = recorder
+
+    def send(self, body: Any, label: str = "", accept: str | None = None, refuse: str | None = None,
+             param: str | None = None) -> Exchange:
+        return self.run.send(self.recorder, body, label=label, accept=accept, refuse=refuse, param=param)
+
+    def relate(self, name: str, *exchanges: Exchange) -> None:
+        self.recorder.relate(name, *exchanges)
+
+    def note(self, rule: str, message: str) -> None:
+        self.run.note(rule, message)
+
+
 @dataclass
 class PropertyRun:
     """One property test against one target.
 
-    `judge(value, body, send) -> Violation | [Violation] | None` is the property: it sends
-    the request with `send(body)` (which returns the exchange and the example's Recorder)
-    and says what is wrong, if anything (the first violation is raised for hypothesis to
-    shrink; the others the same answer broke are reported with it).  `prepare(value) -> body`
-    may return None to reject a value (e.g. no longer invalid after shrinking).
+    `provoke(value, body, probe)` is the property: it sends the request with
+    `probe.send(body, accept=RULE)` or `probe.send(body, refuse=RULE, param=...)` (and may
+    relate exchanges, `probe.relate(name, ex1, ex2)`); it judges nothing.  The observer's
+    checks judge every exchange; what they find is the example's outcome.  `prepare(value)
+    -> body` may return None to reject a value (e.g. no longer invalid after shrinking).
+    `baseline`: the plainest request of the target, sent when a refusal must be attributed
+    (a server that refuses it too breaks REQ-001, not the feature of the failing request).
     """
 
     target: Any
@@ -172,7 +208,7 @@ class PropertyRun:
     forced_seed: Any = None                   # --hypothesis-seed, when given
     db_dir: pathlib.Path | None = None
     breaker: Any = None
-    max_requests: int | None = None
+    max_requests: int | None = None           # per search (see MAX_ROUNDS)
     replay_hint: str = ""                     # how to rerun this one test (printed with failures)
     cache: dict = field(default_factory=dict)
     sent: int = 0
@@ -184,103 +220,159 @@ class PropertyRun:
         if self.max_requests is None:
             self.max_requests = max(40, self.examples * 4)
         self._client: Client | None = None
-        self._current: Recorder | None = None     # the example being sent: its exchanges go to its Recorder
+        self._current: Recorder | None = None     # the recorder of the example being sent
         self._by_exchange: dict[int, Outcome] = {}
         self._explicit: set[str] = set()
+        self._round_start = 0
+        self.rounds = 0
 
     # -- seeds and settings ------------------------------------------------------------------
     @property
     def seed(self):
         return self.forced_seed if self.forced_seed is not None else DEFAULT_SEED
 
-    def settings(self) -> settings:
+    def settings(self, search: int = 0) -> settings:
         db = None
         if self.forced_seed is None and self.db_dir is not None:
-            db = Namespaced(DirectoryBasedExampleDatabase(str(self.db_dir)), self.nodeid)
+            # each search its own keys: a failure set aside in a later search would otherwise
+            # "no longer fail" there and be deleted from the first search's entries
+            space = self.nodeid if search == 0 else f"{self.nodeid}\x00search {search}"
+            db = Namespaced(DirectoryBasedExampleDatabase(str(self.db_dir)), space)
         return generation_settings(self.examples, db)
 
     # -- sending ----------------------------------------------------------------------------
-    def send(self, body: Any, **kw) -> tuple[Exchange, Recorder]:
-        rec = self._current = Recorder()
+    def send(self, recorder: Recorder, body: Any, **kw) -> Exchange:
+        self._current = recorder
         try:
-            ex = self._client.chat(body, **kw)
+            return self._client.chat(body, **kw)
         finally:
             self._current = None
             self.sent += 1
-            if self.recorder is not None:
-                self.recorder.merge(rec)
-        return ex, rec
 
     def _observe(self, ex: Exchange) -> None:
-        if self._current is not None:
-            self._current.observe(ex)
+        if self._current is None:
+            return
+        ex.intent, label = attribute_answer(ex)
+        ex.label = label or ex.label
+        self._current.observe(ex)
+        self._param_notes(ex)
 
-    def note(self, rule: str, message: str) -> None:
+    def _param_notes(self, ex: Exchange) -> None:
+        """What a refusal's error says, as notes: error.param naming the broken field (ERR-003),
+        400 the status of an invalid request (ERR-004)."""
+        if ex.intent is None or ex.intent.kind != "refuse" or ex.status is None or not 400 <= ex.status < 500:
+            return
+        got = error_param(ex)
+        if ex.intent.param and (got is None or ex.intent.param not in str(got)):
+            self.note("ERR-003", f"{ex.label}: error.param {got!r} does not name {ex.intent.param!r}")
+        if ex.status != 400:
+            self.note("ERR-004", f"{ex.label}: HTTP {ex.status} (400 expected for an invalid request)")
+
+    def note(self, rule: str, message: str, always: bool = False) -> None:
+        """A note on the test (at most MAX_NOTES, failure reports aside)."""
         key = (rule, message)
-        if key not in self.notes and len(self.notes) < MAX_NOTES:
+        if key not in self.notes and (always or len(self.notes) < MAX_NOTES):
             self.notes[key] = Note(rule, message)
 
+    def _merge(self, rec: Recorder) -> None:
+        """Take one example's record into the test's: a rule an exchange broke counts through
+        its violation (reported with its minimal example), never as judged and met."""
+        if self.recorder is None:
+            return
+        broken = {v.rule for v in rec.violations}
+        self.recorder.exchanges.extend(rec.exchanges)
+        self.recorder.completion_tokens += rec.completion_tokens
+        for rule, n in rec.judged.items():
+            if rule not in broken:
+                self.recorder.judged[rule] = self.recorder.judged.get(rule, 0) + n
+        for rule, why in rec.unjudged.items():
+            self.recorder.unjudged.setdefault(rule, why)
+
     # -- the run ----------------------------------------------------------------------------
-    def run(self, strategy, judge: Callable, prepare: Callable | None = None, key: Callable | None = None,
-            explicit: list | tuple = (), refine: Callable | None = None) -> None:
+    def run(self, strategy, provoke: Callable, prepare: Callable | None = None, key: Callable | None = None,
+            explicit: list | tuple = (), baseline: Any = None) -> None:
         """Run the property on the `explicit` values first (boundary examples, not shrunk),
-        then on values drawn from `strategy`; raise the first violation found.
+        then on values drawn from `strategy`; report each rule broken with its minimal
+        example, and raise the first.
 
-        `refine(violation, send) -> Violation | None` may look at the final (shrunk)
-        failure once, with requests of its own, and restate it (e.g. which feature of a
-        refused request was the one refused): once, not at every shrinking step, so it
-        costs a few requests per failure, not per shrink."""
+        A search stops at the first rule broken (hypothesis shrinks the request that broke
+        it); the next search sets the rules found aside, so a server that breaks one rule
+        on every answer cannot hide the others.  Answers are cached by request, so the
+        next search replays the same draws for free and pays only for what is new.  After
+        MAX_ROUNDS searches, any other rule an example broke is reported with the smallest
+        request that broke it (not shrunk)."""
         key = key or request_key
+        for value in explicit:                          # an Invalid carries its body, a Pair its two
+            body = getattr(value, "body", value)
+            self._explicit.add(key(body))
+            if isinstance(body, list):
+                self._explicit.update(key(b) for b in body)
+        reported: list[list[Violation]] = []            # per rule: its violations on its minimal example
+        aside: set[str] = set()
+        self._client = Client(self.target, observe=self._observe, breaker=self.breaker)
+        try:
+            for search in range(MAX_ROUNDS):
+                self.rounds = search + 1
+                self._round_start = self.sent
+                found = self._hypothesis(strategy, self._example(provoke, prepare, key, aside), explicit, search)
+                if not found:
+                    break
+                v = found[0]
+                aside.add(v.rule)
+                group = self._attributed(v, baseline)
+                aside.update(x.rule for x in group)
+                if all(any(x.rule == y.rule for g in reported for y in g) for x in group):
+                    continue                            # the same rule again (attribution): nothing new
+                reported.append([x for x in group if all(x.rule != y.rule for g in reported for y in g)])
+                if self.cannot is not None:
+                    break
+            reported += self._unreported(reported, aside)
+        finally:
+            self._client.close()
+        self._finish(reported)
 
+    def _example(self, provoke: Callable, prepare: Callable | None, key: Callable, aside: set[str]) -> Callable:
         def example(value):
             if self.cannot is not None:
                 return                                   # the target stopped answering: judge nothing more
             body = prepare(value) if prepare else value
             assume(body is not None)                     # prepare rejected it: it says nothing
-            outcome = self._judged(key(body), value, body, judge)
-            if outcome is not None and outcome.violations:
-                v = outcome.violations[0]
-                raise type(v)(v.rule, v.expected, v.actual, v.where, v.exchange, v.origin)
+            outcome = self._judged(key(body), value, body, provoke)
+            for v in outcome.violations if outcome is not None else ():
+                if v.rule not in aside:
+                    raise type(v)(v.rule, v.expected, v.actual, v.where, v.exchange, v.origin)
+        return example
 
-        for value in explicit:                          # an Invalid carries its body
-            self._explicit.add(key(getattr(value, "body", value)))
-        found: list[Violation] = []
-        self._client = Client(self.target, observe=self._observe, breaker=self.breaker)
-        try:
-            found = self._hypothesis(strategy, example, explicit)
-            if refine is not None and found:
-                found = [self._refined(refine, v) for v in found]
-        finally:
-            self._client.close()
-        self._finish(found)
-
-    def _judged(self, k: str, value, body, judge: Callable) -> "Outcome | None":
-        """The outcome of one request: from the cache (never sent twice), or sent and judged
+    def _judged(self, k: str, value, body, provoke: Callable) -> "Outcome | None":
+        """The outcome of one example: from the cache (never sent twice), or sent and judged
         now; None when not judged (the request cap is reached, or the target stopped)."""
         outcome = self.cache.get(k)
         if outcome is not None:
             return outcome
-        if self.sent >= self.max_requests:
+        if self.sent - self._round_start >= self.max_requests:
             self.capped = True
             return None
+        rec = Recorder()
         try:
-            found = judge(value, body, self.send)
+            provoke(value, body, Probe(self, rec))
         except CannotJudge as exc:
             self.cannot = self.cannot or exc
             return None
-        found = [found] if isinstance(found, Violation) else list(found or ())
-        outcome = self.cache[k] = Outcome([typed(v) for v in found])
-        if outcome.violations and outcome.violations[0].exchange is not None:
-            self._by_exchange[id(outcome.violations[0].exchange)] = outcome
+        finally:
+            self._merge(rec)
+        outcome = self.cache[k] = Outcome([typed(v) for v in rec.violations])
+        for v in outcome.violations:
+            if v.exchange is not None:
+                self._by_exchange.setdefault(id(v.exchange), outcome)
         return outcome
 
-    def _hypothesis(self, strategy, example: Callable, explicit) -> list[Violation]:
+    def _hypothesis(self, strategy, example: Callable, explicit, search: int = 0) -> list[Violation]:
         inner = given(strategy)(example)
         for value in reversed(list(explicit)):
             inner = hypothesis_example(value)(inner)
         if self.forced_seed is None:
             inner = hypothesis_seed(DEFAULT_SEED)(inner)
-        inner = self.settings()(inner)
+        inner = self.settings(search)(inner)
         try:
             with fixed_constants():
                 inner()
@@ -302,49 +394,86 @@ class PropertyRun:
             return found
         return []
 
-    def _refined(self, refine: Callable, v: Violation) -> Violation:
+    # -- what a failure is reported as ----------------------------------------------------------
+    def _same_answer(self, v: Violation) -> list[Violation]:
+        """`v` and the other violations of its rule on the same answer(s) of its example."""
+        outcome = self._by_exchange.get(id(v.exchange)) if v.exchange is not None else None
+        same = [x for x in (outcome.violations if outcome else ()) if x.rule == v.rule]
+        return same or [typed(v)]
+
+    def _attributed(self, v: Violation, baseline: Any) -> list[Violation]:
+        """The minimal failure `v`, attributed: a valid request refused with an error that
+        names no field is the refusal of one of its features (acceptance_rule could only
+        guess the first): find which by experiment, once, on the minimal request, and
+        send it again with that feature's rule as its intent, for the checks to judge."""
+        ex = v.exchange
+        if ex is None or ex.intent is None or ex.intent.kind != "accept" or ex.status in (None, 200) \
+                or v.rule != ex.intent.rule or not isinstance(ex.request_json, dict):
+            return self._same_answer(v)
         try:
-            better = refine(v, self.send)
+            if baseline is not None and ex.request_json != baseline:
+                rec = Recorder()
+                base = self.send(rec, baseline, label="property baseline: the plainest request", accept="REQ-001")
+                self._merge(rec)
+                if base.status != 200:
+                    return [typed(x) for x in rec.violations if x.rule == "REQ-001"] or self._same_answer(v)
+            for rule, what, smaller in ablations(ex.request_json, error_param(ex)):
+                rec = Recorder()
+                probe = self.send(rec, smaller, label=f"property attribution: without {what}")
+                self._merge(rec)
+                if probe.status == 200:
+                    if rule == v.rule:
+                        break
+                    rec = Recorder()
+                    self.send(rec, ex.request_json, label=f"{what} (the same request without it was accepted)",
+                              accept=rule)
+                    self._merge(rec)
+                    again = [typed(x) for x in rec.violations if x.rule == rule]
+                    return again or self._same_answer(v)
         except CannotJudge:
-            return v                                     # the experiment could not run: keep the guess
-        if better is None:
-            return v
-        same = self._by_exchange.pop(id(v.exchange), None) if v.exchange is not None else None
-        better = typed(better)
-        if same is not None:
-            self._by_exchange[id(better.exchange)] = Outcome([better] + same.violations[1:])
-        return better
+            pass                                         # the experiment could not run: keep the guess
+        return self._same_answer(v)
+
+    def _unreported(self, reported: list[list[Violation]], aside: set[str]) -> list[list[Violation]]:
+        """Rules examples broke that no search reported (MAX_ROUNDS reached): each with the
+        smallest request that broke it, not shrunk."""
+        done = {v.rule for g in reported for v in g} | aside
+        best: dict[str, Violation] = {}
+        for outcome in self.cache.values():
+            for v in outcome.violations:
+                if v.rule not in done and (v.rule not in best or _size(v) < _size(best[v.rule])):
+                    best[v.rule] = v
+        if best:
+            self.note("PROPERTY", f"{len(best)} more rule(s) broken after {MAX_ROUNDS} searches: each shown with the "
+                                  "smallest request that broke it, not shrunk")
+        return [self._same_answer(best[r]) for r in sorted(best)]
 
     def _smallest_failure(self) -> list[Violation]:
-        def size(o: Outcome) -> int:
-            ex = o.violations[0].exchange
-            return len(ex.request_body or b"") if ex is not None else 1 << 30
         failing = [o for o in self.cache.values() if o.violations]
         if not failing:
             return []
-        v = min(failing, key=size).violations[0]
+        v = min(failing, key=lambda o: _size(o.violations[0])).violations[0]
         return [type(v)(v.rule, v.expected, v.actual, v.where, v.exchange, v.origin)]
 
-    def _finish(self, found: list[Violation]) -> None:
+    def _finish(self, reported: list[list[Violation]]) -> None:
         if self.capped:
-            self.note("PROPERTY", f"stopped after {self.sent} requests (max_requests): the failing example shown may not be minimal")
-        for v in found:
+            self.note("PROPERTY", f"a search stopped after {self.max_requests} requests (max_requests): "
+                                  "a failing example shown may not be minimal")
+        firsts = [g[0] for g in reported if g]
+        for v in firsts:
             self.report(v)
         if self.recorder is not None:
             for n in self.notes.values():
                 self.recorder.notes.append(n)
-            evidence = [v.exchange for v in found if v.exchange is not None]
+            evidence = [v.exchange for v in firsts if v.exchange is not None]
             rest = [ex for ex in self.recorder.exchanges if all(ex is not e for e in evidence)]
             self.recorder.exchanges[:] = evidence + rest      # the failing exchanges first (results.json keeps 20)
-            for v in found[1:]:
-                self.recorder.add(v)
-            for v in found:                           # what else the same answer broke
-                same = self._by_exchange.get(id(v.exchange)) if v.exchange is not None else None
-                for other in (same.violations[1:] if same else ()):
-                    self.recorder.add(other)
-        if found:
-            first = found[0]
-            raise first.with_traceback(None)
+            for g in reported:
+                for v in g:
+                    if v is not firsts[0]:
+                        self.recorder.add(v)
+        if firsts:
+            raise firsts[0].with_traceback(None)
         if self.cannot is not None:
             raise self.cannot
 
@@ -356,8 +485,13 @@ class PropertyRun:
         boundary = body is not None and json.dumps(body, sort_keys=True, ensure_ascii=False, default=str) in self._explicit
         text = failure_report(v, self.seed, self.replay_hint, boundary)
         print(text)
-        self.note(v.rule, text)
+        self.note(v.rule, text, always=True)
         return text
+
+
+def _size(v: Violation) -> int:
+    ex = v.exchange
+    return len(ex.request_body or b"") if ex is not None else 1 << 30
 
 
 def failure_report(v: Violation, seed: Any, replay_hint: str = "", boundary: bool = False) -> str:

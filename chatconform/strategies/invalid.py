@@ -185,11 +185,21 @@ def top_logprobs_without_logprobs(draw, body, profile):
 
 
 def content_wrong_type(draw, body, profile):
+    """Content of a wrong shape in a message of any role (a tool-call turn of the assistant aside)."""
     candidates = [i for i in _messages_of(body, ("user", "system", "developer", "assistant"))
                   if not body["messages"][i].get("tool_calls")]
-    i = draw(st.sampled_from(candidates))
+    role = draw(st.sampled_from(["user", "system", "developer", "assistant"]))
+    if not any(body["messages"][i]["role"] == role for i in candidates):
+        at = 0 if role in ("system", "developer") else len(body["messages"]) - 1
+        if role == "assistant":
+            body["messages"].insert(at, {"role": "user", "content": "hi"})
+            at += 1
+        body["messages"].insert(at, {"role": role, "content": "hi"})
+        candidates = [at]
+    i = draw(st.sampled_from([i for i in candidates if body["messages"][i]["role"] == role] or candidates))
     msg = body["messages"][i]
-    msg["content"] = draw(st.sampled_from([5, 1.5, True, {"text": "hi"}, {"type": "text", "text": "hi"}, [["nested"]], ["bare string"]]))
+    msg["content"] = draw(st.sampled_from([5, 1.5, True, {"text": "hi"}, {"type": "text", "text": "hi"}, [["nested"]], ["bare string"],
+                                           [{"type": "text", "text": "hi"}, 5]]))
     return f"/messages/{i}/content", "messages", f"messages[{i}] ({msg['role']}) content {msg['content']!r}"
 
 
@@ -233,7 +243,41 @@ def tool_message_without_id(draw, body, profile):
         idx = [len(body["messages"]) - 1]
     i = draw(st.sampled_from(idx))
     del body["messages"][i]["tool_call_id"]
+    if draw(st.booleans()):               # with a part array too: every content shape
+        content = body["messages"][i]["content"]
+        body["messages"][i]["content"] = content if isinstance(content, list) else [{"type": "text", "text": content or "42"}]
     return f"/messages/{i}", "messages", f"messages[{i}] (tool) without tool_call_id"
+
+
+def _tool_message_index(draw, body) -> int:
+    idx = _messages_of(body, ("tool",))
+    if idx:
+        return draw(st.sampled_from(idx))
+    name = body["tools"][0]["function"]["name"]
+    body["messages"] += [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_x2", "type": "function", "function": {"name": name, "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_x2", "content": "42"}]
+    return len(body["messages"]) - 1
+
+
+def tool_message_shape(draw, body, profile):
+    """A tool message's content of every wrong shape: a wrong type, no content, an empty
+    part array, a part that is not text (REQ-004/010/011, CONTENT-002)."""
+    i = _tool_message_index(draw, body)
+    msg = body["messages"][i]
+    choice = draw(st.sampled_from(["type", "missing", "empty", "image", "bare"]))
+    if choice == "missing":
+        del msg["content"]
+        return f"/messages/{i}", "messages", f"messages[{i}] (tool) without content"
+    if choice == "type":
+        msg["content"] = draw(st.sampled_from([5, True, {"text": "42"}, None]))
+        return f"/messages/{i}/content", "messages", f"messages[{i}] (tool) content {msg['content']!r}"
+    if choice == "empty":
+        msg["content"] = []
+        return f"/messages/{i}/content", "messages", f"messages[{i}] (tool) content []"
+    part = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}} if choice == "image" else "bare"
+    msg["content"] = [{"type": "text", "text": "42"}, part]
+    return f"/messages/{i}/content/1", "messages", f"messages[{i}] (tool) content with {part!r}"
 
 
 def orphan_tool_message(draw, body, profile):
@@ -308,22 +352,24 @@ def _first_part(body, kind):
 
 
 MUTATIONS: tuple[Mutation, ...] = (
-    Mutation("wrong-type", "wrong-type", ("REQ-004", "PARAM-003", "PARAM-004", "PARAM-012", "REQ-002"), wrong_type_core),
-    Mutation("out-of-range", "out-of-range", ("PARAM-003", "PARAM-009", "PARAM-011", "PARAM-013", "PARAM-015", "PARAM-020"), out_of_range),
+    Mutation("wrong-type", "wrong-type", ("REQ-004", "PARAM-003"), wrong_type_core),
+    Mutation("out-of-range", "out-of-range", ("PARAM-003", "PARAM-009", "PARAM-011", "PARAM-013", "PARAM-015", "REQ-004"), out_of_range),
     Mutation("unknown-enum", "unknown-enum", ("PARAM-027", "REQ-010", "REQ-011"), unknown_enum),
     Mutation("missing-required", "missing-required", ("REQ-002", "REQ-010", "REQ-011", "PARAM-027"), missing_required),
     Mutation("stop-count", "stop-count", ("PARAM-006",), stop_count),
     Mutation("top-logprobs-without-logprobs", "top-logprobs-without-logprobs", ("PARAM-015",), top_logprobs_without_logprobs),
-    Mutation("content-wrong-type", "content-wrong-type", ("REQ-007", "REQ-008", "REQ-011", "CONTENT-002"), content_wrong_type),
+    Mutation("content-wrong-type", "content-wrong-type", ("REQ-004", "REQ-011", "CONTENT-002"), content_wrong_type),
     Mutation("empty-arrays", "empty-arrays", ("REQ-002", "REQ-011"), empty_arrays),
     Mutation("stream-options-without-stream", "stream-options-without-stream", ("STREAM-019",),
              stream_options_without_stream, needs=("streaming",),
              tolerated="STREAM-019: ignoring stream_options without stream is a tolerable dialect"),
     Mutation("tool-choice-without-tools", "tools", ("TOOL-014",), tool_choice_without_tools, needs=("tools",), focus="tools"),
-    Mutation("tool-message-without-id", "tools", ("TOOL-016",), tool_message_without_id, needs=("tools",), focus="tools"),
+    Mutation("tool-message-without-id", "tools", ("TOOL-018",), tool_message_without_id, needs=("tools",), focus="tools"),
+    Mutation("tool-message-shape", "tools", ("REQ-004", "REQ-010", "REQ-011", "CONTENT-002"), tool_message_shape,
+             needs=("tools",), focus="tools"),
     Mutation("orphan-tool-message", "tools", ("TOOL-018",), orphan_tool_message, needs=("tools",), focus="tools"),
     Mutation("bad-tool-name", "tools", ("TOOL-003",), bad_tool_name, needs=("tools",), focus="tools"),
-    Mutation("tool-choice-unknown", "tools", ("TOOL-010",), tool_choice_unknown, needs=("tools",), focus="tools"),
+    Mutation("tool-choice-unknown", "tools", ("TOOL-014",), tool_choice_unknown, needs=("tools",), focus="tools"),
     Mutation("tool-choice-unknown-function", "tools", ("TOOL-014",), tool_choice_unknown_function, needs=("tools",), focus="tools"),
     Mutation("bad-image-detail", "media", ("VISION-004",), bad_image_detail, needs=("vision",), focus="vision"),
     Mutation("media-in-wrong-role", "media", ("CONTENT-002",), media_in_wrong_role, needs=("vision",), focus="vision"),

@@ -1,8 +1,15 @@
 """VALID requests for a target: valid by schemas/request.schema.json, by the prose rules
 the schema cannot state, and within the capabilities the target claims.
 
-Cost stays low by construction: every request carries a token limit of at most
-`Profile.max_tokens` (the budget's), and `n` is at most `Profile.max_n` (3).
+Cost stays low by construction: every generated request carries a token limit of at most
+`Profile.max_tokens` (the budget's), and `n` is at most `Profile.max_n` (3); the values at
+the top of a range (a limit in the thousands, n = 128, top_logprobs = 20) are sent by the
+boundary examples, with a prompt or a limit that keeps the answer short.
+
+The token limit goes in the field the target takes (`Profile.token_field`, from the
+target's `token_limit_field`, default `max_completion_tokens`): a server that refuses the
+deprecated `max_tokens` (api.openai.com for reasoning models) is not sent it; a target
+that takes `max_tokens` gets either field or both.
 """
 from __future__ import annotations
 
@@ -25,6 +32,10 @@ FOCUSES = ("core", "streaming", "tools", "json_object", "json_schema", "logprobs
 # now and then), and arbitrary unicode ones.  Never "": what an empty stop means is
 # not documented.
 COMMON_STOPS = (" ", "e", "a", "o", "i", "t", "s", "m", "r", ".", "or", "it", " d", "lorem", " ipsum", "\n", "é", "😀")
+# Stop strings that span two tokens (or two chunks of a stream): the end of one word and
+# the start of the next.  A server that looks for the stop inside each token (or each
+# delta) alone misses them.
+SPANNING_STOPS = ("e t", "s a", "d t", "e a", "r a", "a s", "m d", "t a", "t e", "e s", "m l", "r l", ". ")
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,17 @@ class Profile:
     capabilities: frozenset = field(default_factory=frozenset)
     max_tokens: int = 16
     max_n: int = 3
+    token_field: str = "max_completion_tokens"     # the token-limit field the target takes
+
+    @property
+    def limit_fields(self) -> tuple[str, ...]:
+        """The token-limit fields generated requests may carry: the target's field, and
+        the deprecated `max_tokens` only where the target takes it."""
+        return ("max_tokens", "max_completion_tokens") if self.token_field == "max_tokens" else (self.token_field,)
+
+    def limit(self, n: int | None = None) -> dict:
+        """A token limit in the target's field."""
+        return {self.token_field: self.max_tokens if n is None else n}
 
     def claims(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -42,11 +64,12 @@ class Profile:
     @classmethod
     def of(cls, target, budget=None, max_n: int = 3) -> "Profile":
         return cls(model=target.model, capabilities=frozenset(target.capabilities),
-                   max_tokens=getattr(budget, "max_tokens", 16) if budget is not None else 16, max_n=max_n)
+                   max_tokens=getattr(budget, "max_tokens", 16) if budget is not None else 16, max_n=max_n,
+                   token_field=getattr(target, "token_field", None) or "max_completion_tokens")
 
     @classmethod
-    def all(cls, model: str = "m", max_tokens: int = 16) -> "Profile":
-        return cls(model=model, capabilities=frozenset(CAPABILITIES), max_tokens=max_tokens)
+    def all(cls, model: str = "m", max_tokens: int = 16, token_field: str = "max_completion_tokens") -> "Profile":
+        return cls(model=model, capabilities=frozenset(CAPABILITIES), max_tokens=max_tokens, token_field=token_field)
 
     def needs(self, focus: str) -> tuple[str, ...]:
         """The capabilities a focus needs (core needs none)."""
@@ -55,23 +78,24 @@ class Profile:
 
 # -- parameter strategies ---------------------------------------------------------------
 @cached
-def token_limits(max_tokens: int) -> st.SearchStrategy[dict]:
-    """max_tokens, max_completion_tokens or both, 1..max_tokens (PARAM-001).  The maximum
-    is the simplest value (hypothesis draws its simplest choices often and shrinks toward
-    them): 1 is an edge to visit, not the answer length of every other request."""
+def token_limits(max_tokens: int, fields: tuple[str, ...] = ("max_completion_tokens",)) -> st.SearchStrategy[dict]:
+    """A limit 1..max_tokens (PARAM-001) in each of `fields` (Profile.limit_fields), or, with
+    two fields, in either or both.  The maximum is the simplest value (hypothesis draws its
+    simplest choices often and shrinks toward them): 1 is an edge to visit, not the answer
+    length of every other request."""
     top = max(1, max_tokens)
     lim = st.one_of(st.integers(0, top - 1).map(lambda k: top - k), st.sampled_from(sorted({1, top}, reverse=True)))
-    return st.one_of(
-        lim.map(lambda v: {"max_tokens": v}),
-        lim.map(lambda v: {"max_completion_tokens": v}),
-        st.tuples(lim, lim).map(lambda t: {"max_tokens": t[0], "max_completion_tokens": t[1]}),
-    )
+    if len(fields) == 1:
+        return lim.map(lambda v: {fields[0]: v})
+    a, b = fields
+    return st.one_of(lim.map(lambda v: {b: v}), lim.map(lambda v: {a: v}),
+                     st.tuples(lim, lim).map(lambda t: {a: t[0], b: t[1]}))
 
 
 @cached
 def stops() -> st.SearchStrategy:
     """A stop string or a list of 1..4; half of the strings are ones real text contains."""
-    one = st.one_of(st.sampled_from(COMMON_STOPS), texts(8).filter(bool).map(str))
+    one = st.one_of(st.sampled_from(COMMON_STOPS), st.sampled_from(SPANNING_STOPS), texts(8).filter(bool).map(str))
     return st.one_of(one, st.lists(one, min_size=1, max_size=4))
 
 
@@ -205,7 +229,7 @@ def valid_requests(draw, profile: Profile, focus: str = "core", stream: bool | N
         tool_names=tuple(t["function"]["name"] for t in tools) if tools else None,
         vision=focus == "vision" or mix("vision"), audio=focus == "audio" or mix("audio"),
         need_image=focus == "vision", need_audio=focus == "audio", json_word=json_word, max_turns=max_turns))
-    limits = draw(token_limits(profile.max_tokens))
+    limits = draw(token_limits(profile.max_tokens, profile.limit_fields))
     tool_choice = draw(_tool_choices(tuple(t["function"]["name"] for t in tools))) if tools else "absent"
     body.update(limits)
     body.update(draw(sampling()))

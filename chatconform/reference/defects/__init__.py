@@ -33,6 +33,7 @@ import re
 
 # The area modules register their defects on import, in this order (the catalogue's order).
 from . import http, auth, request, response, stream, errors, tools, params, structured, vision, audio  # noqa: F401
+from . import inputs  # noqa: F401,E402  (defects that show only for some inputs: the property tests' own)
 from .base import _DEFECTS, AREAS, Defect
 
 
