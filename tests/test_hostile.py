@@ -89,7 +89,8 @@ EXPECT = {
     "headers-only": ({"error"}, r"headers arrived, then the body stalled|unresponsive"),
     "drip": ({"error", "fail"}, r"timeouts\.total|unresponsive"),
     "endless-stream": ({"error", "fail"}, r"timeouts\.total|limits\.max_events|unresponsive"),
-    "huge-body": ({"fail"}, r"limits\.max_body_bytes"),
+    # Three answers cut at the size cap trip the breaker: the tests after them are not judged.
+    "huge-body": ({"fail", "error"}, r"limits\.max_body_bytes|cut at a size or event cap"),
     "reset-mid-stream": ({"fail", "error"}, r"reset by peer|connection broken"),
     "invalid-utf8": ({"fail"}, r"(?i)utf-8"),
     "bad-chunked": ({"fail", "error"}, r"illegal chunk header"),
@@ -127,6 +128,7 @@ def test_suite_survives_hostile_server(mode, tmp_path):
         # The client stops reading at limits.max_body_bytes (8 MiB) and drops the
         # connection: the server got no further than that plus the socket buffers.
         assert srv.stats.bytes_sent and max(srv.stats.bytes_sent) < 32 * 1024 * 1024, srv.stats.bytes_sent
+        assert len(srv.stats.requests) == 3 and "were cut at a size or event cap" in run.output, run.output[-3000:]
     if mode == "429-storm":
         assert "fail" not in run.data["counts"], run.data["counts"]
 
@@ -373,3 +375,113 @@ def test_unreachable_target_stops_after_three_refused_connections(tmp_path):
     judged = [t for t in data["tests"] if t["outcome"] not in SKIPS]
     assert len(judged) > 10 and all(t["outcome"] == "error" for t in judged)
     assert all("cannot connect" in t["reason"] or "could not connect" in t["reason"] for t in judged), judged[-1]["reason"]
+
+
+# -- bounded time whatever the server does (breaker, the run's clock, proxies) ----------------------------
+def test_max_time_from_targets_yaml_cuts_the_request_in_flight(tmp_path):
+    """max_time in targets.yaml: the request in flight ends at the run's limit (not its
+    own, longer deadline), as not judged, and the breaker does not count it."""
+    from chatconform import runclock
+    with HostileServer("hang") as srv:
+        runclock.start(1.0, "max_time")
+        try:
+            b = Breaker()
+            c = Client(_target(srv, timeouts={"connect": 1, "read": 5, "total": 10}), breaker=b)
+            t0 = time.monotonic()
+            with pytest.raises(CannotJudge, match=r"not judged: the run reached its time limit \(max_time 1s\)"):
+                _chat(c)
+            assert time.monotonic() - t0 < 1.5 and b.consecutive == 0
+            with pytest.raises(CannotJudge, match="time limit"):
+                _chat(c)                            # nothing more is sent
+            assert len(srv.stats.requests) == 1
+            c.close()
+        finally:
+            runclock.stop()
+
+
+def test_breaker_counts_answers_cut_at_a_cap():
+    for kind, what in (("size-cap", "body larger than 8 bytes (limits.max_body_bytes)"),
+                       ("event-cap", "more than 10 SSE events (limits.max_events)"),
+                       ("deadline", "answer still arriving after 2s (timeouts.total)")):
+        b = Breaker()
+        for i in range(3):
+            b.after(Exchange("POST", "http://h/v1/chat/completions", {"Authorization": "Bearer x"}, b"{}",
+                             status=200, truncated=what, error_kind=kind, label=f"probe {i}"))
+        with pytest.raises(CannotJudge, match="target marked unresponsive: 3 consecutive exchanges"):
+            b.before()
+        assert [e["label"] for e in b.trail] == ["probe 0", "probe 1", "probe 2"]
+        assert all(e["what"] == what and e["curl"].startswith("curl ") for e in b.trail)
+
+
+def test_breaker_is_shared_by_processes(tmp_path):
+    """Two processes' breakers on one run's file (as pytest-xdist workers have): three
+    timeouts between them trip both."""
+    path = tmp_path / "breaker.json"
+    code = textwrap.dedent(f"""
+        import sys, pathlib
+        sys.path.insert(0, {str(ROOT)!r})
+        from chatconform.client import Breaker, Exchange
+        b = Breaker(path=pathlib.Path({str(path)!r}))
+        b.after(Exchange("POST", "http://h/v1/chat/completions", {{}}, None, timed_out=True,
+                         transport_error="timed out", error_kind="read-timeout"))
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    b = Breaker(path=path)
+    b.before()                                      # two so far: not tripped
+    b.after(Exchange("POST", "u", {}, None, timed_out=True, transport_error="timed out", error_kind="read-timeout"))
+    with pytest.raises(CannotJudge, match="3 consecutive exchanges timed out"):
+        b.before()
+    with pytest.raises(CannotJudge, match="unresponsive"):
+        Breaker(path=path).before()
+
+
+def test_deadline_holds_through_a_proxy(monkeypatch):
+    from .proxy import LoopbackProxy
+    with LoopbackProxy() as proxy, HostileServer("drip", drip_interval=0.2) as srv:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        c = Client(_target(srv))
+        t0 = time.monotonic()
+        with pytest.raises(CannotJudge, match=r"timeouts\.total 2s"):
+            _chat(c)
+        c.close()
+    assert 1.9 < time.monotonic() - t0 < 3.0
+    assert proxy.seen == [f"POST {srv.base_url}/chat/completions"]
+
+
+# -- a keep-alive connection the server dropped ---------------------------------------------------------
+def test_dropped_keepalive_connection_is_retried_once_on_a_new_one():
+    """uvicorn closes its connection after a 500: the next request on it, sent before the
+    close arrived, fails without a byte of answer; it is sent again on a new connection."""
+    with HostileServer("close-after-error") as srv:
+        c = Client(_target(srv))
+        assert _chat_headers(c, {"X-Fail": "1"}).status == 500
+        ex = _chat(c)
+        c.close()
+    assert ex.status == 200 and ex.retried and "new connection" in ex.retried, ex
+    assert srv.connections == 2
+
+
+def test_failure_on_a_fresh_connection_is_not_retried():
+    with HostileServer("reset-before-answer") as srv:
+        c = Client(_target(srv))
+        with pytest.raises(CannotJudge) as info:
+            _chat(c)
+        c.close()
+    assert info.value.exchange.retried is None and srv.connections == 1 and len(srv.stats.requests) == 1
+
+
+def test_failure_after_answer_bytes_is_not_retried():
+    """On a reused connection, but a byte of the answer came: never sent again."""
+    with HostileServer("reset-mid-stream", healthy_first=1) as srv:
+        c = Client(_target(srv))
+        assert _chat(c).status == 200
+        ex = _chat(c, stream=True)
+        c.close()
+    assert ex.truncated and ex.retried is None and srv.connections == 1 and len(srv.stats.requests) == 2
+
+
+def _chat_headers(client, headers):
+    return client.chat({"model": "m", "messages": [{"role": "user", "content": "hi"}]}, headers=headers)
