@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from . import allure_bridge, redact, rules as rules_mod
+from . import runguard          # runguard: preflight, --max-time, the shared breaker (3 calls below)
 from .budget import BUDGETS, Budget, Ledger
 from .client import Breaker, Client
 from .observer import Recorder
@@ -50,6 +51,7 @@ def pytest_addoption(parser):
                 help="dry run: list the tests and estimate requests and completion tokens; send nothing")
     g.addoption("--budget", default="standard", choices=tuple(BUDGETS),
                 help="smoke: a few core requests; standard (default): every test; thorough: more property examples")
+    runguard.add_options(g)     # runguard: --timeout, --connect-timeout, --ca-bundle, --max-time, --no-preflight
 
 
 class ChatconformSession:
@@ -336,6 +338,7 @@ def pytest_runtest_setup(item):
     if missing:
         item._chatconform_not_claimed = missing
         pytest.skip(f"not claimed: {', '.join(missing)}")
+    runguard.check(s)           # runguard: past --max-time, or the breaker tripped: not judged (error)
 
 
 # -- fixtures ----------------------------------------------------------------------------
@@ -554,6 +557,7 @@ _CONFIG: dict = {}
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     _CONFIG["config"] = session.config
+    runguard.start(session, _session(session.config))   # runguard: options, clock, breaker, preflight (exit 6)
 
 
 @pytest.hookimpl(tryfirst=True)
