@@ -98,7 +98,8 @@ def test_headers_then_nothing(tmp_path):
 
 
 def test_connect_timeout(tmp_path):
-    """A listener whose accept queue is full drops the SYN: the connection never comes."""
+    """A listener whose accept queue is full drops the SYN: the connection never comes.
+    With the default timeouts (connect 5 s) it is diagnosed within DEAD_BOUND."""
     lsock = socket.socket()
     lsock.bind(("127.0.0.1", 0))
     lsock.listen(0)
@@ -113,13 +114,13 @@ def test_connect_timeout(tmp_path):
             pass
         fill.append(c)
     try:
-        rc, out, took, _ = run(tmp_path, f"http://127.0.0.1:{port}/v1", "--connect-timeout", "1")
+        rc, out, took, _ = run(tmp_path, f"http://127.0.0.1:{port}/v1")
     finally:
         for c in fill:
             c.close()
         lsock.close()
-    unusable(rc, out, "no connection within 1s", "--connect-timeout")
-    assert took < DEAD_BOUND
+    unusable(rc, out, "no connection within 5s", "--connect-timeout")
+    assert 5 <= took < DEAD_BOUND
 
 
 # -- TLS ---------------------------------------------------------------------------------------------
@@ -146,6 +147,14 @@ def test_tls_certificate_problem_names_the_ca_bundle(tmp_path, cert):
             rc, out, _, data = run(tmp_path, srv.base_url, *extra, env=env)
             assert rc in (0, 1) and "cannot be judged" not in out, out[-2000:]
             assert data["run"]["preflight"]["usable"] and data["tests"], out[-2000:]
+
+
+def test_https_through_a_connect_proxy(tmp_path, cert):
+    with HostileServer("ok", tls=cert) as srv, LoopbackProxy() as proxy:
+        rc, out, _, data = run(tmp_path, srv.base_url, "--ca-bundle", cert[0],
+                               env={"HTTPS_PROXY": proxy.url, "NO_PROXY": None, "no_proxy": None})
+    assert rc in (0, 1) and data["run"]["preflight"]["usable"], out[-2000:]
+    assert proxy.seen and all(s == f"CONNECT 127.0.0.1:{srv.port}" for s in proxy.seen), proxy.seen
 
 
 def test_http_to_a_tls_port(tmp_path, cert):
@@ -276,3 +285,20 @@ def test_a_server_echoing_the_key_never_gets_it_printed(tmp_path):
         assert srv.stats.requests[0].headers["authorization"] == f"Bearer {KEY}"
     unusable(rc, out, "HTTP 401 (unauthorized): the key was refused", "the server said: Incorrect API key provided",
              "REDACTED")
+
+
+def test_targets_yaml_keys(tmp_path):
+    from chatconform.targets import ADHOC_MAX_TIME, ADHOC_TIMEOUTS, adhoc, override, resolve
+    (tmp_path / "ca").mkdir()
+    (tmp_path / "ca" / "corp.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    f = tmp_path / "t.yaml"
+    f.write_text("targets:\n  x: {base_url: 'https://h.example/v1', model: m, max_time: 90, ca_bundle: ca/corp.pem}\n")
+    t = resolve("x", f)
+    assert t.max_time == 90 and t.ca_bundle == str(tmp_path / "ca" / "corp.pem")
+    assert t.timeouts == {"connect": 5.0, "read": 30.0, "total": 120.0}      # a named target's defaults
+    override(t, read=50, max_time=20)
+    assert t.timeouts["read"] == 50 and t.timeouts["total"] == 120 and t.max_time == 20
+    a = adhoc("http://127.0.0.1:1/v1", "m", None, None)
+    assert a.timeouts == ADHOC_TIMEOUTS and a.max_time == ADHOC_MAX_TIME
+    override(a, read=45, connect=2)
+    assert a.timeouts == {"connect": 2.0, "read": 45.0, "total": 90.0}
