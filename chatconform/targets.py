@@ -35,7 +35,7 @@ ADHOC_TIMEOUTS = {"connect": 5.0, "read": 30.0, "total": 60.0}
 ADHOC_MAX_TIME = 1800.0      # seconds a whole run against an ad hoc target may take (--max-time)
 DEFAULT_LIMITS = {"max_body_bytes": 8 * 1024 * 1024, "max_events": 20000}
 DEFAULT_RETRIES = {"max": 2, "max_wait": 5.0}
-DEFAULT_CONCURRENCY = 4      # property-test requests in flight at once (rate_limit.concurrency)
+DEFAULT_CONCURRENCY = 8      # requests in flight at once against a server (rate_limit.concurrency): xdist workers
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -84,8 +84,15 @@ class Target:
 
     @property
     def concurrency(self) -> int:
-        """How many property-test requests may be in flight at once (rate_limit.concurrency)."""
-        return int(self.rate_limit.get("concurrency", DEFAULT_CONCURRENCY))
+        """How many requests may be in flight at once (rate_limit.concurrency): the run
+        spreads its tests over that many pytest-xdist workers (plugin/xdist.py).  The
+        embedded reference answers in milliseconds, so there the limit is the CPU."""
+        if "concurrency" in self.rate_limit:
+            return int(self.rate_limit["concurrency"])
+        if self.embedded:
+            import os
+            return max(1, min(os.cpu_count() or 1, 4))
+        return DEFAULT_CONCURRENCY
 
     @property
     def chat_url(self) -> str:

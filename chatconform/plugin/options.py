@@ -53,6 +53,9 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("results", dict(help="write results.json (data of every rule and test) to this path")),
     ("plan", dict(action="store_true", default=False,
                   help="dry run: list the tests and estimate requests and completion tokens; send nothing")),
+    ("concurrency", dict(type=int, default=None,
+                         help="requests in flight at once: the tests run in that many pytest-xdist workers "
+                              "(default: the target's rate_limit.concurrency, 8; the embedded reference: the CPU count)")),
     ("budget", dict(default="standard", choices=tuple(BUDGETS),
                     help="smoke: a few requests in every area; standard (default): every test; thorough: more property examples")),
 )
