@@ -50,6 +50,14 @@ run options (the same options work with plain `pytest` in the repository root):
   --budget smoke|standard|thorough
                           smoke: a few core requests; standard (default): every test;
                           thorough: more property examples
+  --timeout SECONDS       read timeout (default 30 for --base-url; a whole answer may take twice that)
+  --connect-timeout SECONDS
+                          connection timeout (default 5)
+  --ca-bundle FILE        PEM bundle of the CAs to trust for https (default SSL_CERT_FILE, else certifi);
+                          HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured
+  --max-time SECONDS      the whole run's time limit (default 1800 for --base-url): the tests not run
+                          are reported as not judged (error)
+  --no-preflight          skip the check, before any test, that the target can be judged at all
   --results PATH          write results.json (every rule and test, with evidence)
   --junitxml PATH         standard JUnit XML (rule IDs in each test case's properties)
   --alluredir DIR         Allure results
@@ -57,7 +65,8 @@ run options (the same options work with plain `pytest` in the repository root):
 
 exit status: 0 every applicable check passed; 1 a check failed (or could not be judged: see
 the ERROR lines); 4 usage or configuration error (bad targets.yaml, unknown target, missing key
-variable); 2 interrupted.
+variable); 2 interrupted; 6 target unusable (the preflight found it cannot be judged at all:
+one message names the cause and the fix).
 """
 
 

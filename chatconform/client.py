@@ -7,19 +7,33 @@ events (the body is streamed; no more than the cap is ever kept).  Redirects are
 followed by hand so that credentials never reach another origin, and a server that
 echoes the key gets it masked before anything else sees the answer.  429/503 are
 retried as Retry-After says, under the target's client-side rate limit
-(ratelimit.py).  Every exchange is recorded (request, status, headers, body or SSE
-transcript, timings) and handed to the observer before the test sees it.
+(ratelimit.py).  A request that failed before any byte of an answer on a reused
+keep-alive connection (the server closed it meanwhile: uvicorn does after a 500) is
+sent once more on a new connection.  Every exchange is recorded (request, status,
+headers, body or SSE transcript, timings) and handed to the observer before the test
+sees it.
+
+Like curl and the SDKs, a client for a target the suite did not start honours
+HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY and SSL_CERT_FILE / SSL_CERT_DIR (a
+target's `ca_bundle`, or --ca-bundle, wins over those); the deadline holds through a
+proxy as well, since every socket, the proxy's included, is made by the same backend.
 """
 from __future__ import annotations
 
 import email.utils
+import errno
 import functools
 import json
 import logging
 import math
+import os
 import random
+import re
+import socket
+import ssl
 import threading
 import time
+import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -28,7 +42,8 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from . import curl, ratelimit, redact
+from . import curl, ratelimit, redact, runclock
+from .sharedfile import state_dir, update
 from .sse import SSEParser
 from .targets import Target
 from .violations import CannotJudge, Intent
@@ -47,6 +62,12 @@ _JITTER = random.Random()
 
 # Content codings the client undoes itself (zlib) when a server applies one unasked.
 DECODED_CODINGS = ("gzip", "x-gzip", "deflate")
+
+# Exchange.error_kind: why an exchange ended without a whole answer, as data (the
+# breaker counts by it, the preflight names the cause by it).
+UNREACHABLE = frozenset({"refused", "dns", "connect", "tls-certificate", "tls", "proxy"})
+TIMED_OUT = frozenset({"connect-timeout", "read-timeout", "write-timeout", "deadline", "stalled"})
+CUT = frozenset({"size-cap", "event-cap"})
 
 
 @dataclass
@@ -72,6 +93,12 @@ class Exchange:
     content_coding: str | None = None     # a Content-Encoding the server applied although identity was asked
     intent: Intent | None = None          # what the test declared about the request (checks/intent.py)
     at: float | None = None               # wall-clock time (Unix seconds) the answer's headers arrived
+    # Why it ended without a whole answer: one of UNREACHABLE, TIMED_OUT, CUT, or "protocol",
+    # "reset", "dropped" (a reused connection closed under it), "broken" (mid-body),
+    # "run-time-limit", "other"; None for a whole answer.
+    error_kind: str | None = None
+    proxy: str | None = None              # the proxy it went through (from the environment), credentials masked
+    retried: str | None = None            # why it was sent again on a new connection (a dropped keep-alive)
 
     # -- what kind of answer is this --------------------------------------------------
     @property
@@ -120,15 +147,26 @@ class Client:
         self.breaker = breaker
         self.limiter = ratelimit.for_target(target)
         self._echo_guard = _sent_secrets(target)
-        t = target.timeouts
-        self._http = httpx.Client(
-            transport=_deadline_transport(),
+        # The embedded reference is the suite's own loopback server: no proxy, no CA settings.
+        self._ssl = _ssl_context(*_trust(target))
+        self._proxies = {} if target.embedded else _env_proxies()
+        self._http = self._new_http()
+
+    def _new_http(self) -> httpx.Client:
+        t = self.target.timeouts
+        return httpx.Client(
+            transport=_Router(self._ssl, self._proxies),
             timeout=httpx.Timeout(connect=t["connect"], read=t["read"], write=t["read"], pool=t["connect"]),
             follow_redirects=False, trust_env=False,
             # iter_raw hands us the bytes as sent: asking for no compression keeps them
             # the JSON/SSE we judge (and rules out decompression bombs).
             headers={"Accept-Encoding": "identity"},
         )
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy (from the environment) a request to `url` goes through, credentials masked."""
+        proxy = _proxy_for(httpx.URL(url), self._proxies)
+        return _shown_proxy(proxy) if proxy else None
 
     def close(self) -> None:
         self._http.close()
@@ -175,15 +213,26 @@ class Client:
     # -- the machinery -------------------------------------------------------------------
     def _send(self, method: str, url: str, hdrs: dict, raw: bytes | None, req_json: Any, label: str,
               intent: Intent | None = None) -> Exchange:
+        runclock.check()
         if self.breaker:
             self.breaker.before()
         retries = int(self.target.retries.get("max", 2))
         max_wait = float(self.target.retries.get("max_wait", 5.0))
-        attempt, gave_up = 0, ""
+        attempt, gave_up, dropped_once = 0, "", False
         while True:
             if self.limiter:
                 self.limiter.acquire()        # every attempt counts against requests_per_minute
             ex = self._once(method, url, hdrs, raw, req_json, label)
+            if ex.error_kind == "dropped" and not dropped_once:
+                dropped_once = True
+                # Not one byte of an answer came, on a connection an earlier answer had
+                # used: the server closed it meanwhile (uvicorn does after a 500), and the
+                # request never reached anything that answers.  Once, on a new connection.
+                if self.limiter:
+                    self.limiter.acquire()
+                first = ex.transport_error
+                ex = self._once(method, url, hdrs, raw, req_json, label, fresh=True)
+                ex.retried = f"sent again on a new connection: {first}"
             ex.intent = intent
             if ex.status not in (429, 503) or attempt >= retries:
                 break
@@ -209,20 +258,32 @@ class Client:
                               f"{'retry' if attempt == 1 else 'retries'}{gave_up}: the target could not be judged", ex)
         return ex
 
-    def _once(self, method: str, url: str, hdrs: dict, raw: bytes | None, req_json: Any, label: str) -> Exchange:
+    def _once(self, method: str, url: str, hdrs: dict, raw: bytes | None, req_json: Any, label: str,
+              fresh: bool = False) -> Exchange:
+        """One attempt; `fresh`: on a connection of its own, made for it and closed after."""
         ex = Exchange(method=method, url=url, request_headers=dict(hdrs), request_body=raw,
                       request_json=req_json, key_env=self.target.api_key_env, label=label)
         limits, t = self.target.limits, self.target.timeouts
         start = time.monotonic()
         deadline = start + float(t["total"])
+        run_end = runclock.deadline()
+        run_bound = run_end is not None and run_end < deadline
+        if run_bound:
+            deadline = run_end                # the run's --max-time ends first
         origin = _origin(url)
         send_headers = dict(hdrs)
         secret_names = CREDENTIAL_HEADERS | {k.lower() for k in self.target.headers}
+        http = self._new_http() if fresh else self._http
+        try:
+            ex.proxy = self.proxy_for(url)
+        except (httpx.InvalidURL, ValueError):
+            pass
+        attempt = _local.attempt = _Attempt()   # what the transport saw: a reused connection, answer bytes
         _local.deadline = deadline            # read by the transport on every socket operation
         try:
             for _hop in range(4):
-                request = self._http.build_request(method, url, headers=send_headers, content=raw)
-                resp = self._http.send(request, stream=True)
+                request = http.build_request(method, url, headers=send_headers, content=raw)
+                resp = http.send(request, stream=True)
                 try:
                     if resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
                         try:
@@ -246,28 +307,47 @@ class Client:
                 break
             else:
                 ex.transport_error = "too many redirects (more than 3)"
+                ex.error_kind = "other"
         except httpx.ConnectError as exc:
-            ex.transport_error = f"cannot connect to {redact.text(url)}: {redact.text(str(exc)) or 'connection refused'}"
+            ex.error_kind = _connect_kind(exc, ex.proxy)
+            via = f" through the proxy {ex.proxy}" if ex.proxy else ""
+            ex.transport_error = f"cannot connect to {redact.text(url)}{via}: {redact.text(str(exc)) or 'connection refused'}"
+        except httpx.ProxyError as exc:
+            ex.error_kind = "proxy"
+            ex.transport_error = f"the proxy {ex.proxy} refused to reach {redact.text(url)}: {redact.text(str(exc))}"
         except httpx.TimeoutException as exc:
             self._timed_out(ex, exc, start, deadline, url)
         except httpx.InvalidURL as exc:
             ex.transport_error = f"invalid URL {redact.text(url)[:200]!r}: {redact.text(str(exc))}"
+            ex.error_kind = "other"
         except httpx.RemoteProtocolError as exc:
             if ex.status is not None:
                 ex.truncated = f"connection broken mid-body: {redact.text(str(exc))}"
+                ex.error_kind = "broken"
                 if ex.sse:
                     ex.sse.close()
             else:
                 ex.transport_error = f"protocol error from the server: {redact.text(str(exc))}"
+                ex.error_kind = "dropped" if attempt.dropped() else "protocol"
         except httpx.HTTPError as exc:
             if ex.status is not None:
                 ex.truncated = f"transport error mid-body: {type(exc).__name__}: {redact.text(str(exc))}"
+                ex.error_kind = "broken"
                 if ex.sse:
                     ex.sse.close()
             else:
                 ex.transport_error = f"HTTP error: {type(exc).__name__}: {redact.text(str(exc))}"
+                dropped = attempt.dropped() and isinstance(exc, (httpx.ReadError, httpx.WriteError))
+                ex.error_kind = "dropped" if dropped else "reset" if _is_reset(exc) else "other"
         finally:
             _local.deadline = None
+            _local.attempt = None
+            if fresh:
+                http.close()
+        if run_bound and ex.error_kind in TIMED_OUT and time.monotonic() >= deadline - 0.05:
+            # Cut by the run's time limit, not by the target's timeouts: not the target's fault.
+            ex.error_kind, ex.timed_out, ex.truncated = "run-time-limit", False, None
+            ex.transport_error = f"not judged: {runclock.reason()} while this request was in flight"
         ex.elapsed = time.monotonic() - start
         self._scrub_echo(ex)
         if ex.status is not None and not ex.is_stream and ex.body:
@@ -312,13 +392,14 @@ class Client:
         ex.timed_out = True
         waited = time.monotonic() - start
         if time.monotonic() >= deadline - 0.05:
-            limit = f"timeouts.total {t['total']:g}s"
+            limit, ex.error_kind = f"timeouts.total {t['total']:g}s", "deadline"
         elif isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-            limit = f"timeouts.connect {t['connect']:g}s"
+            limit, ex.error_kind = f"timeouts.connect {t['connect']:g}s", "connect-timeout"
         elif isinstance(exc, httpx.WriteTimeout):
-            limit = f"timeouts.read {t['read']:g}s: the server stopped reading the request"
+            limit, ex.error_kind = f"timeouts.read {t['read']:g}s: the server stopped reading the request", "write-timeout"
         else:
             limit = f"timeouts.read {t['read']:g}s without a byte"
+            ex.error_kind = "read-timeout" if ex.status is None else "stalled"
         if ex.status is None:
             ex.transport_error = f"timed out after {waited:.1f}s waiting for the response headers from {redact.text(url)} ({limit})"
         elif limit.startswith("timeouts.total"):
@@ -357,6 +438,7 @@ class Client:
                         piece = inflate.decompress(piece, max_bytes - len(buf) + 1)
                     except zlib.error as exc:
                         ex.truncated = f"the body does not decode as Content-Encoding {coding}: {exc}"
+                        ex.error_kind = "other"
                         break
                 piece = piece[:max_bytes - len(buf)]
                 buf += piece
@@ -364,13 +446,16 @@ class Client:
                     ex.sse.feed(piece, now - start)
                 if len(buf) >= max_bytes:
                     ex.truncated = f"body larger than {max_bytes} bytes (limits.max_body_bytes)"
+                    ex.error_kind = "size-cap"
                     break
                 if ex.sse is not None and len(ex.sse.events) > max_events:
                     ex.truncated = f"more than {max_events} SSE events (limits.max_events)"
+                    ex.error_kind = "event-cap"
                     break
                 if now > deadline:
                     ex.timed_out = True
                     ex.truncated = f"answer still arriving after {deadline - start:g}s (timeouts.total)"
+                    ex.error_kind = "deadline"
                     break
         finally:
             ex.body = bytes(buf)              # what arrived is evidence even when the read failed
@@ -379,28 +464,113 @@ class Client:
 
 
 class Breaker:
-    """After several consecutive timeouts, or connections refused, the target is
-    unresponsive or unreachable: stop waiting on it (the remaining tests end at once,
-    each saying why, without sending)."""
+    """After several consecutive exchanges that ended without a whole answer (a
+    connection refused or otherwise impossible, a timeout, the total deadline, the size
+    or event cap), the target is unresponsive or unreachable: stop waiting on it (the
+    remaining tests end at once, each saying why, without sending).  The exchanges
+    that tripped it are kept (method, URL, label, what happened, curl): the run's
+    summary shows them as the finding they are.
 
-    def __init__(self, threshold: int = 3):
+    With `path` the state lives in that file (sharedfile.update, under flock), so the
+    processes of one run (pytest-xdist workers) share one breaker; else in memory."""
+
+    COUNTED = UNREACHABLE | TIMED_OUT | CUT
+    TRAIL_CURL = 2000                 # characters of each tripping request's curl kept
+
+    def __init__(self, threshold: int = 3, path=None):
         self.threshold = threshold
-        self.consecutive = 0
-        self.tripped_reason: str | None = None
+        self.path = path
+        self._lock = threading.Lock()
+        self._mem: dict = {}
+
+    @classmethod
+    def for_run(cls, run_id: str, threshold: int = 3) -> "Breaker":
+        return cls(threshold, state_dir() / f"breaker-{re.sub(r'[^A-Za-z0-9]', '', run_id)[:64]}.json")
+
+    def _change(self, fn: Callable[[dict], dict | None]) -> dict:
+        if self.path is None:
+            with self._lock:
+                new = fn(dict(self._mem))
+                if new is not None:
+                    self._mem = new
+                return dict(self._mem)
+        out: dict = {}
+
+        def change(raw: bytes) -> bytes:
+            try:
+                state = json.loads(raw.decode() or "{}")
+            except ValueError:
+                state = {}                # a torn or foreign file: start afresh
+            new = fn(dict(state))
+            out.update(state if new is None else new)
+            return raw if new is None else json.dumps(new).encode()
+        update(self.path, change, size=1 << 20)
+        return out
+
+    def state(self) -> dict:
+        return self._change(lambda s: None)
+
+    @property
+    def tripped_reason(self) -> str | None:
+        return self.state().get("tripped")
+
+    @property
+    def consecutive(self) -> int:
+        return int(self.state().get("consecutive", 0))
+
+    @property
+    def trail(self) -> list[dict]:
+        """The exchanges that tripped it (or the current run of bad ones), oldest first."""
+        return list(self.state().get("trail", []))
 
     def before(self) -> None:
-        if self.tripped_reason:
-            raise CannotJudge(f"target marked unresponsive: {self.tripped_reason}; the remaining tests were not run")
+        reason = self.tripped_reason
+        if reason:
+            raise CannotJudge(f"target marked unresponsive: {reason}; the remaining tests were not run")
 
     def after(self, ex: Exchange) -> None:
-        timed_out = ex.timed_out or bool(ex.transport_error and "timed out" in ex.transport_error) or bool(
-            ex.truncated and "timeouts.total" in ex.truncated)
-        unreachable = bool(ex.transport_error and ex.transport_error.startswith("cannot connect"))
-        self.consecutive = self.consecutive + 1 if timed_out or unreachable else 0
-        if self.consecutive >= self.threshold and not self.tripped_reason:
-            last = ex.transport_error or ex.truncated or "timed out"
-            what = "could not connect" if unreachable else "timed out"
-            self.tripped_reason = f"{self.consecutive} consecutive exchanges {what} (last: {last})"
+        bad = ex.error_kind in self.COUNTED or ex.timed_out or bool(
+            ex.transport_error and ex.transport_error.startswith("cannot connect"))
+        entry = _trail_entry(ex) if bad else None
+
+        def change(s: dict) -> dict | None:
+            if s.get("tripped"):
+                return None
+            if not bad:
+                return None if not s.get("consecutive") else {**s, "consecutive": 0, "trail": []}
+            trail = (s.get("trail", []) + [entry])[-self.threshold:]
+            s.update(consecutive=int(s.get("consecutive", 0)) + 1, trail=trail)
+            if s["consecutive"] >= self.threshold:
+                s["tripped"] = f"{s['consecutive']} consecutive exchanges {_what(trail)} (last: {entry['what']})"
+            return s
+        self._change(change)
+
+    def remove(self) -> None:
+        if self.path is not None:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+
+
+def _trail_entry(ex: Exchange) -> dict:
+    curl_text = ex.curl()
+    if len(curl_text) > Breaker.TRAIL_CURL:
+        curl_text = curl_text[:Breaker.TRAIL_CURL] + "…(truncated)"
+    what = ex.transport_error or ex.truncated or "timed out"
+    return {"method": ex.method, "url": redact.text(ex.url), "label": ex.label, "kind": ex.error_kind or "timeout",
+            "what": redact.text(what)[:400], "elapsed": round(ex.elapsed, 2), "curl": curl_text}
+
+
+def _what(trail: list[dict]) -> str:
+    kinds = {e["kind"] for e in trail}
+    if kinds <= UNREACHABLE:
+        return "could not connect"
+    if kinds <= TIMED_OUT | {"timeout"}:
+        return "timed out"
+    if kinds <= CUT:
+        return "were cut at a size or event cap"
+    return "timed out or were cut"
 
 
 class _Secret(str):
@@ -498,14 +668,39 @@ def _bounded(timeout: float | None, exc: type) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+class _Attempt:
+    """What the transport saw during one attempt (Client._once), for the keep-alive retry."""
+    __slots__ = ("reused", "got_bytes")
+
+    def __init__(self):
+        self.reused = False           # it ran on a connection an earlier attempt had used
+        self.got_bytes = False        # at least one byte of an answer arrived
+
+    def dropped(self) -> bool:
+        return self.reused and not self.got_bytes
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream):
         self._inner = inner
+        self._carried: _Attempt | None = None     # the attempt this connection last carried
+
+    def _attempt(self) -> _Attempt | None:
+        att = getattr(_local, "attempt", None)
+        if att is not None and self._carried is not att:
+            att.reused = att.reused or self._carried is not None
+            self._carried = att
+        return att
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        att = self._attempt()
+        data = self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        if data and att is not None:
+            att.got_bytes = True
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._attempt()
         self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
@@ -533,23 +728,143 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-@functools.lru_cache(maxsize=1)
-def _ssl_context():
-    # Loading the CA bundle takes ~50 ms: once per process, not once per test's client.
-    return httpx.create_ssl_context(trust_env=False)
+# -- trust and proxies, as the environment says --------------------------------------------------
+def _trust(target: Target) -> tuple[str | None, str | None]:
+    """(cafile, capath) to verify https with: the target's ca_bundle (--ca-bundle), else
+    SSL_CERT_FILE, else SSL_CERT_DIR, else certifi's bundle.  The embedded reference: certifi."""
+    if target.ca_bundle:
+        return target.ca_bundle, None
+    if not target.embedded:
+        if os.environ.get("SSL_CERT_FILE"):
+            return os.environ["SSL_CERT_FILE"], None
+        if os.environ.get("SSL_CERT_DIR"):
+            return None, os.environ["SSL_CERT_DIR"]
+    import certifi
+    return certifi.where(), None
 
 
-def _deadline_transport() -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False, http2=False)
+@functools.lru_cache(maxsize=8)
+def _ssl_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    # Loading a CA bundle takes ~50 ms: once per process and bundle, not once per test's client.
+    return ssl.create_default_context(cafile=cafile, capath=capath)
+
+
+def _env_proxies() -> dict[str, str]:
+    """HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY (either case), as urllib reads them:
+    {"http": url, "https": url, "all": url, "no": "host,.domain"}."""
+    return {k: v for k, v in urllib.request.getproxies_environment().items() if v}
+
+
+def _proxy_for(url: httpx.URL, proxies: dict[str, str]) -> str | None:
+    if not proxies:
+        return None
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    host = url.host if url.port is None else f"{url.host}:{url.port}"
+    if urllib.request.proxy_bypass_environment(host, proxies):
+        return None                   # NO_PROXY: host, host:port, a domain suffix, or *
+    return proxy if "://" in proxy else "http://" + proxy
+
+
+def _shown_proxy(proxy: str) -> str:
+    """The proxy URL without its credentials (which redact learns, in case they show anyway)."""
+    u = httpx.URL(proxy)
+    if u.password:
+        redact.register(u.password)
+    return f"{u.scheme}://{u.host}" + (f":{u.port}" if u.port else "")
+
+
+class _Router(httpx.BaseTransport):
+    """Each request goes straight to its origin, or through the proxy the environment names
+    for it; every connection either way is made by the deadline backend."""
+
+    def __init__(self, ssl_context: ssl.SSLContext, proxies: dict[str, str]):
+        self._ssl, self._proxies = ssl_context, proxies
+        self._direct = _deadline_transport(ssl_context)
+        self._via: dict[str, httpx.HTTPTransport] = {}
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = _proxy_for(request.url, self._proxies)
+        if proxy is None:
+            return self._direct.handle_request(request)
+        with self._lock:
+            transport = self._via.get(proxy)
+            if transport is None:
+                transport = self._via[proxy] = _deadline_transport(self._ssl, proxy)
+        return transport.handle_request(request)
+
+    def close(self) -> None:
+        for t in [self._direct, *self._via.values()]:
+            t.close()
+
+
+def _deadline_transport(ssl_context: ssl.SSLContext, proxy: str | None = None) -> httpx.BaseTransport:
+    if proxy is not None:
+        p = httpx.Proxy(proxy)
+        if p.url.scheme not in ("http", "https"):
+            return _Refuse(f"the proxy {_shown_proxy(proxy)} (from the environment) is not http:// or https://: "
+                           "only those are supported")
+    transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False, http2=False)
     # httpx offers no public hook for the network backend; its transport is a thin
     # shell over an httpcore pool, which does.  tests/test_hostile.py (drip) fails
     # if a future httpx stops honouring this.
     if isinstance(getattr(transport, "_pool", None), httpcore.ConnectionPool):
-        transport._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(), max_connections=10,
-            max_keepalive_connections=10, keepalive_expiry=5.0, http1=True, http2=False,
-            network_backend=_DeadlineBackend())
+        pool = dict(ssl_context=ssl_context, max_connections=10, max_keepalive_connections=10, keepalive_expiry=5.0,
+                    http1=True, http2=False, network_backend=_DeadlineBackend())
+        if proxy is None:
+            transport._pool = httpcore.ConnectionPool(**pool)
+        else:
+            transport._pool = httpcore.HTTPProxy(
+                proxy_url=httpcore.URL(scheme=p.url.raw_scheme, host=p.url.raw_host, port=p.url.port,
+                                       target=p.url.raw_path),
+                proxy_auth=p.raw_auth, proxy_headers=p.headers.raw,
+                proxy_ssl_context=ssl_context if p.url.scheme == "https" else None, **pool)
     return transport
+
+
+class _Refuse(httpx.BaseTransport):
+    def __init__(self, why: str):
+        self.why = why
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ProxyError(self.why)
+
+
+def _causes(exc: BaseException):
+    seen = 0
+    while exc is not None and seen < 10:
+        yield exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+
+
+def _connect_kind(exc: Exception, proxy: str | None) -> str:
+    """Which way a connection failed: refused, dns, tls-certificate, tls, proxy, connect."""
+    for e in _causes(exc):
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return "tls-certificate"
+        if isinstance(e, ssl.SSLError):
+            return "tls"
+        if isinstance(e, socket.gaierror):
+            return "dns"
+        if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
+            return "proxy" if proxy else "refused"
+    text = str(exc).lower()
+    if "certificate verify failed" in text:
+        return "tls-certificate"
+    if "ssl" in text or "tls" in text:
+        return "tls"
+    if "refused" in text:
+        return "proxy" if proxy else "refused"
+    if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+        return "dns"
+    return "connect"
+
+
+def _is_reset(exc: Exception) -> bool:
+    return any(isinstance(e, ConnectionResetError) or getattr(e, "errno", None) == errno.ECONNRESET
+               for e in _causes(exc)) or "reset by peer" in str(exc).lower()
 
 
 def _try_json(raw: bytes | None) -> Any:

@@ -77,6 +77,7 @@ def summary_lines(data: dict) -> list[str]:
                   "expired": "EXPIRED: renew or fix (fails the run)", "unexercised": "not exercised in this run"}
         for e in exps:
             out.append(f"  {e['rule']:<11} {advice[e['status']]:<44} {e['reason'][:60]}")
+    out += run_lines(data.get("run") or {})
     sp = data["spend"]
     out.append("")
     out.append(f"spent: {sp['requests']} requests, {sp['completion_tokens']} completion tokens")
@@ -96,4 +97,28 @@ def disabled_lines(by_rule: dict) -> list[str]:
     for why, rids in groups.items():
         names = ", ".join(rids[:6]) + (f" and {len(rids) - 6} more" if len(rids) > 6 else "")
         out.append(f"  {names} disabled: {why[:200]}")
+    return out
+
+
+def run_lines(run: dict) -> list[str]:
+    """The run's bounds (plugin/guard.py record): why it stopped early, the requests that tripped
+    the breaker (a finding about the target: each with its curl), the preflight's notes."""
+    out = []
+    limit = run.get("time_limit") or {}
+    if limit.get("reached"):
+        out += ["", f"RUN STOPPED: {limit['why']}; {limit['not_judged']} test(s) not judged (error), the verdict "
+                    "above is the run's so far"]
+    breaker = run.get("breaker")
+    if breaker:
+        out += ["", f"TARGET UNRESPONSIVE: {breaker['tripped']}; the tests after it were not judged (error).",
+                "  the requests that tripped it:"]
+        for i, e in enumerate(breaker.get("trail", []), 1):
+            label = f" [{e['label']}]" if e.get("label") else ""
+            out.append(f"  {i}. {e['method']} {e['url']}{label} after {e.get('elapsed', 0):g}s: {e['what'][:200]}")
+            out.append(f"     reproduce: {e['curl'][:600]}")
+    pre = run.get("preflight")
+    if pre:
+        took = f"the target takes {pre['token_field']}" if pre.get("token_field") else "token field not established"
+        out += ["", f"preflight: {len(pre.get('requests', []))} request(s), {pre.get('elapsed', 0):.1f}s; {took}"]
+        out += [f"  note: {n}" for n in pre.get("notes", [])]
     return out

@@ -47,13 +47,15 @@ class ResultsBook:
         self.level = level
         self.tests: list[dict] = []
         self.started = _dt.datetime.now(_dt.timezone.utc)
+        self.run_info: Any = None     # () -> dict: the run's bounds (plugin/guard.py record): preflight, time limit, breaker
 
     def add(self, record: dict) -> None:
         # setup-phase records (skips) and call-phase records of the same test: keep the last.
         self.tests = [t for t in self.tests if t["nodeid"] != record["nodeid"]] + [record]
 
     def finish(self) -> dict:
-        return build(self.tests, self.target.redacted(), self.level, self.started)
+        return build(self.tests, self.target.redacted(), self.level, self.started,
+                     run=self.run_info() if self.run_info else None)
 
 
 def rule_outcomes(tests: list[dict]) -> dict[str, dict]:
@@ -143,7 +145,7 @@ def expectation_status(tests: list[dict], target: dict, today=None) -> list[dict
     return out
 
 
-def build(tests: list[dict], target: dict, level: str, started) -> dict:
+def build(tests: list[dict], target: dict, level: str, started, run: dict | None = None) -> dict:
     by_rule = rule_outcomes(tests)
     counts: dict[str, int] = {}
     for t in tests:
@@ -165,4 +167,5 @@ def build(tests: list[dict], target: dict, level: str, started) -> dict:
         "rules": {rid: {"level": cat[rid].level, "area": cat[rid].area, "profile": cat[rid].profile, **v}
                   for rid, v in by_rule.items()},
         "tests": sorted(tests, key=lambda t: t["nodeid"]),
+        **({"run": redact.deep(run)} if run else {}),
     }

@@ -24,9 +24,18 @@ from .violations import UsageError
 CAPABILITIES = ("streaming", "stream_usage", "tools", "parallel_tools", "vision", "audio",
                 "json_object", "json_schema", "logprobs", "n", "auth")
 DEFAULT_TIMEOUTS = {"connect": 5.0, "read": 30.0, "total": 120.0}
+# An ad hoc target (--base-url) is one nobody has described yet: it gets timeouts that
+# judge a dead or hostile server quickly and still wait for a slow one.  The suite asks
+# for a few tokens per request (16 at most, 128 for one tool probe), so a CPU server
+# that takes tens of seconds for a long answer sends these in far less than 30 s; a
+# whole answer gets twice that.  With them a server that hangs, stalls after its
+# headers, drips or streams forever is judged in about 30-35 s (preflight.py); the
+# README's "Timeouts" says how to give a slower server more.
+ADHOC_TIMEOUTS = {"connect": 5.0, "read": 30.0, "total": 60.0}
+ADHOC_MAX_TIME = 1800.0      # seconds a whole run against an ad hoc target may take (--max-time)
 DEFAULT_LIMITS = {"max_body_bytes": 8 * 1024 * 1024, "max_events": 20000}
 DEFAULT_RETRIES = {"max": 2, "max_wait": 5.0}
-DEFAULT_CONCURRENCY = 4      # property-test requests in flight at once (rate_limit.concurrency)
+DEFAULT_CONCURRENCY = 8      # requests in flight at once against a server (rate_limit.concurrency): xdist workers
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -64,7 +73,6 @@ class Target:
     dialect: str | None = None           # with embedded: reference, the vendor the reference plays
     extensions: dict = field(default_factory=dict)      # {request: {param: schema}, response: {pointer: schema}}
     gated: dict[str, str] = field(default_factory=dict)  # capability -> why this key lacks it
-    token_field: str = "max_completion_tokens"           # the token-limit field probes send (probes.py)
     # What the target declares it does NOT have (`lacks`, --lacks): distinct from not
     # claiming, which says nothing.  Only a declared lack makes "refuse what you lack"
     # rules (VISION-006) apply; a capability is never both claimed and lacked.
@@ -73,6 +81,12 @@ class Target:
     # from the environment like api_key; None: AUTH-006 is not exercised.
     restricted_key: str | None = field(default=None, repr=False)
     restricted_key_env: str | None = None
+    ca_bundle: str | None = None         # PEM file of the CAs to trust for https (else SSL_CERT_FILE, else certifi)
+    max_time: float | None = None        # seconds the whole run may take (runclock.py); None: no limit
+    # Which token-limit field the target takes (probes.py sends it): as configured
+    # (token_limit_field, --token-limit-field), else found by the preflight (preflight.py),
+    # else None, read as "max_completion_tokens".
+    token_field: str | None = None
 
     def claims(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -95,8 +109,15 @@ class Target:
 
     @property
     def concurrency(self) -> int:
-        """How many property-test requests may be in flight at once (rate_limit.concurrency)."""
-        return int(self.rate_limit.get("concurrency", DEFAULT_CONCURRENCY))
+        """How many requests may be in flight at once (rate_limit.concurrency): the run
+        spreads its tests over that many pytest-xdist workers (plugin/xdist.py).  The
+        embedded reference answers in milliseconds, so there the limit is the CPU."""
+        if "concurrency" in self.rate_limit:
+            return int(self.rate_limit["concurrency"])
+        if self.embedded:
+            import os
+            return max(1, min(os.cpu_count() or 1, 4))
+        return DEFAULT_CONCURRENCY
 
     @property
     def chat_url(self) -> str:
@@ -110,9 +131,11 @@ class Target:
             "api_key": (f"${{{self.api_key_env}}}" if self.api_key_env else "(set)") if self.api_key else None,
             "headers": redact.headers(self.headers), "timeouts": self.timeouts, "limits": self.limits,
             "retries": self.retries, "rate_limit": self.rate_limit, "budget": self.budget, "embedded": self.embedded,
-            "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated, "token_limit_field": self.token_field,
+            "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated,
             "lacks": sorted(self.lacking),
             "restricted_key": (f"${{{self.restricted_key_env}}}" if self.restricted_key_env else "(set)") if self.restricted_key else None,
+            "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated,
+            "ca_bundle": self.ca_bundle, "max_time": self.max_time, "token_field": self.token_field,
             "expectations": [{"rule": e.rule, "reason": e.reason, "link": e.link, "expires": e.expires.isoformat(),
                               "intermittent": e.intermittent} for e in self.expectations],
         }
@@ -263,7 +286,9 @@ def from_entry(name: str, entry: dict, source: str) -> Target:
         budget=dict(entry.get("budget") or {}),
         expectations=tuple(exps), embedded=embedded,
         allow_remote_images=bool(entry.get("allow_remote_images", False)), source=source,
-        token_field=entry.get("token_limit_field", "max_completion_tokens"),
+        token_field=entry.get("token_limit_field"),
+        ca_bundle=_ca_bundle(entry.get("ca_bundle"), source, f"{where}.ca_bundle"),
+        max_time=float(entry["max_time"]) if entry.get("max_time") is not None else None,
         **_dialect_keys(entry, where),
     )
 
@@ -290,6 +315,18 @@ def _dialect_keys(entry: dict, where: str) -> dict:
     if both:
         raise UsageError(f"{where}.gated: {', '.join(both)} also claimed in capabilities (a gated capability is one the key lacks)")
     return {"dialect": dialect, "extensions": ext, "gated": gated}
+
+
+def _ca_bundle(value: str | None, source: str, where: str) -> str | None:
+    """A CA bundle path, relative to the targets file; it must be a readable file."""
+    if not value:
+        return None
+    path = pathlib.Path(value).expanduser()
+    if not path.is_absolute() and source not in ("command line", "--ca-bundle"):
+        path = pathlib.Path(source).resolve().parent / path
+    if not path.is_file():
+        raise UsageError(f"{where}: {value!r} is not a file (a PEM bundle of the CA certificates to trust)")
+    return str(path)
 
 
 def _date(value: Any, where: str) -> _dt.date:
@@ -339,4 +376,26 @@ def adhoc(base_url: str, model: str | None, api_key_env: str | None, capabilitie
     url = check_base_url(base_url, where)
     # Named by where it listens, so side-by-side reports of several ad hoc runs stay apart.
     return Target(name=urlsplit(url).netloc or "adhoc", base_url=url, model=model, capabilities=caps,
-                  api_key=key, api_key_env=api_key_env, lacking=lacking)
+                  api_key=key, api_key_env=api_key_env, timeouts=dict(ADHOC_TIMEOUTS), max_time=ADHOC_MAX_TIME,
+                  lacking=lacking)
+
+
+def override(target: Target, *, read: float | None = None, connect: float | None = None,
+             ca_bundle: str | None = None, max_time: float | None = None) -> Target:
+    """Command-line settings over the target's own (--timeout, --connect-timeout,
+    --ca-bundle, --max-time).  --timeout is the read timeout; a whole answer may then
+    take twice that (timeouts.total), or the target's own total if that is longer."""
+    for name, value in (("--timeout", read), ("--connect-timeout", connect), ("--max-time", max_time)):
+        if value is not None and not value > 0:
+            raise UsageError(f"{name} {value:g}: must be a number of seconds above 0")
+    if read is not None:
+        adhoc = target.source == "command line"
+        total = 2 * read if adhoc else max(target.timeouts["total"], 2 * read)
+        target.timeouts = {**target.timeouts, "read": float(read), "total": float(total)}
+    if connect is not None:
+        target.timeouts = {**target.timeouts, "connect": float(connect)}
+    if ca_bundle is not None:
+        target.ca_bundle = _ca_bundle(ca_bundle, "--ca-bundle", "--ca-bundle")
+    if max_time is not None:
+        target.max_time = float(max_time)
+    return target

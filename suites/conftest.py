@@ -54,7 +54,7 @@ def client(target, recorder, request):
 @pytest.fixture
 def model(target) -> str:
     """The model id, carrying the token-limit field the target takes (probes.Model)."""
-    return probes.Model(target.model, target.token_field)
+    return probes.Model(target.model, target.token_field or probes.LIMIT_FIELDS[0])
 
 
 @pytest.fixture(scope="session")

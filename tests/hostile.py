@@ -19,6 +19,19 @@ that started it (`with HostileServer("hang") as srv:`); `stop()` joins every thr
     503-then-ok     503 without Retry-After for the first `failures` requests, then valid answers
     echo-key        always 401 whose message and headers echo the Authorization received
     ok              a valid answer (JSON or SSE), arrival times recorded
+    not-http        answers a request with an SSH banner, then closes (the port does not speak HTTP)
+    refuses-max-completion-tokens
+                    400 naming max_completion_tokens when the request has it, else a valid answer
+    close-after-error
+                    a request with the header X-Fail gets a 500 on a keep-alive connection (no
+                    Connection: close); the server closes that connection with a reset as soon as
+                    the next request arrives on it, unanswered (uvicorn after an error, without the race)
+    reset-before-answer
+                    reads the request, then resets the connection without a byte of answer
+
+Options: `healthy_first=N` answers the first N requests validly, then turns to its mode
+(a target that passes the preflight and misbehaves later); `tls=(certfile, keyfile)`
+serves https.
 """
 from __future__ import annotations
 
@@ -31,7 +44,8 @@ import time
 from dataclasses import dataclass, field
 
 MODES = ("hang", "headers-only", "drip", "endless-stream", "huge-body", "reset-mid-stream",
-         "invalid-utf8", "bad-chunked", "redirect", "429-storm", "503-then-ok", "echo-key", "gzip-anyway", "ok")
+         "invalid-utf8", "bad-chunked", "redirect", "429-storm", "503-then-ok", "echo-key", "gzip-anyway", "ok",
+         "not-http", "refuses-max-completion-tokens", "close-after-error", "reset-before-answer")
 _HANDLERS = {m: "_" + m.replace("-", "_") for m in MODES} | {"429-storm": "_storm", "503-then-ok": "_flaky"}
 HUGE = 200 * 1024 * 1024
 _POLL = 0.1          # how often blocked threads look at the stop flag
@@ -60,7 +74,8 @@ class Stats:
 
 class HostileServer:
     def __init__(self, mode: str, *, drip_interval: float = 1.0, chunk_interval: float = 0.01,
-                 huge_bytes: int = HUGE, retry_after: str = "1", failures: int = 2, same_origin: bool = False):
+                 huge_bytes: int = HUGE, retry_after: str = "1", failures: int = 2, same_origin: bool = False,
+                 healthy_first: int = 0, tls: tuple[str, str] | None = None):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r} (known: {', '.join(MODES)})")
         self.mode = mode
@@ -70,6 +85,13 @@ class HostileServer:
         self.retry_after = retry_after
         self.failures = failures
         self.same_origin = same_origin
+        self.healthy_first = healthy_first
+        self._tls = None
+        if tls:
+            import ssl
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tls.load_cert_chain(*tls)
+        self.connections = 0                 # TCP connections accepted
         self.stats = Stats()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -80,7 +102,7 @@ class HostileServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}/v1"
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> "HostileServer":
@@ -124,11 +146,19 @@ class HostileServer:
                 continue
             except OSError:
                 return                      # the listening socket was closed by stop()
+            self.connections += 1
             self._spawn(self._serve, conn)
 
     # -- one connection ------------------------------------------------------------------
     def _serve(self, conn: socket.socket) -> None:
         try:
+            if self._tls is not None:
+                conn.settimeout(5)
+                try:
+                    conn = self._tls.wrap_socket(conn, server_side=True)
+                except (OSError, ValueError):
+                    conn.close()             # the client refused our certificate: its business
+                    return
             with conn:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 buf = b""
@@ -137,7 +167,10 @@ class HostileServer:
                     if seen is None:
                         return
                     self.stats.add(seen)
-                    if not getattr(self, _HANDLERS[self.mode])(conn, seen):
+                    handler = getattr(self, _HANDLERS[self.mode])
+                    if len(self.stats.requests) <= self.healthy_first:
+                        handler = self._ok
+                    if not handler(conn, seen):
                         return               # the mode closes the connection after one answer
         except OSError:
             pass                             # the client went away: the usual end of a hostile exchange
@@ -281,6 +314,42 @@ class HostileServer:
         self._send(conn, _head(200, ctype, chunked=True, extra={"Content-Encoding": "gzip"}) + pieces)
         return True
 
+    def _not_http(self, conn, seen) -> bool:
+        self._send(conn, b"SSH-2.0-OpenSSH_9.6\r\n")
+        return False
+
+    def _refuses_max_completion_tokens(self, conn, seen) -> bool:
+        if b"max_completion_tokens" not in seen.body:
+            return self._ok(conn, seen)
+        body = json.dumps({"error": {"message": "Unrecognized request argument supplied: max_completion_tokens",
+                                     "type": "invalid_request_error", "param": "max_completion_tokens",
+                                     "code": None}}).encode()
+        self._send(conn, _head(400, "application/json", length=len(body)) + body)
+        return True
+
+    def _close_after_error(self, conn, seen) -> bool:
+        if "x-fail" not in seen.headers:
+            return self._ok(conn, seen)
+        body = json.dumps({"error": {"message": "Internal Server Error", "type": "server_error",
+                                     "param": None, "code": None}}).encode()
+        self._send(conn, _head(500, "application/json", length=len(body)) + body)
+        # Keep-alive as far as the client can tell; closed, unanswered, once the next
+        # request is here: with unread bytes, close() sends a reset.
+        conn.settimeout(_POLL)
+        while not self._stop.is_set():
+            try:
+                if conn.recv(1, socket.MSG_PEEK):
+                    break
+                return False                 # the client closed it first
+            except socket.timeout:
+                continue
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False
+
+    def _reset_before_answer(self, conn, seen) -> bool:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False
+
     def _ok(self, conn, seen) -> bool:
         self._send(conn, _valid_answer(seen, close=False))
         return True
@@ -339,8 +408,8 @@ def _wait_closed(conn, stop) -> None:
 
 def _head(status: int, ctype: str, *, length: int | None = None, chunked: bool = False,
           extra: dict | None = None, close: bool = False) -> bytes:
-    reason = {200: "OK", 307: "Temporary Redirect", 401: "Unauthorized", 429: "Too Many Requests",
-              503: "Service Unavailable"}.get(status, "X")
+    reason = {200: "OK", 307: "Temporary Redirect", 400: "Bad Request", 401: "Unauthorized", 429: "Too Many Requests",
+              500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "X")
     lines = [f"HTTP/1.1 {status} {reason}", f"Content-Type: {ctype}"]
     if chunked:
         lines.append("Transfer-Encoding: chunked")

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from chatconform.client import Breaker, Client, Exchange, _server_delay
 from chatconform import checks
+from chatconform.client import Breaker, Client, Exchange, _server_delay
 from chatconform.ratelimit import RateLimiter
 from chatconform.targets import Target
 from chatconform.violations import CannotJudge
@@ -56,9 +56,19 @@ def run_suite(base_url: str, tmp: Path, *, paths=("suites/test_response.py", "su
         target["rate_limit"] = rate_limit
     targets = tmp / "targets.yaml"
     targets.write_text(json.dumps({"targets": {"hostile": target}}))       # JSON is YAML
+    return _run([*paths, "--targets", str(targets), "--target", "hostile", *extra], tmp)
+
+
+def run_adhoc(base_url: str, tmp: Path, *extra: str, paths=()) -> Run:
+    """The whole suite (or `paths`) against an ad hoc target claiming every capability,
+    with the default timeouts, as a user first points it at a server."""
+    return _run([*paths, "--base-url", base_url, "--model", "m", "--api-key-env", "HOSTILE_KEY",
+                 "--capabilities", "all", *extra], tmp)
+
+
+def _run(args: list, tmp: Path) -> Run:
     results = tmp / "results.json"
-    cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider",
-           "--targets", str(targets), "--target", "hostile", "--results", str(results), *extra]
+    cmd = [sys.executable, "-m", "pytest", *args, "-q", "-p", "no:cacheprovider", "--results", str(results)]
     env = {**os.environ, "HOSTILE_KEY": KEY, "CHATCONFORM_RATELIMIT_DIR": str(tmp / "ratelimit")}
     out_path = tmp / "output.txt"
     start = time.monotonic()
@@ -89,7 +99,8 @@ EXPECT = {
     "headers-only": ({"error"}, r"headers arrived, then the body stalled|unresponsive"),
     "drip": ({"error", "fail"}, r"timeouts\.total|unresponsive"),
     "endless-stream": ({"error", "fail"}, r"timeouts\.total|limits\.max_events|unresponsive"),
-    "huge-body": ({"fail"}, r"limits\.max_body_bytes"),
+    # Three answers cut at the size cap trip the breaker: the tests after them are not judged.
+    "huge-body": ({"fail", "error"}, r"limits\.max_body_bytes|cut at a size or event cap"),
     "reset-mid-stream": ({"fail", "error"}, r"reset by peer|connection broken"),
     "invalid-utf8": ({"fail"}, r"(?i)utf-8"),
     "bad-chunked": ({"fail", "error"}, r"illegal chunk header"),
@@ -104,7 +115,9 @@ def test_suite_survives_hostile_server(mode, tmp_path):
     allowed, cause = EXPECT[mode]
     retries = {"max": 1, "max_wait": 2} if mode == "429-storm" else None
     with HostileServer(mode) as srv:
-        run = run_suite(srv.base_url, tmp_path, retries=retries)
+        # No preflight: what happens to the tests themselves (test_hostile_run_ends_within_60s
+        # has the preflight, which ends most of these runs before any test).
+        run = run_suite(srv.base_url, tmp_path, retries=retries, extra=("--no-preflight",))
     tail = run.output[-3000:]
     print(f"{mode}: {run.elapsed:.1f}s, peak RSS {run.maxrss_mb:.0f} MB, {len(srv.stats.requests)} requests")
     assert run.elapsed < RUN_BOUND, f"{mode}: the run took {run.elapsed:.0f}s\n{tail}"
@@ -123,10 +136,17 @@ def test_suite_survives_hostile_server(mode, tmp_path):
         # request reaches the server and the rest end at once.
         assert len(srv.stats.requests) == 3, len(srv.stats.requests)
         assert any("unresponsive" in t["reason"] for t in tests)
+    if mode in ("hang", "headers-only", "drip", "endless-stream", "huge-body"):
+        # The requests that tripped the breaker are the finding: named, with their curl.
+        trail = run.data["run"]["breaker"]["trail"]
+        assert len(trail) == 3 and all(e["method"] == "POST" and e["url"].startswith(srv.base_url)
+                                       and e["curl"].startswith("curl ") for e in trail), trail
+        assert "TARGET UNRESPONSIVE" in run.output and run.output.count("reproduce: curl") >= 3, tail
     if mode == "huge-body":
         # The client stops reading at limits.max_body_bytes (8 MiB) and drops the
         # connection: the server got no further than that plus the socket buffers.
         assert srv.stats.bytes_sent and max(srv.stats.bytes_sent) < 32 * 1024 * 1024, srv.stats.bytes_sent
+        assert len(srv.stats.requests) == 3 and "were cut at a size or event cap" in run.output, run.output[-3000:]
     if mode == "429-storm":
         assert "fail" not in run.data["counts"], run.data["counts"]
 
@@ -367,10 +387,173 @@ def test_unreachable_target_stops_after_three_refused_connections(tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run([sys.executable, "-m", "pytest", "suites/test_response.py", "suites/test_errors.py", "-q",
                            "-p", "no:cacheprovider", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m",
-                           "--results", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                           "--no-preflight", "--results", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     data = json.loads(out.read_text())
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stdout[-2000:]
     assert data["spend"]["requests"] == 3, data["spend"]
     judged = [t for t in data["tests"] if t["outcome"] not in SKIPS]
     assert len(judged) > 10 and all(t["outcome"] == "error" for t in judged)
     assert all("cannot connect" in t["reason"] or "could not connect" in t["reason"] for t in judged), judged[-1]["reason"]
+
+
+# -- bounded time whatever the server does (preflight, breaker, --max-time) ----------------------------
+RUN_GOAL = 60.0              # seconds: a whole run against an unresponsive server, default timeouts
+
+
+@pytest.mark.selftest_slow
+@pytest.mark.parametrize("mode", ["hang", "headers-only", "drip", "endless-stream"])
+def test_hostile_run_ends_within_60s(mode, tmp_path):
+    """The whole suite, an ad hoc target claiming everything, the default timeouts: the
+    server is judged unresponsive (before any test: the preflight) within 60 s."""
+    with HostileServer(mode) as srv:
+        run = run_adhoc(srv.base_url, tmp_path)
+    print(f"{mode}: {run.elapsed:.1f}s, {len(srv.stats.requests)} requests")
+    assert run.elapsed < RUN_GOAL, f"{mode}: {run.elapsed:.0f}s\n{run.output[-3000:]}"
+    assert run.rc == 6 and "unresponsive" in run.output, run.output[-3000:]
+    assert len(run.output.strip().splitlines()) <= 20 and KEY not in run.output, run.output
+    assert len(srv.stats.requests) == 1 and not run.data
+
+
+@pytest.mark.selftest_slow
+def test_max_time_ends_the_run_with_the_verdict_so_far(tmp_path):
+    """A server slow on every answer, well within each request's timeouts: --max-time ends
+    the run; the request in flight is cut, the tests not run are errors (not judged), and
+    the summary says why."""
+    with HostileServer("drip", drip_interval=0.005) as srv:          # ~2 s an answer
+        run = run_adhoc(srv.base_url, tmp_path, "--max-time", "8", "--timeout", "5",
+                        paths=("suites/test_response.py", "suites/test_errors.py"))
+    tail = run.output[-3000:]
+    assert run.elapsed < 8 + 15, f"{run.elapsed:.0f}s\n{tail}"
+    assert run.rc == 1 and "RUN STOPPED: the run reached its time limit (--max-time 8s)" in run.output, tail
+    tests = [t for t in run.data["tests"] if t["outcome"] not in SKIPS]
+    stopped = [t for t in tests if "time limit" in t["reason"]]
+    assert stopped and all(t["outcome"] == "error" for t in stopped), stopped[:2]
+    assert len(stopped) >= len(tests) - 6, [(t["nodeid"], t["outcome"]) for t in tests]
+    assert run.data["run"]["time_limit"]["not_judged"] == len(stopped)
+    assert KEY not in run.output and "Traceback" not in run.output
+
+
+def test_max_time_from_targets_yaml_cuts_the_request_in_flight(tmp_path):
+    """max_time in targets.yaml: the request in flight ends at the run's limit (not its
+    own, longer deadline), as not judged, and the breaker does not count it."""
+    from chatconform import runclock
+    with HostileServer("hang") as srv:
+        runclock.start(1.0, "max_time")
+        try:
+            b = Breaker()
+            c = Client(_target(srv, timeouts={"connect": 1, "read": 5, "total": 10}), breaker=b)
+            t0 = time.monotonic()
+            with pytest.raises(CannotJudge, match=r"not judged: the run reached its time limit \(max_time 1s\)"):
+                _chat(c)
+            assert time.monotonic() - t0 < 1.5 and b.consecutive == 0
+            with pytest.raises(CannotJudge, match="time limit"):
+                _chat(c)                            # nothing more is sent
+            assert len(srv.stats.requests) == 1
+            c.close()
+        finally:
+            runclock.stop()
+
+
+def test_breaker_counts_answers_cut_at_a_cap():
+    for kind, what in (("size-cap", "body larger than 8 bytes (limits.max_body_bytes)"),
+                       ("event-cap", "more than 10 SSE events (limits.max_events)"),
+                       ("deadline", "answer still arriving after 2s (timeouts.total)")):
+        b = Breaker()
+        for i in range(3):
+            b.after(Exchange("POST", "http://h/v1/chat/completions", {"Authorization": "Bearer x"}, b"{}",
+                             status=200, truncated=what, error_kind=kind, label=f"probe {i}"))
+        with pytest.raises(CannotJudge, match="target marked unresponsive: 3 consecutive exchanges"):
+            b.before()
+        assert [e["label"] for e in b.trail] == ["probe 0", "probe 1", "probe 2"]
+        assert all(e["what"] == what and e["curl"].startswith("curl ") for e in b.trail)
+
+
+def test_breaker_is_shared_by_processes(tmp_path):
+    """Two processes' breakers on one run's file (as pytest-xdist workers have): three
+    timeouts between them trip both."""
+    path = tmp_path / "breaker.json"
+    code = textwrap.dedent(f"""
+        import sys, pathlib
+        sys.path.insert(0, {str(ROOT)!r})
+        from chatconform.client import Breaker, Exchange
+        b = Breaker(path=pathlib.Path({str(path)!r}))
+        b.after(Exchange("POST", "http://h/v1/chat/completions", {{}}, None, timed_out=True,
+                         transport_error="timed out", error_kind="read-timeout"))
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    b = Breaker(path=path)
+    b.before()                                      # two so far: not tripped
+    b.after(Exchange("POST", "u", {}, None, timed_out=True, transport_error="timed out", error_kind="read-timeout"))
+    with pytest.raises(CannotJudge, match="3 consecutive exchanges timed out"):
+        b.before()
+    with pytest.raises(CannotJudge, match="unresponsive"):
+        Breaker(path=path).before()
+
+
+@pytest.mark.selftest_slow
+def test_breaker_holds_across_xdist_workers(tmp_path):
+    """A server that passes the preflight, then hangs: under -n 2 the workers share one
+    breaker, so the server sees the preflight and about three timeouts, not three per
+    worker; the summary names the requests that tripped it."""
+    pytest.importorskip("xdist")
+    with HostileServer("hang", healthy_first=1) as srv:
+        run = run_suite(srv.base_url, tmp_path, paths=("suites/test_response.py", "suites/test_errors.py"),
+                        extra=("-n", "2"))
+    tail = run.output[-3000:]
+    assert run.rc == 1 and "TARGET UNRESPONSIVE" in run.output and "reproduce: curl" in run.output, tail
+    # the preflight, three timeouts, and at most one more in flight on the other worker
+    assert 4 <= len(srv.stats.requests) <= 5, len(srv.stats.requests)
+    assert len(run.data["run"]["breaker"]["trail"]) == 3
+    assert not list((tmp_path / "ratelimit").glob("breaker-*")) and not list((tmp_path / "ratelimit").glob("run-*"))
+
+
+def test_deadline_holds_through_a_proxy(monkeypatch):
+    from .proxy import LoopbackProxy
+    with LoopbackProxy() as proxy, HostileServer("drip", drip_interval=0.2) as srv:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        c = Client(_target(srv))
+        t0 = time.monotonic()
+        with pytest.raises(CannotJudge, match=r"timeouts\.total 2s"):
+            _chat(c)
+        c.close()
+    assert 1.9 < time.monotonic() - t0 < 3.0
+    assert proxy.seen == [f"POST {srv.base_url}/chat/completions"]
+
+
+# -- a keep-alive connection the server dropped ---------------------------------------------------------
+def test_dropped_keepalive_connection_is_retried_once_on_a_new_one():
+    """uvicorn closes its connection after a 500: the next request on it, sent before the
+    close arrived, fails without a byte of answer; it is sent again on a new connection."""
+    with HostileServer("close-after-error") as srv:
+        c = Client(_target(srv))
+        assert _chat_headers(c, {"X-Fail": "1"}).status == 500
+        ex = _chat(c)
+        c.close()
+    assert ex.status == 200 and ex.retried and "new connection" in ex.retried, ex
+    assert srv.connections == 2
+
+
+def test_failure_on_a_fresh_connection_is_not_retried():
+    with HostileServer("reset-before-answer") as srv:
+        c = Client(_target(srv))
+        with pytest.raises(CannotJudge) as info:
+            _chat(c)
+        c.close()
+    assert info.value.exchange.retried is None and srv.connections == 1 and len(srv.stats.requests) == 1
+
+
+def test_failure_after_answer_bytes_is_not_retried():
+    """On a reused connection, but a byte of the answer came: never sent again."""
+    with HostileServer("reset-mid-stream", healthy_first=1) as srv:
+        c = Client(_target(srv))
+        assert _chat(c).status == 200
+        ex = _chat(c, stream=True)
+        c.close()
+    assert ex.truncated and ex.retried is None and srv.connections == 1 and len(srv.stats.requests) == 2
+
+
+def _chat_headers(client, headers):
+    return client.chat({"model": "m", "messages": [{"role": "user", "content": "hi"}]}, headers=headers)

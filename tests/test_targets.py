@@ -98,7 +98,9 @@ def test_unreachable_target_is_an_error_not_a_failure(tmp_path):
     port = s.getsockname()[1]
     s.close()                                  # nothing listens there now
     res = tmp_path / "r.json"
-    r = run_pytest("suites/test_response.py", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m", "--results", str(res))
+    # Past the preflight (which ends this run before any test: tests/test_preflight.py).
+    r = run_pytest("suites/test_response.py", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m", "--results", str(res),
+                   "--no-preflight")
     assert r.returncode == 1 and "Traceback" not in r.stdout
     import json
     data = json.loads(res.read_text())

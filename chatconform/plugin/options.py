@@ -41,15 +41,31 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
                                  help="ad hoc target: let VISION-001/004 send http(s) image URLs (the server may fetch them)")),
     ("level", dict(default="should", choices=("must", "should"),
                    help="should (default): MUST and SHOULD rules fail the run; must: SHOULD violations are warnings")),
+    ("timeout", dict(type=float, default=None, metavar="SECONDS",
+                     help="read timeout: a request with no byte for this long ends (default 30 for --base-url); "
+                          "a whole answer may take twice as long")),
+    ("connect-timeout", dict(type=float, default=None, metavar="SECONDS",
+                             help="seconds to wait for a connection (default 5)")),
+    ("ca-bundle", dict(default=None, metavar="FILE",
+                       help="PEM file of the CA certificates to trust for an https target (default: SSL_CERT_FILE, else certifi)")),
+    ("max-time", dict(type=float, default=None, metavar="SECONDS",
+                      help="the whole run's time limit: then it ends with the verdict so far, the tests not run not judged "
+                           "(default 1800 for --base-url; targets.yaml max_time)")),
+    ("no-preflight", dict(action="store_true", default=False,
+                          help="skip the check, before any test, that the target can be judged at all")),
     ("results", dict(help="write results.json (data of every rule and test) to this path")),
     ("plan", dict(action="store_true", default=False,
                   help="dry run: list the tests and estimate requests and completion tokens; send nothing")),
+    ("concurrency", dict(type=int, default=None,
+                         help="requests in flight at once: the tests run in that many pytest-xdist workers "
+                              "(default: the target's rate_limit.concurrency, 8; the embedded reference: the CPU count)")),
     ("budget", dict(default="standard", choices=tuple(BUDGETS),
                     help="smoke: a few requests in every area; standard (default): every test; thorough: more property examples")),
 )
 # The options that choose or describe the target: giving one makes a run active, and the
 # property tests' replay hint repeats them.
-TARGET_OPTIONS = ("target", "targets", "base-url", "model", "api-key-env", "capabilities", "lacks", "budget", "level")
+TARGET_OPTIONS = ("target", "targets", "base-url", "model", "api-key-env", "capabilities", "lacks", "budget", "level",
+                  "timeout", "connect-timeout", "ca-bundle", "token-limit-field")
 # Other plugins that define one of our short names, and the dest they store it in.
 FOREIGN_DESTS = {"base-url": "base_url"}
 
@@ -143,7 +159,7 @@ def resolve_target(config: pytest.Config) -> Target:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    from . import collection, judging, summary
+    from . import collection, guard, judging, summary
     if not asks_for_suites(config):
         return
     _register_markers(config)
@@ -155,6 +171,7 @@ def pytest_configure(config: pytest.Config) -> None:
     pm = config.pluginmanager
     pm.register(collection.Collection(run), "chatconform-collection")
     pm.register(judging.Judging(run), "chatconform-judging")
+    pm.register(guard.Guard(run), "chatconform-guard")
     if not is_worker(config):
         pm.register(summary.Summary(run), "chatconform-summary")
 

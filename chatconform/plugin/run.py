@@ -32,6 +32,7 @@ class Run:
         self.reference = None
         self.started = time.time()
         self.data: dict | None = None            # results.json, once the session has finished
+        self.preflight = None                     # guard.py: what the preflight found (a target the suite did not start)
         # Under pytest-xdist the workers share one ledger of the run's spend (budget.py);
         # the controller names the run (xdist.py) and removes the ledger at the end.
         run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") if is_worker(config) else None

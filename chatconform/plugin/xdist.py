@@ -1,9 +1,14 @@
-"""pytest-xdist wiring: how a run's tests are spread over worker processes.
+"""pytest-xdist wiring: the one mechanism that sends requests concurrently.
 
-Workers each run their share of the tests against the same target (each starts its
-own embedded reference when that is the target); the controller collects their
-reports and prints the verdict (summary.py).  The spend ledger that keeps budget caps
-whole across workers is named here, by the run's id.
+A run keeps the target's `concurrency` requests in flight (targets.yaml
+`rate_limit.concurrency`, `--concurrency N`; default 8, the CPU count for the embedded
+reference) by spreading its tests over that many pytest-xdist workers, each sending
+its tests' requests one at a time.  Every request still belongs to exactly one test,
+whose verdict depends on its own exchanges only.  Workers each run their share against
+the same target (each starts its own embedded reference when that is the target); the
+controller collects their reports and prints the verdict (summary.py).  Rate limits,
+budgets and the breaker hold across workers through shared files (ratelimit.py,
+budget.py).  `-n N` on the command line, or `-p no:xdist`, overrides the choice.
 """
 from __future__ import annotations
 
@@ -12,8 +17,43 @@ import uuid
 
 import pytest
 
-from ..budget import Ledger
+from ..budget import BUDGETS, Ledger
+from ..violations import UsageError
 from .run import is_controller, is_worker, run_of
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Before xdist reads -n: choose the workers for an active run that did not."""
+    n = workers_wanted(config)
+    if n > 1:
+        config.option.numprocesses = n
+        # xdist turns -n into its worker list in its own tryfirst hook, which may have
+        # run already (plugins registered later run first): set what it would.
+        config.option.tx = ["popen"] * n
+        if not _dist_given(config):
+            config.option.dist = "worksteal"
+
+
+def workers_wanted(config: pytest.Config) -> int:
+    from .options import asks_for_suites, opt, resolve_target
+    if is_worker(config) or not config.pluginmanager.hasplugin("xdist"):
+        return 0
+    if getattr(config.option, "numprocesses", None) or _dist_given(config):
+        return 0                                  # the user chose
+    if config.option.collectonly or opt(config, "plan") or config.getoption("usepdb", False):
+        return 0
+    if not asks_for_suites(config):
+        return 0
+    if BUDGETS[opt(config, "budget")].smoke_only:
+        return 0                                  # a handful of requests: workers would cost more than they save
+    chosen = opt(config, "concurrency")
+    if chosen:
+        return int(chosen)
+    try:
+        return resolve_target(config).concurrency
+    except UsageError:
+        return 0                                  # pytest_configure reports it
 
 
 @pytest.hookimpl(trylast=True)

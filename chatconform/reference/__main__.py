@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", action="append", default=[], metavar="NAME",
                    help="a conformant variant (repeatable, combinable with --defect); see --list-variants")
     p.add_argument("--list-variants", action="store_true", help="list the conformant variants and exit")
+    p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long before each chat answer, as a model would (a slow server for benchmarks)")
     p.add_argument("--verbose", action="store_true", help="log requests and server errors to stderr")
     p.add_argument("--record", metavar="FILE", help="append every request received to FILE, one JSON line each, "
                    "without the Authorization value (benchmarks/bench.py replays them)")
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         server = start(args.host, args.port, api_key=api_key, defects=args.defect, verbose=args.verbose,
-                       dialect=args.dialect, record=record, variants=args.variant)
+                       dialect=args.dialect, record=record, variants=args.variant, latency=args.latency)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

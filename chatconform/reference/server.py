@@ -66,6 +66,7 @@ class Config:
     record: Any = None  # a text file: one JSON line per request received (benchmarks/bench.py replays them)
     variants: tuple[Variant, ...] = ()  # conformant variants (variants.py): their hooks run before the defects'
     transport: Transport | None = None  # how replies go on the wire when a variant changes it (None: _send's way)
+    latency: float = 0.0  # seconds each chat answer waits before its first byte: a slow model (benchmarks/slow.py)
     skip: frozenset[str] = field(init=False)
     flags: frozenset[str] = field(init=False)
 
@@ -260,6 +261,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _chat(self, call: Call, raw: bytes | None) -> Reply:
         cfg = self.server.config
+        if cfg.latency:
+            time.sleep(cfg.latency)  # a model thinking: concurrent requests wait side by side (one thread each)
         ctype = call.header("Content-Type")
         media_type = ctype.split(";", 1)[0].strip().lower()
         if media_type != "application/json" and "http.content-type" not in cfg.skip:
@@ -440,6 +443,7 @@ def start(
     dialect: str | None = None,
     record: Any = None,
     variants: Sequence[str | Variant] = (),
+    latency: float = 0.0,
 ) -> RunningServer:
     """Start a reference server in a daemon thread and return once it is listening.
 
@@ -449,6 +453,7 @@ def start(
     vendor documents (its base path, key handling and deviations; defects on top).
     `variants` names entries of variants.VARIANTS: conformant choices (gzip, CRLF
     events, other id formats...) the suite must pass; combinable, defects on top.
+    `latency` makes every chat answer wait that many seconds first, as a model would.
     """
     d = dialects.get(dialect) if dialect else None
     chosen = resolve_variants(variants)
@@ -465,6 +470,7 @@ def start(
         record=record,
         variants=chosen,
         transport=transport_of(chosen),
+        latency=latency,
     )
     httpd = ReferenceHTTPServer((host, port), config)
     thread = threading.Thread(
