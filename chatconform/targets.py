@@ -231,7 +231,16 @@ def _dates_to_text(value: Any) -> Any:
     return value.isoformat() if isinstance(value, _dt.date) else value
 
 
+_SECRET_FIELD = re.compile(r"key|token|secret|passw|auth|cookie", re.I)
+
+
 def _friendly(e) -> str:
+    if any(_SECRET_FIELD.search(str(part)) for part in e.absolute_path):
+        # The value may be a key: name the field and the fix, never the value.
+        if e.validator == "pattern" and str(e.absolute_path[-1]).endswith("key"):
+            return ("must name an environment variable as ${VAR} (e.g. ${MY_SERVER_KEY}), never hold the key "
+                    "itself: put the key in that variable (the value given is not shown)")
+        return f"fails the schema's {e.validator!r} check (the value is not shown: it may be a secret)"
     if e.validator == "additionalProperties":
         extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
         return f"unknown key {', '.join(map(repr, extra))}"

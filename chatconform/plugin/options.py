@@ -165,6 +165,8 @@ def pytest_configure(config: pytest.Config) -> None:
     _register_markers(config)
     try:
         target = resolve_target(config)
+        if not is_worker(config):
+            check_writable(opt(config, "results"), "--results")
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     run = config.stash[RUN] = Run(config, target)
@@ -174,6 +176,21 @@ def pytest_configure(config: pytest.Config) -> None:
     pm.register(guard.Guard(run), "chatconform-guard")
     if not is_worker(config):
         pm.register(summary.Summary(run), "chatconform-summary")
+
+
+def check_writable(path: str | None, flag: str) -> None:
+    """Before the run, not after it: an output that cannot be written is a usage error."""
+    if not path:
+        return
+    p = pathlib.Path(path)
+    if p.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory; give a file name, e.g. {p / 'results.json'}")
+    parent = p.parent if str(p.parent) else pathlib.Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: the directory {parent} does not exist; create it first")
+    import os
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{flag} {path}: the directory {parent} is not writable")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
