@@ -23,10 +23,19 @@ def render_failure(violations, expected, today) -> str:
             body = ex.request_json if isinstance(ex.request_json, dict) else None
             lines.append(f"  sent:     {ex.method} {ex.url} {short(body, 200) if body is not None else ''}")
             lines.append(f"  got:      HTTP {ex.status} {ex.headers.get('content-type', '')}")
+            if ex.body:
+                lines.append(f"  body:     {body_excerpt(ex.body)}")
             lines.append(f"  reproduce: {ex.curl()}")
         lines.append("")
     from . import redact
     return redact.text("\n".join(lines).rstrip())
+
+
+def body_excerpt(body: bytes, limit: int = 300) -> str:
+    """What came back, on one line: the evidence an error-format failure is about."""
+    text = " ".join(body[:limit * 4].decode("utf-8", "replace").split())
+    more = f" …({len(body)} bytes)" if len(text) > limit or len(body) > limit * 4 else ""
+    return text[:limit] + more
 
 
 def summary_lines(data: dict) -> list[str]:

@@ -334,3 +334,12 @@ def test_a_refused_premise_leaves_the_response_rules_not_judged(tmp_path):
     assert data["rules"]["REQ-001"]["outcome"] == "fail"
     for rid in ("RESP-002", "RESP-003", "RESP-010", "RESP-015"):
         assert data["rules"][rid]["outcome"] == "not-judged", rid
+
+
+def test_failure_text_shows_the_body_that_came_back():
+    # An error-format failure is about the body: the log must show it, not only the status.
+    from chatconform.report import render_failure
+    from chatconform.violations import Violation
+    ex = json_exchange({"detail": "Not Found"}, status=404)
+    text = render_failure([Violation("ERR-001", "an error object", "no 'error' key", exchange=ex)], {}, None)
+    assert '"detail": "Not Found"' in text or '{"detail":' in text
