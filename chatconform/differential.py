@@ -23,7 +23,8 @@ invalid ones of every kind), drawn by hypothesis with a fixed seed: the same
 arguments send the same requests.  Requests whose answers differ are grouped by the
 fields that differ; each group is shown once, with its smallest request, side by side.
 
-Exit status: 0 no difference, 1 differences, 4 usage error.
+Exit status: 0 no difference, 1 differences, 4 usage error, 6 a side cannot be judged
+(preflight.py: unreachable, its key refused, no chat endpoint ...).
 """
 from __future__ import annotations
 
@@ -222,7 +223,8 @@ def run(candidate: Target, reference: Target, requests: list[dict]) -> list[Diff
                 g.count += 1
                 g.indexes.append(i)
                 if len(json.dumps(body, ensure_ascii=False)) < len(json.dumps(g.request, ensure_ascii=False)):
-                    g.request, g.candidate, g.reference = body, ea, eb
+                    # The rows shown are the shown request's own (same fields, maybe other values).
+                    g.rows, g.request, g.candidate, g.reference = rows, body, ea, eb
     finally:
         ca.close()
         cb.close()
@@ -305,6 +307,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chatconform diff: {exc}", file=sys.stderr)
         return 4
     cand.name, ref.name = "candidate", "reference"
+    # Differences are about shape only when both sides answer at all: a missing key on
+    # one side would make every request "differ" by a 401.  One message, exit status 6.
+    from . import preflight
+    for side, t, flag in (("candidate", cand, "--api-key-env"), ("reference", ref, "--against-api-key-env")):
+        pre = preflight.run(t)
+        if not pre.usable:
+            print(f"chatconform diff: the {side} cannot be compared ({flag} names its key)", file=sys.stderr)
+            print(pre.message(t), file=sys.stderr)
+            return preflight.EXIT_UNUSABLE
     from .strategies import Profile
     profile = Profile(model=cand.model, capabilities=cand.capabilities, max_tokens=BUDGETS[args.budget].max_tokens or 16)
     requests = generate(profile, args.examples, args.seed)

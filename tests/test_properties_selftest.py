@@ -308,6 +308,35 @@ def test_differential_same_seed_same_report(capsys):
     assert r1[0] == r2[0] and strip(r1[1]) == strip(r2[1])
 
 
+def test_differential_without_the_reference_key_stops_with_one_message(capsys, monkeypatch):
+    # 401s are not differences of shape: a side whose key is refused is one message, exit 6.
+    monkeypatch.setenv("DIFF_REF_KEY", "sk-diffref-" + "8" * 16)
+    with start() as cand, start(api_key="sk-diffref-" + "8" * 16) as ref:
+        rc = differential.main(["--base-url", cand.base_url, "--model", MODEL, "--against-base-url", ref.base_url,
+                                "--against-model", MODEL, "--examples", "5"])
+        err = capsys.readouterr().err
+        assert rc == 6 and "--against-api-key-env" in err and "401" in err, err
+        rc = differential.main(["--base-url", cand.base_url, "--model", MODEL, "--against-base-url", ref.base_url,
+                                "--against-model", MODEL, "--against-api-key-env", "DIFF_REF_KEY", "--examples", "5"])
+    assert rc == 0, capsys.readouterr()
+    assert "8" * 16 not in capsys.readouterr().out
+
+
+def test_differential_rows_belong_to_the_request_shown(monkeypatch):
+    # Two requests differing in the same field with other values, the second one shorter:
+    # the group shows the shorter request with ITS rows, not the first request's.
+    from chatconform.targets import Target
+    monkeypatch.setattr(differential, "shape", lambda ex: len(ex.request_body))
+    monkeypatch.setattr(differential, "compare", lambda a, b: [("field", str(a), "ref")])
+    long_body = {"model": MODEL, "messages": [{"role": "user", "content": "x" * 50}], "max_completion_tokens": 3}
+    short_body = {"model": MODEL, "messages": [{"role": "user", "content": "y"}], "max_completion_tokens": 2}
+    with start() as cand, start() as ref:
+        t = lambda url: Target(name="x", base_url=url, model=MODEL, capabilities=frozenset())  # noqa: E731
+        diffs = differential.run(t(cand.base_url), t(ref.base_url), [long_body, short_body])
+    assert len(diffs) == 1 and diffs[0].request == short_body and diffs[0].count == 2
+    assert diffs[0].rows == [("field", str(len(diffs[0].candidate.request_body)), "ref")]
+
+
 def test_differential_usage_errors(capsys):
     assert differential.main(["--base-url", "http://127.0.0.1:1/v1"]) == 4
     assert differential.main(["--base-url", "ftp://x", "--model", "m", "--against-base-url", "http://127.0.0.1:1/v1",
