@@ -33,6 +33,7 @@ def test_missing_key(client, model):
     client.chat(probes.minimal(model), auth=None, label="no key", refuse="AUTH-003")
 
 
+@pytest.mark.smoke
 @pytest.mark.rules("AUTH-004", "AUTH-005")
 def test_wrong_key(client, model):
     """AUTH-004: a wrong key → 401 + envelope; AUTH-005: the body does not echo the submitted key."""

@@ -16,6 +16,7 @@ from chatconform import probes
 pytestmark = pytest.mark.area("errors")
 
 
+@pytest.mark.smoke
 @pytest.mark.rules("ERR-001", "ERR-002", "ERR-003", "ERR-004", "ERR-012")
 def test_error_envelope(client, model):
     """ERR-001..004: a 400 for an invalid value, as {"error": {message, type, param, code}}, type
@@ -90,6 +91,7 @@ def test_bad_parts(client, model, case):
     client.chat(probes.with_messages(model, msgs, limit=8), label=what, refuse="REQ-011", param="messages")
 
 
+@pytest.mark.smoke
 @pytest.mark.rules("ERR-005")
 def test_unknown_model(client):
     """ERR-005: an unknown model → 404 (model_not_found) or 400, with the envelope naming `model`

@@ -23,6 +23,7 @@ def test_minimal_request_is_answered(client, model):
     client.chat(probes.bare(model), label="P-MIN bare", accept="REQ-001")
 
 
+@pytest.mark.smoke
 @pytest.mark.rules("RESP-002", "RESP-003", "RESP-004")
 def test_top_level_fields(client, model):
     """RESP-002/003/004: id, object, created, model, choices present; object is chat.completion; id a string."""
