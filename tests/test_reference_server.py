@@ -89,7 +89,10 @@ P_TOOL = {
     "tools": [WEATHER],
     "tool_choice": "required",
 }
-P_TOOL_2 = {**P_TOOL, "tools": [WEATHER, TIME], "tool_choice": "auto"}
+# Asks for two tools: the fake model, like a real one, calls a tool under auto only when the
+# prompt asks for it, and makes two calls only when it asks for two.
+P_TOOL_2 = {**P_TOOL, "tools": [WEATHER, TIME], "tool_choice": "auto",
+            "messages": [{"role": "user", "content": "What is the weather in Paris, and the time there? Use the tools."}]}
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -682,6 +685,9 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "stream-content-type-json": one(S(P_MIN)),
     "stream-ignores-accept-json": one(S(P_MIN), headers={"Accept": "application/json"}),
     "unknown-path-html": one(P_MIN, path="/chat/completion"),
+    "unknown-path-detail": one(P_MIN, path="/chat/completion"),
+    "unknown-path-200": one(P_MIN, path="/chat/completion"),
+    "chat-route-404": one(P_MIN),
     # auth
     "auth-disabled": one(P_MIN, auth=False),
     "auth-wrong-key-accepted": one(P_MIN, headers=BAD_KEY),
@@ -707,6 +713,8 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "coerces-string-stream": one({**P_MIN, "stream": "yes"}),
     "missing-messages-accepted": one({"model": M}),
     "missing-model-uses-default": one({"messages": P_MIN["messages"]}),
+    "requires-max-tokens": one(P_MIN),
+    "rejects-assistant-text-parts": one({"model": M, "messages": [P_MIN["messages"][0], {"role": "assistant", "content": [text("OK")]}, P_MIN["messages"][0]]}),
     # response
     **{name: one(P_MIN) for name in [
         "response-object-wrong", "response-id-missing", "response-id-not-string", "response-id-constant", "response-created-float",
@@ -715,7 +723,8 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
         "response-logprobs-key-missing", "response-role-bot", "response-content-missing", "response-refusal-missing",
         "response-finish-reason-empty", "response-finish-reason-null", "response-finish-reason-eos",
         "response-finish-reason-tool-calls-without-calls", "usage-missing", "usage-total-wrong", "usage-as-strings",
-        "usage-integers-as-floats", "usage-prompt-tokens-zero", "usage-cached-exceeds-prompt"]},
+        "usage-integers-as-floats", "usage-prompt-tokens-zero", "usage-cached-exceeds-prompt",
+        "response-as-list", "response-created-fixed"]},
     # stream
     **{name: one(S(P_MIN)) for name in [
         "stream-finish-reason-empty-string", "stream-finish-reason-eos", "stream-missing-done", "stream-data-after-done",
@@ -741,6 +750,15 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "unknown-model-500": one({**P_MIN, "model": "conformance-no-such-model"}),
     "context-overflow-500": one({"model": M, "messages": [{"role": "user", "content": "word " * 33000}]}),
     "stream-validation-error-as-sse": one(S({**P_MIN, "temperature": 5})),
+    "error-param-none-string": one(content=b'{"model":', headers={"Content-Type": "application/json"}),
+    "error-param-framework-path": one({"model": M, "messages": [{"content": "hi"}]}),
+    "error-type-bad-request-error": one({**P_MIN, "temperature": "hot"}),
+    "error-leaks-traceback": one({**P_MIN, "temperature": "hot"}),
+    "error-message-exception-text": one({"model": M, "messages": "hi"}),
+    "out-of-range-403": one({**P_MIN, "top_p": 7}),
+    "context-overflow-crash": one({"model": M, "messages": [{"role": "user", "content": "word " * 33000}]}),
+    "rate-limit-retry-after-fraction": lambda send: [send({**P_MIN, "user": "u-1"}) for _ in range(2)],
+    "quota-429-as-rate-limit": lambda send: [send({**P_MIN, "user": "u-1"}) for _ in range(2)],
     # tools
     **{name: one(P_TOOL) for name in [
         "tool-arguments-object", "tool-arguments-invalid-json", "tool-arguments-missing-required", "tool-name-not-offered",
