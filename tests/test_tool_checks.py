@@ -15,7 +15,12 @@ Each test here failed before the fix it comes with:
 """
 from __future__ import annotations
 
+import json
+import os
 import pathlib
+import secrets
+import subprocess
+import sys
 import time
 
 import pytest
@@ -247,3 +252,32 @@ def test_a_refused_required_judges_no_other_tool_rule():
     out = checks.run(ex)
     assert [v.rule for v in out.violations] == ["TOOL-010"]
     assert not {r for r in out.judged if r.startswith("TOOL-") and r != "TOOL-010"}
+
+
+def test_tools_suite_against_a_server_refusing_required(tmp_path):
+    """The suite against a reference that refuses `tool_choice: "required"` with 422: TOOL-010
+    fails; the rules whose tests need `required` are not judged, none failed; TOOL-014 is
+    judged only on its own refusals (400s)."""
+    from chatconform.reference import start
+    key = "sk-tools-" + secrets.token_hex(8)
+    out = tmp_path / "results.json"
+    with start(api_key=key, defects=["rejects-tool-choice-required"]) as srv:
+        cmd = [sys.executable, "-m", "pytest", "suites/test_tools.py", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+               "--base-url", srv.base_url, "--model", "chatconform-reference", "--api-key-env", "CC_TOOLS_KEY",
+               "--capabilities", "all", "--results", str(out)]
+        subprocess.run(cmd, cwd=ROOT, env={**os.environ, "CC_TOOLS_KEY": key}, capture_output=True, text=True, timeout=300)
+    data = json.loads(out.read_text())
+    failed = {rid for rid, r in data["rules"].items() if r["outcome"] == "fail"}
+    assert failed == {"TOOL-010"}, failed
+    per_test = {t["nodeid"].split("::")[1]: t.get("rule_outcomes", {}) for t in data["tests"]}
+    for test, rid in [("test_required_makes_a_call", "TOOL-012"), ("test_tool_call_ids_unique", "TOOL-007"),
+                      ("test_content_with_calls", "TOOL-009"), ("test_stream_fragments_have_index[required]", "TOOL-019"),
+                      ("test_stream_first_fragment_names_the_call[required]", "TOOL-020"),
+                      ("test_stream_arguments_join_to_json[required]", "TOOL-021"),
+                      ("test_stream_call_indexes_in_order[required]", "TOOL-022"), ("test_stream_finish_reason[required]", "TOOL-023")]:
+        assert per_test[test][rid]["outcome"] == "not-judged", (test, per_test[test][rid])
+        assert "TOOL-010" in per_test[test][rid]["reason"]
+    # The round trip does not rest on step 1: with no call of the target's own it sends a
+    # stand-in call back, so TOOL-016/017 are judged on step 2.
+    assert per_test["test_round_trip[one]"]["TOOL-016"]["outcome"] == "pass"
+    assert per_test["test_inconsistent_tool_choice_rejected[required without tools]"]["TOOL-014"]["outcome"] == "pass"
