@@ -764,7 +764,8 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "accepts-orphan-tool-message": one({"model": M, "messages": [P_MIN["messages"][0], {"role": "tool", "tool_call_id": "call_x", "content": "1"}]}),
     "accepts-unanswered-tool-calls": one({**roundtrip(), "messages": roundtrip()["messages"][:2] + [P_MIN["messages"][0]]}),
     **{name: one(S(P_TOOL)) for name in [
-        "stream-tool-index-missing", "stream-tool-id-repeated", "stream-tool-arguments-broken", "stream-tool-index-from-one",
+        "stream-tool-index-missing", "stream-tool-id-repeated", "stream-tool-type-missing", "stream-tool-arguments-broken",
+        "stream-tool-index-from-one",
         "stream-tool-finish-reason-stop"]},
     "tool-choice-required-as-auto": one(P_NO_TOOL),
     "tool-choice-named-as-auto": one({**P_TOOL_2, "tool_choice": {"type": "function", "function": {"name": "get_time"}}}),

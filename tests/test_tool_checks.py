@@ -163,6 +163,8 @@ def test_first_fragment_without_type_breaks_tool_020():
     assert "TOOL-020" in {v.rule for v in _stream(good, repeat).violations}
     typed_again = {"index": 0, "type": "function", "function": {"arguments": '{"city": "Paris"}'}}
     assert not _stream(good, typed_again).violations          # a repeated type: the SDK overwrites it
+    mistyped = {**good, "type": "func"}
+    assert "TOOL-020" in {v.rule for v in _stream(mistyped).violations}    # the value, not only the key
 
 
 def test_streamed_parallel_calls_need_distinct_ids():
@@ -186,6 +188,16 @@ def test_fragments_without_index_are_tool_019s_finding_only():
              chunk(delta={}, finish="stop")]
     named = {**request(tools=[STRICT], choice={"type": "function", "function": {"name": "get_weather"}}), "stream": True}
     assert {v.rule for v in checks.run(stream_exchange(sse_of(frags), named)).violations} == {"TOOL-019"}
+
+
+def test_distinct_ids_are_judged_only_where_two_calls_came_back():
+    """One call cannot show that ids are distinct: TOOL-007 is not judged (never passed)
+    on it, unless its id is empty; two calls with one id break it."""
+    one = found(answer([call()]), request())
+    assert "TOOL-007" not in one.judged and "two calls" in one.unjudged["TOOL-007"]
+    two = found(answer([call(id_="call_1"), call(name="get_time", id_="call_2")]), request(tools=[WEATHER, TIME]))
+    assert "TOOL-007" in two.judged and not two.violations
+    assert "TOOL-007" in broken(answer([call(id_="call_1"), call(name="get_time", id_="call_1")]), request(tools=[WEATHER, TIME]))
 
 
 def test_a_missing_id_is_tool_004s_and_an_empty_one_tool_007s():

@@ -273,18 +273,20 @@ def call_arguments(ex):
 @check("TOOL-007", applies=lambda ex: with_tools(ex) and ok_json(ex))
 def call_ids(ex):
     """Ids non-empty and unique within the answer (streams: TOOL-020 and TOOL-022; an id
-    that is missing or no string: TOOL-004, the response schema)."""
-    seen = False
+    that is missing or no string: TOOL-004, the response schema).  An empty id breaks the
+    rule on any call; that ids are distinct shows only where a choice holds two calls or
+    more, so an answer of single calls with non-empty ids does not judge it."""
+    calls, most = 0, 0
     for ch in choices_of(answer_of(ex)):
-        calls = calls_of(ch)
-        if not calls:
-            continue
-        seen = True
-        ids = [c["id"] for c in calls if isinstance(c.get("id"), str)]      # a missing id is TOOL-004's (the schema)
+        mine = calls_of(ch)
+        calls, most = calls + len(mine), max(most, len(mine))
+        ids = [c["id"] for c in mine if isinstance(c.get("id"), str)]      # a missing id is TOOL-004's (the schema)
         if any(not x for x in ids) or len(set(ids)) != len(ids):
             yield Violation("TOOL-007", "non-empty, unique tool-call ids", short(ids), f"/choices/{ch.get('index')}/message/tool_calls")
-    if not seen:
+    if not calls:
         yield NotJudged("no tool call to inspect")
+    elif most < 2:
+        yield NotJudged("one call per choice: distinct ids need two calls (a prompt that draws two)")
 
 
 @check("TOOL-008", "TOOL-023", applies=with_tools)
@@ -341,8 +343,10 @@ def _fragments(ex):
 @check("TOOL-020", "TOOL-022", applies=ok_stream)
 def tool_fragments(ex):
     """TOOL-020: the first fragment of each call (per choice and index) carries its id,
-    type "function" and function.name (a type other than "function" is the chunk schema's
-    TOOL-004); later ones repeat neither id nor name (the SDK concatenates them).
+    type "function" and function.name, judged here only (the suite never does; the chunk
+    schema also reports a wrong type value in any fragment, as TOOL-004's shape); later
+    ones repeat neither id nor name (the SDK concatenates them; a repeated type is
+    overwritten, harmless).
     TOOL-022: per choice, indexes 0, 1, 2... in order of first appearance, and a distinct
     id per call."""
     firsts: dict = {}
@@ -353,7 +357,7 @@ def tool_fragments(ex):
         if key not in firsts:
             firsts[key] = frag.get("id")
             lacks = [k for k, ok in (("id", isinstance(frag.get("id"), str) and frag["id"]),
-                                     ("type", frag.get("type") is not None),     # a wrong value: TOOL-004 (the schema)
+                                     ('type "function"', frag.get("type") == "function"),
                                      ("function.name", isinstance(fn.get("name"), str) and fn["name"])) if not ok]
             if lacks:
                 yield Violation("TOOL-020", 'id, type "function" and function.name in the first fragment of each tool call',

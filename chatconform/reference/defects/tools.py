@@ -245,6 +245,16 @@ defect("stream-tool-index-missing", "tools", "TOOL-019", "Streamed tool-call fra
 defect("stream-tool-id-repeated", "tools", "TOOL-020",
        "Every streamed tool-call fragment repeats id, type and function.name (the SDK concatenates them).",
        on_chunks=_stream_tool_fragments(_frag_repeat_id))
+def _frag_no_type(call: Call, frags: list[dict]) -> None:
+    for f in frags:
+        f.pop("type", None)
+
+
+# The chunk schema does not require `type` in a fragment (later ones omit it): only the
+# TOOL-020 check, which asks for type "function" in the first fragment, sees this.
+defect("stream-tool-type-missing", "tools", "TOOL-020",
+       "The first streamed fragment of each tool call has id and function.name but no `type`.",
+       on_chunks=_stream_tool_fragments(_frag_no_type))
 defect("stream-tool-arguments-broken", "tools", "TOOL-021",
        "One streamed arguments fragment is lost, so the joined arguments are not valid JSON.", on_chunks=_drop_second_argument_fragment)
 defect("stream-tool-index-from-one", "tools", "TOOL-022", "Streamed tool-call indexes start at 1 instead of 0.",
