@@ -747,7 +747,8 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "stream-validation-error-as-sse": one(S({**P_MIN, "temperature": 5})),
     # tools
     **{name: one(P_TOOL) for name in [
-        "tool-arguments-object", "tool-arguments-invalid-json", "tool-arguments-missing-required", "tool-name-not-offered",
+        "tool-arguments-object", "tool-arguments-invalid-json", "tool-arguments-not-object", "tool-arguments-missing-required",
+        "tool-name-not-offered",
         "tool-call-type-func", "tool-call-id-missing", "tool-call-id-empty", "tool-finish-reason-stop", "tool-choice-required-ignored",
         "tool-call-content-array"]},
     "tool-call-ids-duplicate": one(P_TOOL_2),
@@ -774,6 +775,7 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "stream-tool-ids-duplicate": one(S(P_TOOL_2)),
     "rejects-tool-choice-required": one(P_TOOL),
     "tool-choice-required-as-text": one(P_TOOL),
+    "tool-choice-named-as-text": one({**P_TOOL, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}),
     "rejects-tools": one(P_TOOL),
     "rejects-parallel-tool-calls-false": one({**P_TOOL, "parallel_tool_calls": False}),
     "stream-delta-function-call-null": one(S(P_TOOL)),

@@ -52,6 +52,17 @@ defect("tool-arguments-invalid-json", "tools", "TOOL-006",
        on_response=_each_tool_call(_args_python))
 
 
+def _args_in_a_list(call: Call, tc: dict) -> None:
+    value = _json_or_none(tc["function"]["arguments"])
+    if value is not None:
+        tc["function"]["arguments"] = json.dumps([value])
+
+
+defect("tool-arguments-not-object", "tools", "TOOL-006",
+       "`function.arguments` is JSON text of an array holding the arguments object, not the object (non-streaming).",
+       on_response=_each_tool_call(_args_in_a_list))
+
+
 def _required_args_dropped(call: Call, completion: Any) -> None:
     fns = {t["function"]["name"]: t["function"] for t in (call.body or {}).get("tools") or [] if isinstance(t, dict)}
     for ch in completion.choices:
@@ -312,10 +323,11 @@ defect("rejects-tool-choice-required", "tools", "TOOL-010",
        if _tool_choice(call) == "required" else None)
 
 
-def _raw_tool_call_text(call: Call, completion: Any) -> None:
-    """Under `required` the server hands back the model's raw `<tool_call>` text as content,
-    and the model rambles on into the token limit (llama-cpp-python without a tool parser)."""
-    if _tool_choice(call) != "required":
+def _raw_tool_call_text(call: Call, completion: Any, forced: Callable[[Any], bool] = lambda tc: tc == "required") -> None:
+    """Under a forced choice the server hands back the model's raw `<tool_call>` text as
+    content, and the model rambles on into the token limit (llama-cpp-python without a
+    tool parser)."""
+    if not forced(_tool_choice(call)):
         return
     body = call.body or {}
     limits = [v for v in (body.get("max_tokens"), body.get("max_completion_tokens")) if isinstance(v, int) and not isinstance(v, bool)]
@@ -333,6 +345,9 @@ def _raw_tool_call_text(call: Call, completion: Any) -> None:
 defect("tool-choice-required-as-text", "tools", "TOOL-012",
        "`tool_choice: \"required\"` is answered with the model's raw <tool_call> text in content, cut by the token limit.",
        on_completion=_raw_tool_call_text)
+defect("tool-choice-named-as-text", "tools", "TOOL-013",
+       "A named tool_choice is answered with the model's raw <tool_call> text in content, cut by the token limit.",
+       on_completion=lambda call, completion: _raw_tool_call_text(call, completion, forced=lambda tc: isinstance(tc, dict)))
 defect("rejects-tools", "tools", "TOOL-001", "Any request with `tools` is refused with 400 (tool calling not enabled).",
        on_request=lambda call: _bad("tools", "tools param requires --jinja flag", "unsupported_parameter")
        if (call.body or {}).get("tools") else None)
