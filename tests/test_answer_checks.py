@@ -57,8 +57,9 @@ CASES = [
      {"tools": TOOLS, "tool_choice": "required", "max_tokens": 3},
      answer(None, finish="length", tool_calls=[{**CALL[0], "function": {"name": "f", "arguments": '{"a'}}], completion_tokens=3),
      answer(None, finish="length", tool_calls=CALL, completion_tokens=9), "PARAM-001"),
-    ("forced call, finished normally: arguments must parse",
-     {"tools": TOOLS, "tool_choice": "required", "max_tokens": 50},
+    # strict: true is what promises JSON arguments (TOOL-006); without it they are the model's.
+    ("strict call, finished normally: arguments must parse",
+     {"tools": [{**TOOLS[0], "function": {**TOOLS[0]["function"], "strict": True}}], "tool_choice": "required", "max_tokens": 50},
      answer(None, finish="tool_calls", tool_calls=CALL, completion_tokens=5),
      answer(None, finish="tool_calls", tool_calls=[{**CALL[0], "function": {"name": "f", "arguments": '{"a'}}], completion_tokens=3),
      "TOOL-006"),

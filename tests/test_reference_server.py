@@ -89,7 +89,11 @@ P_TOOL = {
     "tools": [WEATHER],
     "tool_choice": "required",
 }
-P_TOOL_2 = {**P_TOOL, "tools": [WEATHER, TIME], "tool_choice": "auto"}
+# Asks for two tools: the fake model, like a real one, calls a tool under auto only when the
+# prompt asks for it, and makes two calls only when it asks for two.
+P_TOOL_2 = {**P_TOOL, "tools": [WEATHER, TIME], "tool_choice": "auto",
+            "messages": [{"role": "user", "content": "What is the weather in Paris, and the time there? Use the tools."}]}
+P_NO_TOOL = {**P_TOOL, "messages": P_MIN["messages"]}       # asks for no tool
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -758,7 +762,8 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "quota-429-as-rate-limit": lambda send: [send({**P_MIN, "user": "u-1"}) for _ in range(2)],
     # tools
     **{name: one(P_TOOL) for name in [
-        "tool-arguments-object", "tool-arguments-invalid-json", "tool-arguments-missing-required", "tool-name-not-offered",
+        "tool-arguments-object", "tool-arguments-invalid-json", "tool-arguments-not-object", "tool-arguments-missing-required",
+        "tool-name-not-offered",
         "tool-call-type-func", "tool-call-id-missing", "tool-call-id-empty", "tool-finish-reason-stop", "tool-choice-required-ignored",
         "tool-call-content-array"]},
     "tool-call-ids-duplicate": one(P_TOOL_2),
@@ -775,8 +780,20 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "accepts-orphan-tool-message": one({"model": M, "messages": [P_MIN["messages"][0], {"role": "tool", "tool_call_id": "call_x", "content": "1"}]}),
     "accepts-unanswered-tool-calls": one({**roundtrip(), "messages": roundtrip()["messages"][:2] + [P_MIN["messages"][0]]}),
     **{name: one(S(P_TOOL)) for name in [
-        "stream-tool-index-missing", "stream-tool-id-repeated", "stream-tool-arguments-broken", "stream-tool-index-from-one",
+        "stream-tool-index-missing", "stream-tool-id-repeated", "stream-tool-type-missing", "stream-tool-arguments-broken",
+        "stream-tool-index-from-one",
         "stream-tool-finish-reason-stop"]},
+    "tool-choice-required-as-auto": one(P_NO_TOOL),
+    "tool-choice-named-as-auto": one({**P_TOOL_2, "tool_choice": {"type": "function", "function": {"name": "get_time"}}}),
+    "tool-choice-none-as-auto": one({**P_TOOL, "tool_choice": "none"}),
+    "tool-parallel-false-as-true": one({**P_TOOL_2, "parallel_tool_calls": False}),
+    "stream-tool-ids-duplicate": one(S(P_TOOL_2)),
+    "rejects-tool-choice-required": one(P_TOOL),
+    "tool-choice-required-as-text": one(P_TOOL),
+    "tool-choice-named-as-text": one({**P_TOOL, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}),
+    "rejects-tools": one(P_TOOL),
+    "rejects-parallel-tool-calls-false": one({**P_TOOL, "parallel_tool_calls": False}),
+    "stream-delta-function-call-null": one(S(P_TOOL)),
     # params
     "ignores-max-tokens": one({**P_LONG, "max_tokens": 5}),
     "ignores-max-completion-tokens": one({**P_LONG, "max_completion_tokens": 16}),

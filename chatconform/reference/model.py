@@ -150,12 +150,41 @@ def _function_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+# A function's topic words: `get_weather` is about the weather, `book_meeting_room` about
+# meetings and rooms.  Verbs every tool name starts with say nothing of what it does.
+_GENERIC_WORDS = frozenset({"get", "set", "fetch", "make", "create", "update", "list", "find", "return", "tool", "call"})
+_NAME_WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_ASKS_FOR_A_TOOL_RE = re.compile(r"\b(tools?|functions?)\b", re.I)
+
+
+def _topics(name: str) -> set[str]:
+    return {w.lower() for w in _NAME_WORD_RE.findall(name) if len(w) >= 4 and w.lower() not in _GENERIC_WORDS}
+
+
+def invited_tools(tools: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """The offered functions a user's message asks for, as a model reads it: named outright
+    ("call get_weather"), or by their topic ("the weather in Paris and the time in Tokyo"
+    asks for get_weather and get_time); "use the tool" alone asks for the first one.  A
+    message that asks for nothing ("Reply with OK.") invites no call."""
+    low = text.lower()
+    words = set(re.findall(r"[a-z0-9]+", low))
+    out = [fn for fn in tools if fn["name"].lower() in low or _topics(fn["name"]) & words]
+    if not out and _ASKS_FOR_A_TOOL_RE.search(text):
+        out = tools[:1]
+    return out
+
+
 def tools_to_call(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     """Which functions the answer calls, and the finish_reason that goes with it.
 
-    Returns ([], "") for a text answer. Mirrors api.openai.com: `required`/`auto`
-    (auto only when the user spoke last) call tools and finish with `tool_calls`;
-    a named choice calls exactly that function and finishes with `stop` (TOOL-008).
+    Returns ([], "") for a text answer.  What the server enforces is obeyed to the letter
+    (api.openai.com): `none` calls nothing; a named choice calls exactly that function and
+    finishes with `stop` (TOOL-008); `required` calls at least one; `parallel_tool_calls:
+    false` keeps one call.  What is the model's is model-like, so that a server which
+    ignores a parameter shows only on a prompt that does not produce the behaviour anyway:
+    under `auto` (the user speaking last) it calls only the tools the prompt asks for, and
+    it makes two calls only when the prompt asks for two tools (`invited_tools`); under
+    `required` with a prompt that asks for none it calls the first tool.
     """
     tools = _function_tools(body)
     if not tools:
@@ -169,10 +198,16 @@ def tools_to_call(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
         name = (choice.get("function") or {}).get("name")
         fn = next((t for t in tools if t["name"] == name), {"name": str(name)})
         return [fn], "stop"
-    if choice == "required" or (choice == "auto" and last.get("role") == "user"):
-        parallel = body.get("parallel_tool_calls") is not False
-        return (tools[:2] if parallel else tools[:1]), "tool_calls"
-    return [], ""
+    asked = next((_text_of(m.get("content")) for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), "")
+    wanted = invited_tools(tools, asked)
+    if choice == "required":
+        wanted = wanted or tools[:1]
+    elif choice != "auto" or last.get("role") != "user":
+        return [], ""
+    if not wanted:
+        return [], ""
+    parallel = body.get("parallel_tool_calls") is not False
+    return (wanted if parallel else wanted[:1]), "tool_calls"
 
 
 # -- generation ---------------------------------------------------------------------

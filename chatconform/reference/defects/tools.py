@@ -7,7 +7,7 @@ from typing import Any, Callable
 from .. import model as fake_model
 from ..errors import ApiError
 from ..exchange import Call
-from .base import _bad, _on_choices, _reject_message, _on_items, _tool_choice, _tool_fragments, defect
+from .base import _bad, _items, _on_choices, _reject_message, _on_items, _retokenize, _tool_choice, _tool_fragments, defect
 
 
 def _tool_calls_of(ch: dict) -> list[dict]:
@@ -22,8 +22,19 @@ def _each_tool_call(fn: Callable[[Call, dict], None], *, when: Callable[[Call], 
     return _on_choices(edit, when=when)
 
 
+def _json_or_none(text: str) -> Any:
+    """The arguments as a value, or None where the token limit cut them (not JSON yet): the
+    argument defects rewrite complete arguments only, as a server that re-serialises them would."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def _args_object(call: Call, tc: dict) -> None:
-    tc["function"]["arguments"] = json.loads(tc["function"]["arguments"])
+    value = _json_or_none(tc["function"]["arguments"])
+    if value is not None:
+        tc["function"]["arguments"] = value
 
 
 defect("tool-arguments-object", "tools", "TOOL-005", "`function.arguments` is a JSON object instead of a string holding JSON.",
@@ -31,7 +42,9 @@ defect("tool-arguments-object", "tools", "TOOL-005", "`function.arguments` is a 
 
 
 def _args_python(call: Call, tc: dict) -> None:
-    tc["function"]["arguments"] = repr(json.loads(tc["function"]["arguments"]))
+    value = _json_or_none(tc["function"]["arguments"])
+    if value is not None:
+        tc["function"]["arguments"] = repr(value)
 
 
 defect("tool-arguments-invalid-json", "tools", "TOOL-006",
@@ -39,12 +52,25 @@ defect("tool-arguments-invalid-json", "tools", "TOOL-006",
        on_response=_each_tool_call(_args_python))
 
 
+def _args_in_a_list(call: Call, tc: dict) -> None:
+    value = _json_or_none(tc["function"]["arguments"])
+    if value is not None:
+        tc["function"]["arguments"] = json.dumps([value])
+
+
+defect("tool-arguments-not-object", "tools", "TOOL-006",
+       "`function.arguments` is JSON text of an array holding the arguments object, not the object (non-streaming).",
+       on_response=_each_tool_call(_args_in_a_list))
+
+
 def _required_args_dropped(call: Call, completion: Any) -> None:
     fns = {t["function"]["name"]: t["function"] for t in (call.body or {}).get("tools") or [] if isinstance(t, dict)}
     for ch in completion.choices:
         for tc in ch.tool_calls:
             required = ((fns.get(tc.name) or {}).get("parameters") or {}).get("required") or []
-            args = json.loads(tc.arguments)
+            args = _json_or_none(tc.arguments)
+            if not isinstance(args, dict):
+                continue
             for key in required:
                 args.pop(key, None)
             tc.arguments = json.dumps(args, separators=(",", ":"))
@@ -123,7 +149,8 @@ def _parallel_ignored(call: Call, completion: Any) -> None:
             ch.completion_tokens *= 2
 
 
-defect("tool-parallel-false-ignored", "tools", "TOOL-015", "`parallel_tool_calls: false` is ignored: two tool calls come back.",
+# Breaks TOOL-025 (at most one call with false), split from TOOL-015 (the field accepted).
+defect("tool-parallel-false-ignored", "tools", "TOOL-025", "`parallel_tool_calls: false` is ignored: two tool calls come back.",
        on_completion=_parallel_ignored)
 
 
@@ -172,7 +199,9 @@ def _tool_content_array(call: Call, ch: dict) -> None:
 
 defect("tool-call-content-array", "tools", "TOOL-009",
        "Answers that call tools have `content: []` instead of null or a string.", on_response=_on_choices(_tool_content_array))
-defect("rejects-tool-choice-none", "tools", ("TOOL-010", "TOOL-011"), "`tool_choice: \"none\"` with tools is rejected with 400.",
+# Breaks TOOL-010 only: the test of `none` (TOOL-011) names TOOL-010 as its premise, so
+# the refusal leaves TOOL-011 "not judged" rather than failed.
+defect("rejects-tool-choice-none", "tools", "TOOL-010", "`tool_choice: \"none\"` with tools is rejected with 400.",
        on_request=lambda call: _bad("tool_choice", "Invalid value: 'none'. Supported values are: 'auto' and 'required'.")
        if _tool_choice(call) == "none" else None)
 
@@ -227,6 +256,16 @@ defect("stream-tool-index-missing", "tools", "TOOL-019", "Streamed tool-call fra
 defect("stream-tool-id-repeated", "tools", "TOOL-020",
        "Every streamed tool-call fragment repeats id, type and function.name (the SDK concatenates them).",
        on_chunks=_stream_tool_fragments(_frag_repeat_id))
+def _frag_no_type(call: Call, frags: list[dict]) -> None:
+    for f in frags:
+        f.pop("type", None)
+
+
+# The chunk schema does not require `type` in a fragment (later ones omit it): only the
+# TOOL-020 check, which asks for type "function" in the first fragment, sees this.
+defect("stream-tool-type-missing", "tools", "TOOL-020",
+       "The first streamed fragment of each tool call has id and function.name but no `type`.",
+       on_chunks=_stream_tool_fragments(_frag_no_type))
 defect("stream-tool-arguments-broken", "tools", "TOOL-021",
        "One streamed arguments fragment is lost, so the joined arguments are not valid JSON.", on_chunks=_drop_second_argument_fragment)
 defect("stream-tool-index-from-one", "tools", "TOOL-022", "Streamed tool-call indexes start at 1 instead of 0.",
@@ -236,3 +275,96 @@ defect("stream-tool-index-from-one", "tools", "TOOL-022", "Streamed tool-call in
 defect("stream-tool-finish-reason-stop", "tools", "TOOL-023",
        "A streamed tool-call turn under auto/required ends with 'stop' instead of 'tool_calls'.",
        on_chunks=_on_items(_finish_stop_for_tools))
+
+
+# -- defects that hide from easy prompts -------------------------------------------------------
+# A server that treats a parameter as `auto` answers like a conformant one wherever the prompt
+# produces the behaviour anyway (the fake model, like a real one, calls a tool under auto only
+# when the prompt asks for one, and makes two calls only when it asks for two); only a test
+# whose prompt does not already ask for the behaviour kills these.
+defect("tool-choice-required-as-auto", "tools", "TOOL-012",
+       "`tool_choice: \"required\"` is treated as 'auto': a text answer unless the prompt asks for a tool.",
+       on_request=_choice_to("auto", only=("required",)))
+defect("tool-choice-named-as-auto", "tools", "TOOL-013",
+       "A named tool_choice is treated as 'auto': the model calls whatever tool the prompt asks for, or none.",
+       on_request=_choice_to("auto", named=True))
+defect("tool-choice-none-as-auto", "tools", "TOOL-011",
+       "`tool_choice: \"none\"` is treated as 'auto': the model calls a tool when the prompt asks for one.",
+       on_request=_choice_to("auto", only=("none",)))
+
+
+def _parallel_false_dropped(call: Call) -> None:
+    if (call.body or {}).get("parallel_tool_calls") is False:
+        call.body = {k: v for k, v in call.body.items() if k != "parallel_tool_calls"}
+
+
+defect("tool-parallel-false-as-true", "tools", "TOOL-025",
+       "`parallel_tool_calls: false` is dropped (the default, true, applies): two calls when the prompt asks for two.",
+       on_request=_parallel_false_dropped)
+
+
+def _stream_ids_shared(call: Call, frags: list[dict]) -> None:
+    first_id = None
+    for f in frags:
+        if "id" in f:
+            first_id = first_id or f["id"]
+            f["id"] = first_id
+
+
+defect("stream-tool-ids-duplicate", "tools", "TOOL-022",
+       "Parallel streamed tool calls all carry the first call's id.", on_chunks=_stream_tool_fragments(_stream_ids_shared))
+
+
+# -- a refused premise, a forced call as raw text, the field everything rests on ------------------
+defect("rejects-tool-choice-required", "tools", "TOOL-010",
+       "`tool_choice: \"required\"` is refused with 422 (a server without forced calls); the tests that need it as "
+       "their premise leave their own rules not judged.",
+       on_request=lambda call: ApiError(422, "tool_choice 'required' is not supported", param="tool_choice", check="defect")
+       if _tool_choice(call) == "required" else None)
+
+
+def _raw_tool_call_text(call: Call, completion: Any, forced: Callable[[Any], bool] = lambda tc: tc == "required") -> None:
+    """Under a forced choice the server hands back the model's raw `<tool_call>` text as
+    content, and the model rambles on into the token limit (llama-cpp-python without a
+    tool parser)."""
+    if not forced(_tool_choice(call)):
+        return
+    body = call.body or {}
+    limits = [v for v in (body.get("max_tokens"), body.get("max_completion_tokens")) if isinstance(v, int) and not isinstance(v, bool)]
+    limit = min(limits) if limits else 512
+    for ch in completion.choices:
+        if not ch.tool_calls:
+            continue
+        tc = ch.tool_calls[0]
+        text = f'<tool_call>\n{{"name": "{tc.name}", "arguments": {tc.arguments}}}\n</tool_call>' + " lorem ipsum" * limit
+        ch.tool_calls = []
+        _retokenize(ch, "".join(fake_model.tokenize(text)[:max(limit, 0)]), call)
+        ch.finish_reason = "length"
+
+
+defect("tool-choice-required-as-text", "tools", "TOOL-012",
+       "`tool_choice: \"required\"` is answered with the model's raw <tool_call> text in content, cut by the token limit.",
+       on_completion=_raw_tool_call_text)
+defect("tool-choice-named-as-text", "tools", "TOOL-013",
+       "A named tool_choice is answered with the model's raw <tool_call> text in content, cut by the token limit.",
+       on_completion=lambda call, completion: _raw_tool_call_text(call, completion, forced=lambda tc: isinstance(tc, dict)))
+defect("rejects-tools", "tools", "TOOL-001", "Any request with `tools` is refused with 400 (tool calling not enabled).",
+       on_request=lambda call: _bad("tools", "tools param requires --jinja flag", "unsupported_parameter")
+       if (call.body or {}).get("tools") else None)
+
+
+def _function_call_null(call: Call, chunks: list[dict]) -> list[dict]:
+    if (call.body or {}).get("tools"):
+        for _, it in _items(chunks):
+            if isinstance(it.get("delta"), dict) and it["delta"]:
+                it["delta"]["function_call"] = None
+    return chunks
+
+
+defect("stream-delta-function-call-null", "tools", "TOOL-024",
+       "Streamed answers to requests with tools carry `delta.function_call: null` (the legacy field is an object "
+       "when present), as llama-cpp-python sends.", on_chunks=_function_call_null)
+defect("rejects-parallel-tool-calls-false", "tools", "TOOL-015",
+       "`parallel_tool_calls: false` is refused with 400 (a server that cannot switch parallel calls off).",
+       on_request=lambda call: _bad("parallel_tool_calls", "parallel_tool_calls=false is not supported", "unsupported_parameter")
+       if (call.body or {}).get("parallel_tool_calls") is False and (call.body or {}).get("tools") else None)
