@@ -273,6 +273,37 @@ def test_logit_bias_out_of_range_rejected(client, model, value):
     client.chat(probes.minimal(model, logit_bias={"1": value}), label=f"logit_bias {value}", refuse="PARAM-013", param="logit_bias")
 
 
+@pytest.mark.rules("PARAM-013")
+def test_logit_bias_key_not_a_token_rejected(client, model):
+    """PARAM-013: logit_bias keys are token ids; a key that is none ("hello") → 400, not ignored."""
+    client.chat(probes.minimal(model, logit_bias={"hello": 1}), label="logit_bias key 'hello'", refuse="PARAM-013", param="logit_bias")
+
+
+# -- leniency: a value of the wrong JSON type, or beyond its integer format ------------------------
+# A server that takes these (clamps, coerces, ignores them) breaks the SHOULD rule about
+# refusing them (REQ-004), never the MUST rule that the field is accepted: the request
+# was invalid, so nothing it asked for binds the answer.
+WRONG_VALUES = [
+    ("seed 2**63", {"seed": 2**63}, "seed"),
+    ("seed -2**63-1", {"seed": -2**63 - 1}, "seed"),
+    ("seed 1.5", {"seed": 1.5}, "seed"),
+    ("stop 7", {"stop": 7}, "stop"),
+    ("stop [7]", {"stop": [7]}, "stop"),
+    ("logit_bias value 1.5", {"logit_bias": {"1": 1.5}}, "logit_bias"),
+    ("logit_bias value 'x'", {"logit_bias": {"1": "x"}}, "logit_bias"),
+    ("logprobs 'yes'", {"logprobs": "yes"}, "logprobs"),
+    ("content 5", {"messages": [{"role": "user", "content": 5}]}, "messages"),
+]
+
+
+@pytest.mark.rules("REQ-004")
+@pytest.mark.parametrize("what,extra,param", WRONG_VALUES, ids=[w[0] for w in WRONG_VALUES])
+def test_wrong_value_types_rejected(client, model, what, extra, param):
+    """REQ-004: a known field of the wrong JSON type, or an integer beyond its int64 format
+    (seed), → 400 naming the field; clamping or coercing it is lenient, not conformant."""
+    client.chat(probes.minimal(model, **extra), label=what, refuse="REQ-004", param=param)
+
+
 # -- logprobs --------------------------------------------------------------------------------------
 @pytest.mark.rules("PARAM-014")
 @pytest.mark.parametrize("top", [0, 1, 20])

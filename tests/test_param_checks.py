@@ -353,3 +353,37 @@ def test_invalid_values_are_sent_with_a_refusal_rule(path):
             cited.update(a.value for a in node.args if isinstance(a, ast.Constant))
     missing = (cited & refusal_rules) - set(refusals)
     assert not missing, f"{path.name} cites {sorted(missing)} but sends no request with refuse= for them"
+
+
+# -- leniency: an invalid value taken breaks the refusal rule, never the acceptance rule ------------
+ACCEPTANCE = {"seed": "PARAM-020", "stop": "PARAM-004", "logit_bias": "PARAM-012", "logprobs": "PARAM-014", "messages": "REQ-007"}
+LENIENT = [{"seed": 2**63}, {"stop": 7}, {"logit_bias": {"1": 1.5}}, {"messages": [{"role": "user", "content": 5}]}]
+
+
+def test_the_suite_sends_lenient_values_with_a_should_refusal_rule():
+    """A server that clamps seed=2**63, coerces stop: 7, drops a bad logit_bias or takes
+    content: 5 must meet a probe that expects the refusal (a SHOULD rule naming 400)."""
+    tree = ast.parse((ROOT / "suites" / "test_params.py").read_text(encoding="utf-8"))
+    table = next(n.value for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "WRONG_VALUES")
+    sent = [extra for _what, extra, _param in eval(compile(ast.Expression(table), "WRONG_VALUES", "eval"), {})]
+    for extra in LENIENT:
+        assert extra in sent, f"no probe sends {extra}"
+    wrong = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "test_wrong_value_types_rejected")
+    refusals = [kw["refuse"].value for kw in _chat_calls(wrong) if isinstance(kw.get("refuse"), ast.Constant)]
+    assert refusals == ["REQ-004"] and rules.get("REQ-004").level == "SHOULD" and rules.get("REQ-004").statuses
+    bias = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "test_logit_bias_key_not_a_token_rejected")
+    assert '"hello"' in ast.unparse(bias) and [kw["refuse"].value for kw in _chat_calls(bias)] == ["PARAM-013"]
+
+
+@pytest.mark.parametrize("extra", LENIENT + [{"seed": -2**63 - 1}, {"logit_bias": {"hello": 1}}], ids=str)
+def test_an_accepted_invalid_value_breaks_the_refusal_rule_only(extra):
+    field = next(iter(extra))
+    rule = "PARAM-013" if extra.get("logit_bias") == {"hello": 1} else "REQ-004"
+    ex = json_exchange(answer("OK"), req(**extra))
+    ex.intent = Intent("refuse", rule, field)
+    found = checks.run(ex)
+    assert {v.rule for v in found.violations} == {rule}
+    assert ACCEPTANCE[field] not in found.judged, "the MUST rule that the field is accepted is not judged on an invalid request"
+    refused = error(400, param=field, request=req(**extra))
+    refused.intent = Intent("refuse", rule, field)
+    assert not broken(refused)

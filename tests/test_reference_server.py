@@ -818,6 +818,10 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     **{name: one(S(LP)) for name in ["stream-logprob-positive", "stream-top-logprobs-too-many", "stream-logprobs-refusal-key-missing"]},
     "stream-logprobs-when-not-requested": one(S(P_MIN)),
     "range-error-names-no-field": one({**P_MIN, "temperature": 2.1}),
+    "clamps-seed-to-int64": one({**P_MIN, "seed": 2**63}),
+    "coerces-numeric-stop": one({**P_MIN, "stop": 7}),
+    "ignores-bad-logit-bias": one({**P_MIN, "logit_bias": {"hello": 1}}),
+    "accepts-numeric-content": one({**P_MIN, "messages": [{"role": "user", "content": 5}]}),
     # structured
     "json-object-fenced": one(JSON_OBJ),
     "rejects-json-object": one(JSON_OBJ),

@@ -366,3 +366,53 @@ def _range_param_missing(call: Call, reply: Reply) -> Reply:
 
 defect("range-error-names-no-field", "params", "PARAM-011",
        "An out-of-range sampling value is refused with error.param null instead of the field.", on_error=_range_param_missing)
+
+
+# -- leniency: invalid values taken instead of refused ---------------------------------------------
+# Each breaks the SHOULD rule about refusing the value, not the MUST rule that the field
+# is accepted: the request was invalid (REQ-004, PARAM-013).
+INT64 = 2**63
+
+
+def _clamp_seed(call: Call) -> None:
+    seed = (call.body or {}).get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool) and not -INT64 <= seed < INT64:
+        call.body["seed"] = max(-INT64, min(INT64 - 1, seed))
+
+
+defect("clamps-seed-to-int64", "params", "REQ-004", "A `seed` beyond int64 (2**63) is clamped to the nearest int64 and answered.",
+       on_parsed=_clamp_seed)
+
+
+def _coerce_stop(call: Call) -> None:
+    stop = (call.body or {}).get("stop")
+    if isinstance(stop, (int, float)) and not isinstance(stop, bool):
+        call.body["stop"] = str(stop)
+    elif isinstance(stop, list):
+        call.body["stop"] = [str(s) if isinstance(s, (int, float)) and not isinstance(s, bool) else s for s in stop]
+
+
+defect("coerces-numeric-stop", "params", "REQ-004", "A numeric `stop` (7, [7]) is coerced to a string and answered.",
+       on_parsed=_coerce_stop)
+
+
+def _drop_bad_bias(call: Call) -> None:
+    lb = (call.body or {}).get("logit_bias")
+    if isinstance(lb, dict):
+        call.body["logit_bias"] = {k: v for k, v in lb.items() if k.strip().lstrip("-").isdigit()
+                                   and isinstance(v, int) and not isinstance(v, bool)}
+
+
+defect("ignores-bad-logit-bias", "params", ("PARAM-013", "REQ-004"),
+       "logit_bias entries whose key is no token id or whose value is not an integer are silently dropped.",
+       on_parsed=_drop_bad_bias)
+
+
+def _coerce_content(call: Call) -> None:
+    for m in (call.body or {}).get("messages") or []:
+        if isinstance(m, dict) and isinstance(m.get("content"), (int, float)) and not isinstance(m.get("content"), bool):
+            m["content"] = str(m["content"])
+
+
+defect("accepts-numeric-content", "params", "REQ-004", "A message `content` that is a number (5) is taken as its text.",
+       on_parsed=_coerce_content)
