@@ -6,6 +6,8 @@ content parses as a JSON object, strict json_schema content validates.  A json_s
 without `strict` promises nothing (noted), and an answer cut by the token limit or refused
 is not held to the format.  Schemas come from fixtures/structured.
 """
+import copy
+
 import pytest
 
 from chatconform import fixtures, probes
@@ -106,3 +108,35 @@ def test_json_schema_without_strict(client, recorder, model, strict):
     """PARAM-025: a json_schema without strict is taken; PARAM-026 promises nothing for it
     (what the model wrote is noted, never failed)."""
     _send_schema(client, recorder, model, "contact_card", strict)
+
+
+# -- typed values: enum and const of integers, booleans and null, arrays of arrays --------------------
+# Constrained decoding that treats every enum member as a string ("1", "true", "null"), or
+# nests arrays one level only, breaks a strict schema although the model did nothing wrong.
+TYPED = {"name": "typed_values", "schema": {
+    "type": "object", "additionalProperties": False,
+    "required": ["priority", "urgent", "schema_version", "parent", "grid", "tags"],
+    "properties": {
+        "priority": {"type": "integer", "enum": [1, 2, 3]},
+        "urgent": {"type": "boolean", "enum": [True, False]},
+        "schema_version": {"type": "integer", "const": 2},
+        "parent": {"type": ["null", "string"], "enum": [None, "root"]},
+        "grid": {"type": "array", "minItems": 1,
+                 "items": {"type": "array", "minItems": 1, "items": {"type": "integer", "enum": [0, 1]}}},
+        "tags": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "additionalProperties": False, "required": ["label", "weights"],
+            "properties": {"label": {"type": "string", "enum": ["home", "work"]},
+                           "weights": {"type": "array", "minItems": 1, "items": {"type": "number", "enum": [0.5, 1.5]}}}}},
+    }}}
+
+
+@pytest.mark.rules("PARAM-025", "PARAM-026")
+@pytest.mark.parametrize("stream", STREAMED)
+def test_json_schema_typed_values(client, model, stream):
+    """PARAM-026: under a strict schema whose enum and const members are integers, booleans
+    and null, with arrays of arrays, the content validates: 1 not "1", true not "true",
+    null not "null", [[0, 1]] not [0, 1]."""
+    rf = {"type": "json_schema", "json_schema": {**copy.deepcopy(TYPED), "strict": True}}
+    body = _body(model, "Describe a task: its priority (1-3), whether it is urgent, schema version 2, no parent, a 0/1 "
+                        "grid of two rows and one tag with weights. Reply in JSON.", rf, **({"stream": True} if stream else {}))
+    client.chat(body, label=f"json_schema typed_values strict{' stream' if stream else ''}", accept="PARAM-025")

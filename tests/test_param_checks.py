@@ -387,3 +387,58 @@ def test_an_accepted_invalid_value_breaks_the_refusal_rule_only(extra):
     refused = error(400, param=field, request=req(**extra))
     refused.intent = Intent("refuse", rule, field)
     assert not broken(refused)
+
+
+# -- strict json_schema with typed enum/const values and arrays of arrays ------------------------------
+def _suite_typed_schema() -> dict:
+    tree = ast.parse((ROOT / "suites" / "test_structured.py").read_text(encoding="utf-8"))
+    node = next(n.value for n in tree.body if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "TYPED")
+    return eval(compile(ast.Expression(node), "TYPED", "eval"), {})
+
+
+def _members(node):
+    if isinstance(node, dict):
+        yield from node.get("enum", [])
+        if "const" in node:
+            yield node["const"]
+        for v in node.values():
+            yield from _members(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _members(v)
+
+
+def _nested_arrays(node) -> bool:
+    if isinstance(node, dict):
+        items = node.get("items")
+        if node.get("type") == "array" and isinstance(items, dict) and items.get("type") == "array":
+            return True
+        return any(_nested_arrays(v) for v in node.values())
+    return isinstance(node, list) and any(_nested_arrays(v) for v in node)
+
+
+def test_the_structured_suite_sends_typed_values_and_nested_arrays_strictly():
+    from chatconform import fixtures
+    typed = _suite_typed_schema()
+    kinds = {type(m) for m in _members(typed["schema"])}
+    assert {int, bool, type(None)} <= kinds, f"enum/const members of every JSON type: {kinds}"
+    assert _nested_arrays(typed["schema"]) and fixtures.strict_compatible(typed["schema"])
+    src = (ROOT / "suites" / "test_structured.py").read_text(encoding="utf-8")
+    assert '{**copy.deepcopy(TYPED), "strict": True}' in src
+
+
+TYPED_OK = {"priority": 2, "urgent": True, "schema_version": 2, "parent": None, "grid": [[0, 1], [1, 0]],
+            "tags": [{"label": "home", "weights": [0.5]}]}
+
+
+@pytest.mark.parametrize("change", [{}, {"priority": "2"}, {"urgent": "true"}, {"schema_version": "2"}, {"parent": "null"},
+                                    {"grid": [0, 1, 1, 0]}, {"tags": [{"label": "home", "weights": [[0.5]]}]}, {"priority": True}],
+                         ids=["valid", "int as string", "bool as string", "const as string", "null as string", "flattened",
+                              "over-nested", "bool for int"])
+def test_typed_values_validate_under_strict(change):
+    schema = _suite_typed_schema()
+    rf = {"type": "json_schema", "json_schema": {**schema, "strict": True}}
+    ex = json_exchange(answer(json.dumps({**TYPED_OK, **change})), req(response_format=rf))
+    found = checks.run(ex)
+    assert "PARAM-026" in found.judged
+    assert {v.rule for v in found.violations} == (set() if not change else {"PARAM-026"})

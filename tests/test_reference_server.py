@@ -822,6 +822,12 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "coerces-numeric-stop": one({**P_MIN, "stop": 7}),
     "ignores-bad-logit-bias": one({**P_MIN, "logit_bias": {"hello": 1}}),
     "accepts-numeric-content": one({**P_MIN, "messages": [{"role": "user", "content": 5}]}),
+    **{name: one({**P_MIN, "max_completion_tokens": 200, "response_format": {"type": "json_schema", "json_schema": {
+        "name": "typed", "strict": True, "schema": {
+            "type": "object", "additionalProperties": False, "required": ["p", "grid"],
+            "properties": {"p": {"type": "integer", "enum": [1, 2]},
+                           "grid": {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": {"type": "integer"}}}}}}}})
+       for name in ("json-schema-typed-enums-as-strings", "json-schema-nested-arrays-flattened")},
     # structured
     "json-object-fenced": one(JSON_OBJ),
     "rejects-json-object": one(JSON_OBJ),

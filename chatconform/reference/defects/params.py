@@ -1,6 +1,7 @@
 """Defects of one area: sampling and output parameters.  Each `defect(...)` registers one mutant (see the package docstring)."""
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 from .. import model as fake_model
@@ -416,3 +417,61 @@ def _coerce_content(call: Call) -> None:
 
 defect("accepts-numeric-content", "params", "REQ-004", "A message `content` that is a number (5) is taken as its text.",
        on_parsed=_coerce_content)
+
+
+# -- structured output: typed enum/const values, arrays of arrays -------------------------------------
+def _strict_schema(call: Call) -> dict | None:
+    rf = (call.body or {}).get("response_format")
+    js = rf.get("json_schema") if isinstance(rf, dict) and rf.get("type") == "json_schema" else None
+    return js["schema"] if isinstance(js, dict) and isinstance(js.get("schema"), dict) else None
+
+
+def _rewrite_json(edit: Callable[[dict, Any], Any]):
+    """on_completion: parse each finished answer, edit it along the schema, retokenize."""
+    def hook(call: Call, completion: Any) -> None:
+        schema = _strict_schema(call)
+        if schema is None:
+            return
+        for ch in completion.choices:
+            if ch.tool_calls or ch.finish_reason != "stop" or not isinstance(ch.content, str):
+                continue
+            try:
+                value = json.loads(ch.content)
+            except ValueError:
+                continue
+            _retokenize(ch, json.dumps(edit(schema, value), separators=(",", ":"), ensure_ascii=False), call)
+
+    return hook
+
+
+def _walk(schema: Any, value: Any, leaf: Callable[[dict, Any], Any]) -> Any:
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        return {k: _walk(props.get(k), v, leaf) for k, v in value.items()}
+    if isinstance(value, list):
+        return leaf(schema, [_walk(schema.get("items"), v, leaf) for v in value])
+    return leaf(schema, value)
+
+
+def _typed_as_string(schema: dict, value: Any) -> Any:
+    members = schema.get("enum", []) + ([schema["const"]] if "const" in schema else [])
+    if not isinstance(value, (str, list)) and any(m == value and type(m) is type(value) for m in members):
+        return json.dumps(value)                    # 1 -> "1", true -> "true", null -> "null"
+    return value
+
+
+def _flatten_nested(schema: dict, value: Any) -> Any:
+    items = schema.get("items")
+    if isinstance(value, list) and isinstance(items, dict) and items.get("type") == "array":
+        return [x for row in value for x in (row if isinstance(row, list) else [row])]
+    return value
+
+
+defect("json-schema-typed-enums-as-strings", "structured", "PARAM-026",
+       "Constrained decoding treats every enum/const member as a string: 1 comes back \"1\", true \"true\", null \"null\".",
+       on_completion=_rewrite_json(lambda s, v: _walk(s, v, _typed_as_string)))
+defect("json-schema-nested-arrays-flattened", "structured", "PARAM-026",
+       "An array of arrays in a json_schema comes back flattened one level ([[0, 1]] as [0, 1]).",
+       on_completion=_rewrite_json(lambda s, v: _walk(s, v, _flatten_nested)))
