@@ -667,6 +667,16 @@ def first_word_stop(stop_of: Callable[[str], Any]) -> Callable[[Send], Any]:
     return probe
 
 
+def spanning_stop(send: Send) -> Any:
+    """A stop string across a token boundary: the end of the 5th word, a space, the start of the 6th."""
+    first = send(P_LONG)
+    try:
+        words = json.loads(first[2])["choices"][0]["message"]["content"].split()
+    except (ValueError, LookupError, TypeError, AttributeError):
+        return first
+    return send({**P_LONG, "stop": words[4][-2:] + " " + words[5][:2]})
+
+
 S = lambda body: {**body, "stream": True}  # noqa: E731
 SU = lambda body: {**body, "stream": True, "stream_options": {"include_usage": True}}  # noqa: E731
 LP = {**P_MIN, "logprobs": True, "top_logprobs": 2}
@@ -828,6 +838,28 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "accepts-top-logprobs-above-20": one({**P_MIN, "logprobs": True, "top_logprobs": 21}),
     "rejects-response-format-text": one({**P_MIN, "response_format": {"type": "text"}}),
     "metadata-500": one({**P_MIN, "metadata": {"a": "b"}}),
+    "rejects-max-completion-tokens": one({**P_MIN, "max_completion_tokens": 5}),
+    "max-tokens-refused-vaguely": one({**P_MIN, "max_tokens": 5}),
+    "max-tokens-500": one({**P_MIN, "max_tokens": 5}),
+    "completion-tokens-short-at-length": one({**P_LONG, "max_completion_tokens": 5}),
+    "rejects-token-limit-in-the-thousands": one({**P_MIN, "max_completion_tokens": 4096}),
+    "rejects-n-with-greedy-sampling": one({**P_MIN, "n": 2, "temperature": 0}),
+    "n-capped-at-16": one({**P_MIN, "n": 20, "max_completion_tokens": 1}),
+    "top-logprobs-capped-at-5": one({**P_MIN, "logprobs": True, "top_logprobs": 20}),
+    "stop-matched-within-one-token": spanning_stop,
+    **{name: one(S(LP)) for name in ["stream-logprob-positive", "stream-top-logprobs-too-many", "stream-logprobs-refusal-key-missing"]},
+    "stream-logprobs-when-not-requested": one(S(P_MIN)),
+    "range-error-names-no-field": one({**P_MIN, "temperature": 2.1}),
+    "clamps-seed-to-int64": one({**P_MIN, "seed": 2**63}),
+    "coerces-numeric-stop": one({**P_MIN, "stop": 7}),
+    "ignores-bad-logit-bias": one({**P_MIN, "logit_bias": {"hello": 1}}),
+    "accepts-numeric-content": one({**P_MIN, "messages": [{"role": "user", "content": 5}]}),
+    **{name: one({**P_MIN, "max_completion_tokens": 200, "response_format": {"type": "json_schema", "json_schema": {
+        "name": "typed", "strict": True, "schema": {
+            "type": "object", "additionalProperties": False, "required": ["p", "grid"],
+            "properties": {"p": {"type": "integer", "enum": [1, 2]},
+                           "grid": {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": {"type": "integer"}}}}}}}})
+       for name in ("json-schema-typed-enums-as-strings", "json-schema-nested-arrays-flattened")},
     # structured
     "json-object-fenced": one(JSON_OBJ),
     "rejects-json-object": one(JSON_OBJ),
