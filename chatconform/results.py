@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import subprocess
+from typing import Any
 
 from . import __version__, redact, rules as rules_mod
 from .outcomes import RANK as rank

@@ -134,7 +134,6 @@ class Target:
             "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated,
             "lacks": sorted(self.lacking),
             "restricted_key": (f"${{{self.restricted_key_env}}}" if self.restricted_key_env else "(set)") if self.restricted_key else None,
-            "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated,
             "ca_bundle": self.ca_bundle, "max_time": self.max_time, "token_field": self.token_field,
             "expectations": [{"rule": e.rule, "reason": e.reason, "link": e.link, "expires": e.expires.isoformat(),
                               "intermittent": e.intermittent} for e in self.expectations],

@@ -70,7 +70,7 @@ CASES = {
     "rejects-many-content-parts": ("test_valid_requests_are_answered[core]", "CONTENT-001", "messages"),
     "stop-spanning-tokens-missed": ("test_valid_requests_are_answered[core]", "PARAM-005", "stop"),
     "stream-stop-spanning-chunks-missed": ("test_valid_requests_are_answered[streaming]", "PARAM-005", "stop"),
-    "json-schema-typed-enum-as-strings": ("test_valid_requests_are_answered[json_schema]", "PARAM-026", "response_format"),
+    "json-schema-typed-enums-as-strings": ("test_valid_requests_are_answered[json_schema]", "PARAM-026", "response_format"),
     "json-schema-nested-arrays-flattened": ("test_valid_requests_are_answered[json_schema]", "PARAM-026", "response_format"),
     "prompt-tokens-last-message-only": ("test_relations_hold[prompt-tokens]", "RESP-018", "messages"),
     "stream-usage-first-choice-only": ("test_relations_hold[stream-usage-n]", "STREAM-018", "stream_options"),

@@ -677,6 +677,16 @@ def spanning_stop(send: Send) -> Any:
     return send({**P_LONG, "stop": words[4][-2:] + " " + words[5][:2]})
 
 
+def spanning_stop_streamed(send: Send) -> Any:
+    """spanning_stop, the second request streamed: the stop string spans two chunks."""
+    first = send(P_LONG)
+    try:
+        words = json.loads(first[2])["choices"][0]["message"]["content"].split()
+    except (ValueError, LookupError, TypeError, AttributeError):
+        return first
+    return send({**P_LONG, "stream": True, "stop": words[4][-2:] + " " + words[5][:2]})
+
+
 S = lambda body: {**body, "stream": True}  # noqa: E731
 SU = lambda body: {**body, "stream": True, "stream_options": {"include_usage": True}}  # noqa: E731
 LP = {**P_MIN, "logprobs": True, "top_logprobs": 2}
@@ -684,6 +694,13 @@ JSON_OBJ = {**P_MIN, "response_format": {"type": "json_object"}}
 JSON_SCHEMA = {**P_MIN, "response_format": RF_SCHEMA}
 NAMED = {**P_TOOL, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}
 BAD_KEY = {"Authorization": "Bearer sk-conformance-invalid-0000"}
+HISTORY = {"model": M, "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."},
+                                    {"role": "assistant", "content": "Hello."}, P_MIN["messages"][0]]}
+LONG_CHAT = {"model": M, "messages": [{"role": ("user", "assistant")[i % 2], "content": f"turn {i}"} for i in range(24)] + P_MIN["messages"]}
+MANY_PARTS = user(*[text(f"part {i}") for i in range(17)])
+MANY_TOOLS = {**P_TOOL, "tools": [WEATHER] + [{"type": "function", "function": {**WEATHER["function"], "name": f"get_weather_{i}"}} for i in range(16)]}
+FILE_PART = user(text(), {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64," + B64(b"%PDF-1.4\n%%EOF\n")}})
+TOOL_PARTS_NO_ID = {**roundtrip(), "messages": roundtrip()["messages"][:2] + [{"role": "tool", "content": [text("21 degrees")]}]}
 
 SMOKE: dict[str, Callable[[Send], Any]] = {
     # http
@@ -707,6 +724,7 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "auth-key-echoed": one(P_MIN, headers=BAD_KEY),
     "auth-scheme-case-sensitive": one(P_MIN, headers={"Authorization": f"bearer {KEY}"}),
     "auth-401-plain-text": one(P_MIN, auth=False),
+    "auth-bearer-ignored": one(P_MIN),
     # request
     "rejects-developer-role": one({"model": M, "messages": [{"role": "developer", "content": "Be brief."}, P_MIN["messages"][0]]}),
     "rejects-system-text-parts": one({"model": M, "messages": [{"role": "system", "content": [text("Be brief.")]}, P_MIN["messages"][0]]}),
@@ -725,6 +743,9 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "missing-messages-accepted": one({"model": M}),
     "missing-model-uses-default": one({"messages": P_MIN["messages"]}),
     "requires-max-tokens": one(P_MIN),
+    "rejects-long-conversation": one(LONG_CHAT),
+    "rejects-many-content-parts": one(MANY_PARTS),
+    "prompt-tokens-last-message-only": one(HISTORY),
     "rejects-assistant-text-parts": one({"model": M, "messages": [P_MIN["messages"][0], {"role": "assistant", "content": [text("OK")]}, P_MIN["messages"][0]]}),
     # response
     **{name: one(P_MIN) for name in [
@@ -749,6 +770,8 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "stream-indexes-out-of-order": one(S({**P_MIN, "n": 2})),
     "stream-options-without-stream-500": one({**P_MIN, "stream_options": {"include_usage": True}}),
     "stream-buffered": one(S(P_MIN), timing=True),
+    "stream-error-event-malformed": one(S(P_MIN)),
+    "stream-usage-first-choice-only": one(SU({**P_MIN, "n": 2})),
     # errors
     **{name: one({**P_MIN, "temperature": 2.1}) for name in [
         "error-not-enveloped", "error-html", "error-param-missing", "error-code-missing", "error-code-integer",
@@ -788,6 +811,8 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "accepts-unknown-named-tool": one({**P_TOOL, "tool_choice": {"type": "function", "function": {"name": "no_such_fn"}}}),
     "accepts-tool-choice-without-tools": one({**P_MIN, "tool_choice": "required"}),
     "accepts-orphan-tool-message": one({"model": M, "messages": [P_MIN["messages"][0], {"role": "tool", "tool_call_id": "call_x", "content": "1"}]}),
+    "accepts-tool-parts-without-id": one(TOOL_PARTS_NO_ID),
+    "rejects-many-tools": one(MANY_TOOLS),
     "accepts-unanswered-tool-calls": one({**roundtrip(), "messages": roundtrip()["messages"][:2] + [P_MIN["messages"][0]]}),
     **{name: one(S(P_TOOL)) for name in [
         "stream-tool-index-missing", "stream-tool-id-repeated", "stream-tool-type-missing", "stream-tool-arguments-broken",
@@ -847,6 +872,10 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "n-capped-at-16": one({**P_MIN, "n": 20, "max_completion_tokens": 1}),
     "top-logprobs-capped-at-5": one({**P_MIN, "logprobs": True, "top_logprobs": 20}),
     "stop-matched-within-one-token": spanning_stop,
+    "stop-spanning-tokens-missed": spanning_stop,
+    "stream-stop-spanning-chunks-missed": spanning_stop_streamed,
+    "rejects-large-token-limit": one({**P_MIN, "max_completion_tokens": 4096}),
+    "stream-rejects-top-logprobs-above-10": one(S({**P_MIN, "logprobs": True, "top_logprobs": 15})),
     **{name: one(S(LP)) for name in ["stream-logprob-positive", "stream-top-logprobs-too-many", "stream-logprobs-refusal-key-missing"]},
     "stream-logprobs-when-not-requested": one(S(P_MIN)),
     "range-error-names-no-field": one({**P_MIN, "temperature": 2.1}),
@@ -878,6 +907,7 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "rejects-multiple-images": one(user(text(), image(PNG_URI), image(JPEG_URI))),
     "accepts-invalid-detail": one(user(text(), image(PNG_URI, detail="ultra"))),
     "accepts-malformed-data-uri": one(user(text(), image("data:image/png;base64"))),
+    "file-part-500": one(FILE_PART),
     "undecodable-image-500": one(user(text(), image("data:image/png;base64," + B64(b"not a png")))),
     "accepts-unreachable-image-url": one(user(text(), image("https://conformance.invalid/cat.png"))),
     "accepts-image-in-system-message": one({"model": M, "messages": [{"role": "system", "content": [image(PNG_URI)]}, P_MIN["messages"][0]]}),

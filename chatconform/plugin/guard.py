@@ -11,7 +11,6 @@ the run (sharedfile.py), which it removes at the end, with the shared breaker's.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re

@@ -5,12 +5,11 @@ tests (suites/test_properties.py) reach each; tests/test_properties_selftest.py 
 Each `defect(...)` registers one mutant (see the package docstring)."""
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from .. import model as fake_model
 from ..exchange import Call
-from .base import _bad, _is_n, _messages, _on_text_choices, _retokenize, _rf_type, defect
+from .base import _bad, _is_n, _messages, _on_text_choices, _retokenize, defect
 
 BIG = 2048          # "too large" above this: a server sized for short answers
 MANY = 16           # tools / parts / messages a careless server caps at
@@ -41,14 +40,7 @@ defect("stream-rejects-top-logprobs-above-10", "params", "PARAM-014",
        "top_logprobs above 10 (up to the documented 20) is refused on streamed requests.", on_request=_stream_top_logprobs)
 
 
-def _cap_n(call: Call) -> None:
-    n = (call.body or {}).get("n")
-    if isinstance(n, int) and not isinstance(n, bool) and n > MANY:
-        call.body = {**call.body, "n": MANY}
-
-
-defect("n-capped-at-16", "params", "PARAM-008", f"n above {MANY} (up to the documented 128) silently gets {MANY} choices.",
-       on_request=_cap_n)
+# n capped at 16: defects/params.py ("n-capped-at-16"); the properties reach it too.
 
 
 # -- sizes ------------------------------------------------------------------------------------------
@@ -116,54 +108,8 @@ defect("stream-stop-spanning-chunks-missed", "stream", "PARAM-005",
 
 
 # -- typed structured output ------------------------------------------------------------------------
-def _edit_schema(call: Call, edit) -> None:
-    if _rf_type(call) != "json_schema":
-        return
-    rf = copy.deepcopy(call.body["response_format"])
-    js = rf.get("json_schema")
-    if isinstance(js, dict) and isinstance(js.get("schema"), dict):
-        js["schema"] = edit(js["schema"])
-        call.body = {**call.body, "response_format": rf}
-
-
-def _walk(node: Any, fn) -> Any:
-    if isinstance(node, dict):
-        node = fn({k: _walk(v, fn) for k, v in node.items()})
-    elif isinstance(node, list):
-        node = [_walk(v, fn) for v in node]
-    return node
-
-
-def _as_strings(node: dict) -> dict:
-    if "enum" in node and any(not isinstance(v, str) for v in node["enum"]):
-        node = {**node, "enum": [v if isinstance(v, str) else _text(v) for v in node["enum"]], "type": "string"}
-    if "const" in node and not isinstance(node["const"], str):
-        node = {**node, "const": _text(node["const"]), "type": "string"}
-    if node.get("type") == "null":
-        node = {**node, "type": "string", "enum": ["null"]}
-    return node
-
-
-def _text(v: Any) -> str:
-    import json
-    return json.dumps(v)
-
-
-defect("json-schema-typed-enum-as-strings", "structured", "PARAM-026",
-       "Structured output writes integer, boolean and null enum/const values as strings (1 -> \"1\").",
-       on_request=lambda call: _edit_schema(call, lambda s: _walk(s, _as_strings)))
-
-
-def _flatten_arrays(node: dict) -> dict:
-    items = node.get("items")
-    if node.get("type") == "array" and isinstance(items, dict) and items.get("type") == "array":
-        return {**node, "items": items.get("items", {})}
-    return node
-
-
-defect("json-schema-nested-arrays-flattened", "structured", "PARAM-026",
-       "Structured output flattens an array of arrays into one array.",
-       on_request=lambda call: _edit_schema(call, lambda s: _walk(s, _flatten_arrays)))
+# Typed enum/const values and nested arrays under json_schema: defects/params.py
+# (json-schema-typed-enums-as-strings, json-schema-nested-arrays-flattened).
 
 
 # -- usage that only a second request shows -----------------------------------------------------------
