@@ -11,6 +11,10 @@ from chatconform.paths import cache_dir
 # each, chatconform/strategies/__init__.py): they stay in the user's cache instead,
 # for this process and every run it starts.
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache_dir() / "hypothesis"))
+# The suite runs these tests start judge the reference on loopback, which answers in
+# milliseconds: xdist workers (8 for an ad hoc target) would cost seconds of start-up
+# each and gain nothing.  Tests about concurrency ask for it with -n or --concurrency.
+os.environ.setdefault("CHATCONFORM_CONCURRENCY", "1")
 
 MATRIX_DIR = pathlib.Path(__file__).resolve().parents[1] / "artifacts" / "kill-matrix"
 

@@ -155,7 +155,7 @@ def test_declared_deviation_that_stopped_happening_fails(tmp_path):
     assert rc == 1, tail
     if RUN_LEVEL_EXPECTATIONS:
         status = {e["rule"]: e["status"] for e in data["expectations"]}
-        assert status["STREAM-010"] == "stale" and status["STREAM-004"] == "seen", (status, tail)
+        assert status["STREAM-010"] == "stale" and status["STREAM-005"] == "seen", (status, tail)
     else:
         failed = [t for t in data["tests"] if t["outcome"] == "fail"]
         assert [t["nodeid"].split("::")[1] for t in failed] == ["test_chunk_envelope"], tail

@@ -48,7 +48,10 @@ def run_suite(base_url: str, key: str, out: pathlib.Path, defect=None) -> tuple[
     env = {**os.environ, "CC_MUTANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}   # no example database per port
     cmd = [sys.executable, "-m", "pytest", *suites_for(defect), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
            "--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_MUTANT_KEY",
-           "--capabilities", "all", "--allow-remote-images", "--results", str(out)]
+           "--capabilities", "all", "--allow-remote-images", "--results", str(out),
+           # The kill matrix judges rules: a defect that makes the target unusable to the
+           # preflight (a 404 chat route) must still show which rule it breaks.
+           "--no-preflight"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     data = json.loads(out.read_text()) if out.exists() else {}
     return proc.returncode, data, proc.stdout[-3000:] + proc.stderr[-2000:]

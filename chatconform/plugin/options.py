@@ -58,7 +58,8 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
                   help="dry run: list the tests and estimate requests and completion tokens; send nothing")),
     ("concurrency", dict(type=int, default=None,
                          help="requests in flight at once: the tests run in that many pytest-xdist workers "
-                              "(default: the target's rate_limit.concurrency, 8; the embedded reference: the CPU count)")),
+                              "(default: CHATCONFORM_CONCURRENCY, else the target's rate_limit.concurrency, else 8; "
+                              "the embedded reference: the CPU count, at most 4)")),
     ("budget", dict(default="standard", choices=tuple(BUDGETS),
                     help="smoke: a few requests in every area; standard (default): every test; thorough: more property examples")),
 )

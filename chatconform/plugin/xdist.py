@@ -13,6 +13,7 @@ budget.py).  `-n N` on the command line, or `-p no:xdist`, overrides the choice.
 from __future__ import annotations
 
 import os
+import os
 import uuid
 
 import pytest
@@ -47,9 +48,12 @@ def workers_wanted(config: pytest.Config) -> int:
         return 0
     if BUDGETS[opt(config, "budget")].smoke_only:
         return 0                                  # a handful of requests: workers would cost more than they save
-    chosen = opt(config, "concurrency")
+    chosen = opt(config, "concurrency") or os.environ.get("CHATCONFORM_CONCURRENCY")
     if chosen:
-        return int(chosen)
+        try:
+            return int(chosen)
+        except ValueError:
+            return 0                              # pytest_configure is no place to argue about an env var
     try:
         return resolve_target(config).concurrency
     except UsageError:

@@ -260,7 +260,9 @@ DIALECTS: dict[str, Dialect] = {d.name: d for d in (
                 _behaviour("usage-on-finishing-chunk", ("STREAM-017", "STREAM-018"),
                            "Stream usage rides on the finishing chunk, on by default (top-level include_usage: true).",
                            on_chunks=_usage_on_finishing_chunk),
-                _behaviour("chunk-without-object-created-model", ("STREAM-004", "STREAM-005"),
+                # A chunk without `object` breaks STREAM-005 (the fields every chunk has); STREAM-004
+                # judges the value of an `object` that is there.
+                _behaviour("chunk-without-object-created-model", ("STREAM-005",),
                            "Chunks carry only id, choices (and usage): no object, created, model.", on_chunks=_minimal_envelope),
                 _behaviour("finish-reason-empty-string", ("STREAM-010",),
                            'Chunks that do not finish a choice carry finish_reason "".', on_chunks=_empty_finish_reason),
@@ -276,7 +278,7 @@ DIALECTS: dict[str, Dialect] = {d.name: d for d in (
                 _typed_params({"enable_thinking": "boolean"}),
                 _example_shaped("003_b36501f09e1d354f.txt"),
                 # PARAM-011 follows: a range error cannot name its field without `param`.
-                _behaviour("error-without-param", ("ERR-002", "PARAM-011"), "Error objects carry message, type and code, no param.",
+                _behaviour("error-without-param", ("ERR-002", "ERR-003", "ERR-010", "PARAM-011"), "Error objects carry message, type and code, no param.",
                            on_error=_error_without_param),
             )),
     Dialect("vendor004", "004_5c48b78fac8b33c7.txt", "no extensions; responses without logprobs/refusal",
