@@ -1,4 +1,4 @@
-"""Collection: every cited rule exists, the smoke budget's selection, and --plan."""
+"""Collection: every cited rule exists, --rule and the smoke budget's selections, and --plan."""
 from __future__ import annotations
 
 import pytest
@@ -19,6 +19,16 @@ class Collection:
             for rid in cited_rules(item):
                 if rid not in rules_mod.catalogue():
                     raise pytest.UsageError(f"{item.nodeid} cites unknown rule {rid!r}")
+        wanted = opt(config, "rule")
+        if wanted:
+            unknown = sorted(set(wanted) - set(rules_mod.catalogue()))
+            if unknown:
+                raise pytest.UsageError(f"--rule {', '.join(unknown)}: no such rule (chatconform rules lists them)")
+            keep = [i for i in items if not is_suite_item(i) or set(wanted) & set(cited_rules(i))]
+            dropped = [i for i in items if i not in keep]
+            if dropped:
+                config.hook.pytest_deselected(items=dropped)
+                items[:] = keep
         if self.run.budget.smoke_only:
             keep = [i for i in items if not is_suite_item(i) or i.get_closest_marker("smoke")]
             dropped = [i for i in items if i not in keep]

@@ -54,6 +54,10 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("no-preflight", dict(action="store_true", default=False,
                           help="skip the check, before any test, that the target can be judged at all")),
     ("results", dict(help="write results.json (data of every rule and test) to this path")),
+    ("rule", dict(action="append", default=None, metavar="RULE-ID",
+                  help="run only the tests that cite this rule (repeatable), e.g. --rule STREAM-016")),
+    ("name", dict(default=None, metavar="LABEL",
+                  help="the run's name in results.json and in `chatconform compare` (default: the target's)")),
     ("plan", dict(action="store_true", default=False,
                   help="dry run: list the tests and estimate requests and completion tokens; send nothing")),
     ("concurrency", dict(type=int, default=None,
@@ -170,6 +174,8 @@ def pytest_configure(config: pytest.Config) -> None:
             check_writable(opt(config, "results"), "--results")
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if opt(config, "name"):
+        target.name = opt(config, "name")
     run = config.stash[RUN] = Run(config, target)
     pm = config.pluginmanager
     pm.register(collection.Collection(run), "chatconform-collection")

@@ -10,7 +10,7 @@ import pathlib
 
 import pytest
 
-from .. import allure_bridge, redact
+from .. import allure_bridge, failures, redact
 from ..report import summary_lines
 from .options import opt
 from .run import Run
@@ -35,15 +35,46 @@ class Summary:
         if any(e["status"] in ("stale", "expired") for e in data["expectations"]) and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
+        # Around pytest's own summary (this wrapper runs first): the suite's failures are
+        # printed grouped by rule and actual value instead of once per test, at the
+        # detail --tb asks for.  Their reports leave pytest's per-test sections meanwhile;
+        # a property test's report stays there (its minimal example is its own).
         data = self.data()
         if data is None:
+            return (yield)
+        stats = terminalreporter.stats
+        failed = list(stats.get("failed", []))
+        grouped = [r for r in failed if getattr(r, "chatconform", None) and "property" not in r.keywords]
+        if grouped:
+            nodeids = {r.nodeid for r in grouped}
+            text = failures.lines(failures.groups([t for t in data["tests"] if t["nodeid"] in nodeids]),
+                                  config.option.tbstyle)
+            if text:
+                terminalreporter.write_sep("=", "chatconform failures, one block per rule and actual value")
+                for line in text[1:] if text[0] == "" else text:
+                    terminalreporter.write_line(line)
+            stats["failed"] = [r for r in failed if r not in grouped]
+        try:
+            if allure_bridge.enabled(config):
+                allure_bridge.environment(config.option.allure_report_dir, self.run.target)
+            for line in summary_lines(data):
+                terminalreporter.write_line(line)
+            path = opt(config, "results")
+            if path:
+                pathlib.Path(path).write_text(json.dumps(redact.deep(data), indent=1, ensure_ascii=False),
+                                              encoding="utf-8")
+                terminalreporter.write_line(f"results written to {path}")
+            return (yield)
+        finally:
+            if grouped:
+                stats["failed"] = failed      # the final counts line counts them all
+
+    def pytest_unconfigure(self, config):
+        # After pytest's own last line: the verdict is the last thing a run prints.
+        data = self.run.data
+        if data is None or not config.pluginmanager.has_plugin("terminalreporter"):
             return
-        if allure_bridge.enabled(config):
-            allure_bridge.environment(config.option.allure_report_dir, self.run.target)
-        for line in summary_lines(data):
-            terminalreporter.write_line(line)
-        path = opt(config, "results")
-        if path:
-            pathlib.Path(path).write_text(json.dumps(redact.deep(data), indent=1, ensure_ascii=False), encoding="utf-8")
-            terminalreporter.write_line(f"results written to {path}")
+        verdict = failures.verdict_line(data)
+        config.get_terminal_writer().line(verdict, red="NOT" in verdict, green="NOT" not in verdict, bold=True)
