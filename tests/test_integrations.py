@@ -490,9 +490,13 @@ def test_gitlab_script_runs(tmp_path, server, failing):
     verdict = (out / "verdict.md").read_text()
     assert verdict.startswith("## chatconform: ❌ FAIL" if failing else "## chatconform: ✅ PASS")
     if failing:
-        statuses = {ex["response"]["status"] for t in data["tests"] for ex in t["exchanges"] if ex.get("response")}
+        # The smoke budget's refusal probes (a wrong key, invalid values, an unknown model)
+        # are refused on purpose; every other request carried the key and was answered.
+        refused_on_purpose = ("test_wrong_key", "test_error_envelope", "test_unknown_model")
+        statuses = {ex["response"]["status"] for t in data["tests"] for ex in t["exchanges"]
+                    if ex.get("response") and not t["nodeid"].split("::")[-1].startswith(refused_on_purpose)}
         assert statuses == {200}, "the key reached the server"
-        assert {rid for rid, x in data["rules"].items() if x["outcome"] == "fail"} == {"PARAM-002", "PARAM-024"}
+        assert {rid for rid, x in data["rules"].items() if x["outcome"] == "fail"} == FAILING   # smoke reaches all three
     assert_no_key(tmp_path, p.stdout, p.stderr)
 
 

@@ -85,9 +85,23 @@ def test_clean_reference_passes(tmp_path):
     assert "error" not in data["counts"], tail
 
 
+# Defects that show only for some inputs (a 17th tool, a 25th message, usage of the
+# second choice...): the property tests reach them, and tests/test_properties_selftest.py
+# proves each is caught there for its rule; the fixed probes here do not send those inputs.
+PROPERTY_ONLY = {"accepts-tool-parts-without-id", "prompt-tokens-last-message-only", "rejects-long-conversation",
+                 "rejects-many-content-parts", "rejects-many-tools", "stream-usage-first-choice-only"}
+
+
+def test_property_only_defects_are_proven_by_the_property_selftest():
+    from tests.test_properties_selftest import CASES
+    assert PROPERTY_ONLY <= set(CASES) and PROPERTY_ONLY <= set(DEFECTS)
+
+
 @pytest.mark.parametrize("name", sorted(DEFECTS))
 def test_defect_is_caught_for_the_right_rule(name, tmp_path):
     defect = DEFECTS[name]
+    if name in PROPERTY_ONLY and os.environ.get("CHATCONFORM_FULL_MATRIX") != "1":
+        pytest.skip("caught by the property tests (tests/test_properties_selftest.py)")
     key = "sk-mutant-" + secrets.token_hex(8)
     with start(api_key=key, defects=[name]) as srv:
         rc, data, tail = run_suite(srv.base_url, key, tmp_path / "mutant.json", defect)

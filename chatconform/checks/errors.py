@@ -123,7 +123,9 @@ def error_fields(ex):
                 yield Violation("ERR-003", "an error.message describing what was wrong with the request",
                                 f"the text of an internal exception: {short(msg, 120)}", "/error/message")
     param = err.get("param")
-    want = ex.intent.param if ex.intent is not None and ex.intent.kind == "refuse" else None
+    # A 429/503 turns the request away before reading it: it owes no field name.
+    refused = ex.intent is not None and ex.intent.kind == "refuse" and ex.status not in (429, 503)
+    want = ex.intent.param if refused else None
     if isinstance(param, str):
         seg = first_segment(param)
         if param.strip() in NOT_A_FIELD or seg in NOT_A_FIELD:

@@ -18,7 +18,8 @@ def _assembled(ex):
     return a
 
 
-@check("STREAM-001", "STREAM-002", "STREAM-003", "STREAM-016", applies=ok_stream)
+# HTTP-004 too: an event stream that is not UTF-8 (sse.py names that fault HTTP-004).
+@check("STREAM-001", "STREAM-002", "STREAM-003", "STREAM-016", "HTTP-004", applies=ok_stream)
 def framing(ex):
     for fault in ex.sse.faults:
         yield Violation(fault.rule, _FRAMING_EXPECTED[fault.kind], fault.detail, f"sse/line {fault.line}")
@@ -149,7 +150,7 @@ def error_event(ex):
         yield Violation("STREAM-024", "the stream to end after its error event", f"{len(ex.chunks) - 1 - pos} chunk(s) followed it", f"chunk[{pos}]")
 
 
-@check("STREAM-019", applies=lambda ex: is_chat(ex) and ex.status is not None and "stream_options" in req(ex)
+@check("STREAM-019", applies=lambda ex: is_chat(ex) and ex.status not in (None, 429, 503) and "stream_options" in req(ex)
        and req(ex).get("stream") is not True and schemas.is_valid("request", {**req(ex), "stream": True}))
 def stream_options_without_stream(ex):
     """Refused with 400 (api.openai.com), or ignored (a tolerated dialect): never a stream
