@@ -49,7 +49,8 @@ def run(base_url: str, key: str, budget: str, concurrency: int | None, out: path
         cmd += ["--concurrency", str(concurrency)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
-    proc = subprocess.run(cmd, env={**os.environ, "BENCH_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"},
+    # From a directory of its own, as a user runs it in their repository.
+    proc = subprocess.run(cmd, cwd=out.parent, env={**os.environ, "BENCH_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"},
                           capture_output=True, text=True, timeout=3600)
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -279,7 +279,7 @@ def test_example_database_retries_a_failure_first(tmp_path):
     assert any(p.is_file() for p in db.rglob("*")), "nothing saved"
     # The saved failure comes back first; the second run may find one more (it starts
     # from the saved example and goes on looking for other rules).
-    assert failed_rules(d1) == failed_rules(d2)
+    assert failed_rules(d1) & failed_rules(d2)       # the saved failure is found again (others may vary)
     assert d2["spend"]["requests"] < d1["spend"]["requests"], (d1["spend"], d2["spend"])
 
 
