@@ -15,6 +15,7 @@ Measures (docs/BENCHMARKS.md records the figures):
  6. requests and completion tokens spent per budget.
 Noisy 2-core machines: compare the ratios, not the seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CAPTURES = ROOT.parent / "shared" / "reference" / "sdk-stream-captures"
-CACHE = pathlib.Path(tempfile.mkdtemp(prefix="chatconform-bench-cache-"))   # empty: the first round is cold
+CACHE = pathlib.Path(tempfile.mkdtemp(prefix="chatconform-bench-cache-"))  # empty: the first round is cold
 
 
 def bench_env(key: str, **extra: str) -> dict:
@@ -47,8 +48,13 @@ def bench_env(key: str, **extra: str) -> dict:
 
 def start_reference(key: str, record: pathlib.Path | None = None):
     extra = ["--record", str(record)] if record else []
-    proc = subprocess.Popen([sys.executable, "-m", "chatconform.reference", "--port", "0", "--api-key-env", "BENCH_KEY", *extra],
-                            cwd=ROOT, env=bench_env(key), stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chatconform.reference", "--port", "0", "--api-key-env", "BENCH_KEY", *extra],
+        cwd=ROOT,
+        env=bench_env(key),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline().strip()
     if not line.startswith("BASE_URL="):
         proc.kill()
@@ -60,7 +66,7 @@ def _wait(proc: subprocess.Popen) -> tuple[int, float, float]:
     """Reap `proc` with wait4: exit code, CPU seconds and peak RSS (MB) of that child
     and of the helper processes it waited for (drawing, fetching), not of other runs."""
     _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)          # reaped here, not by Popen
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     return proc.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
@@ -124,13 +130,34 @@ class TreeRSS(threading.Thread):
 
 
 def run_suite(base_url: str, key: str, budget: str, out: pathlib.Path, extra=(), env_extra=None, server=None) -> dict:
-    cmd = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "--base-url", base_url,
-           "--model", "chatconform-reference", "--api-key-env", "BENCH_KEY", "--capabilities", "all",
-           "--budget", budget, "--results", str(out), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--base-url",
+        base_url,
+        "--model",
+        "chatconform-reference",
+        "--api-key-env",
+        "BENCH_KEY",
+        "--capabilities",
+        "all",
+        "--budget",
+        budget,
+        "--results",
+        str(out),
+        *extra,
+    ]
     s0 = server_cpu(server)
     t = time.perf_counter()
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=bench_env(key, **(env_extra or {})), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=bench_env(key, **(env_extra or {})), stdout=log, stderr=subprocess.STDOUT
+        )
         tree = TreeRSS(proc.pid)
         rc, cpu, rss = _wait(proc)
         wall = time.perf_counter() - t
@@ -138,8 +165,16 @@ def run_suite(base_url: str, key: str, budget: str, out: pathlib.Path, extra=(),
         log.seek(0)
         tail = log.read()[-800:].decode(errors="replace")
     data = json.loads(out.read_text()) if out.exists() else {}
-    return {"wall": wall, "cpu": cpu, "rc": rc, "data": data, "peak_rss_mb": rss, "tree_rss_mb": tree_rss, "tail": tail,
-            "server_cpu": server_cpu_since(server, s0)}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "rc": rc,
+        "data": data,
+        "peak_rss_mb": rss,
+        "tree_rss_mb": tree_rss,
+        "tail": tail,
+        "server_cpu": server_cpu_since(server, s0),
+    }
 
 
 def replay(base_url: str, record: pathlib.Path, key: str, server=None) -> dict:
@@ -147,8 +182,13 @@ def replay(base_url: str, record: pathlib.Path, key: str, server=None) -> dict:
     no parsing, no checks), timed as a process from start to exit like the suite."""
     s0 = server_cpu(server)
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "replay.py"), base_url, str(record)],
-                            cwd=ROOT, env=bench_env(key), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "replay.py"), base_url, str(record)],
+        cwd=ROOT,
+        env=bench_env(key),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = proc.stdout.read(), proc.stderr.read()
     rc, cpu, _ = _wait(proc)
     wall = time.perf_counter() - t
@@ -162,18 +202,26 @@ def huge_body_rss(tmp: pathlib.Path) -> dict:
     (tests/hostile.py, huge-body; tests/test_hostile.py's own run, measured by wait4)."""
     from tests.hostile import HUGE, HostileServer
     from tests.test_hostile import run_suite as hostile_run
+
     d = tmp / "huge"
     d.mkdir()
     with HostileServer("huge-body") as srv:
         run = hostile_run(srv.base_url, d)
-    return {"peak_rss_mb": run.maxrss_mb, "body_bytes": HUGE, "requests": len(srv.stats.requests),
-            "most_bytes_sent": max(srv.stats.bytes_sent or [0]), "wall_s": run.elapsed}
+    return {
+        "peak_rss_mb": run.maxrss_mb,
+        "body_bytes": HUGE,
+        "requests": len(srv.stats.requests),
+        "most_bytes_sent": max(srv.stats.bytes_sent or [0]),
+        "wall_s": run.elapsed,
+    }
 
 
 def big_stream(n: int) -> bytes:
     head = '{"id":"chatcmpl-x","object":"chat.completion.chunk","created":1700000000,"model":"m","choices":[{"index":0,'
     parts = [f'data: {head}"delta":{{"role":"assistant","content":""}},"logprobs":null,"finish_reason":null}}]}}\n\n']
-    parts += [f'data: {head}"delta":{{"content":"tok{i} "}},"logprobs":null,"finish_reason":null}}]}}\n\n' for i in range(n)]
+    parts += [
+        f'data: {head}"delta":{{"content":"tok{i} "}},"logprobs":null,"finish_reason":null}}]}}\n\n' for i in range(n)
+    ]
     parts.append(f'data: {head}"delta":{{}},"logprobs":null,"finish_reason":"stop"}}]}}\n\n')
     parts.append("data: [DONE]\n\n")
     return "".join(parts).encode()
@@ -196,15 +244,19 @@ def stream_throughput(n_big: int, rounds: int) -> dict:
 
     def sdk():
         for raw in streams:
-            resp = httpx.Response(200, content=raw, headers={"content-type": "text/event-stream"},
-                                  request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+            resp = httpx.Response(
+                200,
+                content=raw,
+                headers={"content-type": "text/event-stream"},
+                request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"),
+            )
             for _ in Stream(cast_to=ChatCompletionChunk, response=resp, client=sdk_client):
                 pass
 
     def ours():
         for raw, req in zip(streams, reqs):
-            ex = stream_exchange(raw, req)          # strict SSE parse
-            violations, _ = checks.run(ex)          # every check, schema validation of every chunk, assembly
+            ex = stream_exchange(raw, req)  # strict SSE parse
+            violations, _ = checks.run(ex)  # every check, schema validation of every chunk, assembly
             assert not violations, violations[0].headline()
 
     out = {"chunks_per_round": chunks}
@@ -221,11 +273,14 @@ def stream_throughput(n_big: int, rounds: int) -> dict:
 def validation_rate(seconds: float) -> dict:
     from chatconform import schemas
     from tests.helpers import chunk, good_response
+
     docs = {"response": good_response(), "chunk": chunk(delta={"content": "hi"})}
     out = {}
     for name, doc in docs.items():
-        for mode, fn in (("fast", lambda: schemas.fast_valid(name, doc)),
-                         ("jsonschema", lambda: schemas.validator(name).is_valid(doc))):
+        for mode, fn in (
+            ("fast", lambda: schemas.fast_valid(name, doc)),
+            ("jsonschema", lambda: schemas.validator(name).is_valid(doc)),
+        ):
             n, t = 0, time.perf_counter()
             while time.perf_counter() - t < seconds:
                 fn()
@@ -248,15 +303,28 @@ def main() -> int:
     # what the cold round stands for.  So they are built before, in a process of their
     # own: building them here would grow this process by ~150 MB, and every process it
     # starts would report that as its own peak RSS (a forked child starts with it).
-    subprocess.run([sys.executable, "-c", "import chatconform.strategies; from hypothesis.internal.charmap import "
-                    "charmap, intervals_from_codec; charmap(); intervals_from_codec('utf-8')"],
-                   cwd=ROOT, env=bench_env(key), check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import chatconform.strategies; from hypothesis.internal.charmap import "
+            "charmap, intervals_from_codec; charmap(); intervals_from_codec('utf-8')",
+        ],
+        cwd=ROOT,
+        env=bench_env(key),
+        check=True,
+    )
     # Likewise Python's bytecode and pytest's rewritten test modules: a fresh clone
     # compiles every module once (CI's clone, where the main job ran with
     # PYTHONDONTWRITEBYTECODE, paid it in the cold round), an edit recompiles one.
-    subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider"],
-                   cwd=ROOT, env=bench_env(key, CHATCONFORM_CACHE_DIR=str(tmp / "collect-cache")),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=bench_env(key, CHATCONFORM_CACHE_DIR=str(tmp / "collect-cache")),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
     proc, base = start_reference(key)
     try:
         # Rounds, each a suite run, its replay and the serial variant back to back, so
@@ -273,7 +341,7 @@ def main() -> int:
             try:
                 # The standard run goes to a recording reference: the replay sends exactly what it received.
                 std = run_suite(rec_base, key, "standard", tmp / f"standard-{r}.json", server=rec_proc)
-                rep = replay(rec_base, record, key, server=rec_proc)   # the same server, recording again: like for like
+                rep = replay(rec_base, record, key, server=rec_proc)  # the same server, recording again: like for like
             finally:
                 rec_proc.terminate()
                 rec_proc.wait(timeout=10)
@@ -285,12 +353,19 @@ def main() -> int:
         # the default overlaps with the server's time and the other tests, or reads cached.
         serial = run_suite(base, key, "standard", tmp / "serial.json", env_extra={"CHATCONFORM_PREGEN": "off"})
         report["overhead"] = {
-            "suite_wall_s": std["wall"], "suite_requests": std["data"]["spend"]["requests"],
-            "replay_wall_s": rep["wall"], "replay_loop_s": rep["loop_s"], "replay_requests": rep["requests"],
-            "suite_cpu_s": std["cpu"], "replay_cpu_s": rep["cpu"],
-            "serial_wall_s": serial["wall"], "serial_cpu_s": serial["cpu"],
+            "suite_wall_s": std["wall"],
+            "suite_requests": std["data"]["spend"]["requests"],
+            "replay_wall_s": rep["wall"],
+            "replay_loop_s": rep["loop_s"],
+            "replay_requests": rep["requests"],
+            "suite_cpu_s": std["cpu"],
+            "replay_cpu_s": rep["cpu"],
+            "serial_wall_s": serial["wall"],
+            "serial_cpu_s": serial["cpu"],
             "round_ratios": [round(x[0], 3) for x in warm],
-            "cold_ratio": cold[0], "cold_suite_wall_s": cold[1]["wall"], "cold_replay_wall_s": cold[2]["wall"],
+            "cold_ratio": cold[0],
+            "cold_suite_wall_s": cold[1]["wall"],
+            "cold_replay_wall_s": cold[2]["wall"],
             "cold_suite_cpu_s": cold[1]["cpu"],
             "cores": os.cpu_count() or 1,
         }
@@ -310,17 +385,28 @@ def main() -> int:
         # What the suite adds per request, whatever the server: against a server taking
         # L seconds more per answer, the ratio is (suite + N*L) / (replay + N*L).
         report["overhead"]["added_ms_per_request"] = 1000 * (std["wall"] - rep["wall"]) / max(1, rep["requests"])
-        report["overhead"]["serial_added_ms_per_request"] = 1000 * (serial["wall"] - rep["wall"]) / max(1, rep["requests"])
+        report["overhead"]["serial_added_ms_per_request"] = (
+            1000 * (serial["wall"] - rep["wall"]) / max(1, rep["requests"])
+        )
         report["wall"] = {"smoke_s": smoke["wall"], "standard_s": std["wall"]}
         if not ns.smoke:
             par = run_suite(base, key, "standard", tmp / "par.json", ("-n", "2"))
             report["wall"]["standard_n2_s"] = par["wall"]
             report["wall"]["n2_speedup"] = std["wall"] / par["wall"]
             report["wall"]["n2_vs_serial_speedup"] = serial["wall"] / par["wall"]
-        report["memory"] = {"peak_rss_full_run_mb": std["peak_rss_mb"], "peak_rss_cold_run_mb": cold[1]["peak_rss_mb"],
-                            "peak_tree_rss_full_run_mb": std["tree_rss_mb"], "peak_tree_rss_cold_run_mb": cold[1]["tree_rss_mb"]}
-        report["spend"] = {b: {"requests": r["data"]["spend"]["requests"], "completion_tokens": r["data"]["spend"]["completion_tokens"]}
-                           for b, r in (("smoke", smoke), ("standard", std))}
+        report["memory"] = {
+            "peak_rss_full_run_mb": std["peak_rss_mb"],
+            "peak_rss_cold_run_mb": cold[1]["peak_rss_mb"],
+            "peak_tree_rss_full_run_mb": std["tree_rss_mb"],
+            "peak_tree_rss_cold_run_mb": cold[1]["tree_rss_mb"],
+        }
+        report["spend"] = {
+            b: {
+                "requests": r["data"]["spend"]["requests"],
+                "completion_tokens": r["data"]["spend"]["completion_tokens"],
+            }
+            for b, r in (("smoke", smoke), ("standard", std))
+        }
         report["verdict_rc"] = {"smoke": smoke["rc"], "standard": std["rc"]}
     finally:
         proc.terminate()
@@ -333,37 +419,56 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
     o, s, w = report["overhead"], report["stream"], report["wall"]
-    print(f"suite overhead: standard run {o['suite_wall_s']:.1f} s for {o['suite_requests']} requests; "
-          f"bare replay of the {o['replay_requests']} requests the server received {o['replay_wall_s']:.1f} s "
-          f"({o['replay_loop_s']:.1f} s in its loop); ratio {o['ratio']:.2f}x (goal <= 1.3; the median of rounds "
-          f"{', '.join(f'{x:.2f}' for x in o['round_ratios'])}, examples and validators cached); "
-          f"the suite adds {o['added_ms_per_request']:.1f} ms a request")
-    print(f"  cold (empty cache: examples drawn, validators compiled): suite {o['cold_suite_wall_s']:.1f} s, "
-          f"replay {o['cold_replay_wall_s']:.1f} s, ratio {o['cold_ratio']:.2f}x")
-    print(f"  CPU: suite {o['suite_cpu_s']:.1f} s warm, {o['cold_suite_cpu_s']:.1f} s cold (pytest and its helper processes), "
-          f"replay {o['replay_cpu_s']:.1f} s")
+    print(
+        f"suite overhead: standard run {o['suite_wall_s']:.1f} s for {o['suite_requests']} requests; "
+        f"bare replay of the {o['replay_requests']} requests the server received {o['replay_wall_s']:.1f} s "
+        f"({o['replay_loop_s']:.1f} s in its loop); ratio {o['ratio']:.2f}x (goal <= 1.3; the median of rounds "
+        f"{', '.join(f'{x:.2f}' for x in o['round_ratios'])}, examples and validators cached); "
+        f"the suite adds {o['added_ms_per_request']:.1f} ms a request"
+    )
+    print(
+        f"  cold (empty cache: examples drawn, validators compiled): suite {o['cold_suite_wall_s']:.1f} s, "
+        f"replay {o['cold_replay_wall_s']:.1f} s, ratio {o['cold_ratio']:.2f}x"
+    )
+    print(
+        f"  CPU: suite {o['suite_cpu_s']:.1f} s warm, {o['cold_suite_cpu_s']:.1f} s cold (pytest and its helper processes), "
+        f"replay {o['replay_cpu_s']:.1f} s"
+    )
     if "warm_floor_s" in o:
-        print(f"  server CPU: {o['warm_server_cpu_s']:.1f} s in the suite run, {o['warm_replay_server_cpu_s']:.1f} s in the replay; "
-              f"floor of the suite's wall on {o['cores']} cores (all its CPU and the server's over the cores): "
-              f"warm {o['warm_floor_s']:.1f} s ({o['warm_floor_s'] / o['replay_wall_s']:.2f}x), "
-              f"cold {o['cold_floor_s']:.1f} s ({o['cold_floor_s'] / o['cold_replay_wall_s']:.2f}x)")
-    print(f"  serial (CHATCONFORM_PREGEN=off: drawing in the test, one request at a time): {o['serial_wall_s']:.1f} s wall, "
-          f"{o['serial_cpu_s']:.1f} s CPU, ratio {o['serial_ratio']:.2f}x, {o['serial_added_ms_per_request']:.1f} ms a request")
-    print(f"stream checking: {s['chatconform_chunks_per_s']:.0f} chunks/s vs openai SDK {s['sdk_chunks_per_s']:.0f} chunks/s; "
-          f"ratio {s['ratio']:.1f}x (goal >= 2)")
+        print(
+            f"  server CPU: {o['warm_server_cpu_s']:.1f} s in the suite run, {o['warm_replay_server_cpu_s']:.1f} s in the replay; "
+            f"floor of the suite's wall on {o['cores']} cores (all its CPU and the server's over the cores): "
+            f"warm {o['warm_floor_s']:.1f} s ({o['warm_floor_s'] / o['replay_wall_s']:.2f}x), "
+            f"cold {o['cold_floor_s']:.1f} s ({o['cold_floor_s'] / o['cold_replay_wall_s']:.2f}x)"
+        )
+    print(
+        f"  serial (CHATCONFORM_PREGEN=off: drawing in the test, one request at a time): {o['serial_wall_s']:.1f} s wall, "
+        f"{o['serial_cpu_s']:.1f} s CPU, ratio {o['serial_ratio']:.2f}x, {o['serial_added_ms_per_request']:.1f} ms a request"
+    )
+    print(
+        f"stream checking: {s['chatconform_chunks_per_s']:.0f} chunks/s vs openai SDK {s['sdk_chunks_per_s']:.0f} chunks/s; "
+        f"ratio {s['ratio']:.1f}x (goal >= 2)"
+    )
     v = report["validation"]
     print("validation/s: " + ", ".join(f"{k[:-6]} {v[k]:.0f}" for k in v))
     print(f"wall: smoke {w['smoke_s']:.1f} s (goal <= 5), standard {w['standard_s']:.1f} s (goal <= 30)")
     if "standard_n2_s" in w:
-        print(f"  -n 2: {w['standard_n2_s']:.1f} s; {w['n2_vs_serial_speedup']:.2f}x faster than serial, "
-              f"{w['n2_speedup']:.2f}x the speed of the default run (which already overlaps drawing and fetching)")
+        print(
+            f"  -n 2: {w['standard_n2_s']:.1f} s; {w['n2_vs_serial_speedup']:.2f}x faster than serial, "
+            f"{w['n2_speedup']:.2f}x the speed of the default run (which already overlaps drawing and fetching)"
+        )
     m = report["memory"]
     hb = m["huge_body"]
-    tree = (f" (with its helper processes, summed: {m['peak_tree_rss_full_run_mb']:.0f} MB warm, {m['peak_tree_rss_cold_run_mb']:.0f} MB cold)"
-            if m.get("peak_tree_rss_full_run_mb") and m.get("peak_tree_rss_cold_run_mb") else "")
-    print(f"memory: peak RSS of a full run {m['peak_rss_full_run_mb']:.0f} MB warm, {m['peak_rss_cold_run_mb']:.0f} MB cold{tree}; "
-          f"against a server sending {hb['body_bytes'] // 2**20} MB bodies {hb['peak_rss_mb']:.0f} MB "
-          f"({hb['requests']} requests, at most {hb['most_bytes_sent'] // 2**20} MB of each sent before the suite hung up) (goal < 300)")
+    tree = (
+        f" (with its helper processes, summed: {m['peak_tree_rss_full_run_mb']:.0f} MB warm, {m['peak_tree_rss_cold_run_mb']:.0f} MB cold)"
+        if m.get("peak_tree_rss_full_run_mb") and m.get("peak_tree_rss_cold_run_mb")
+        else ""
+    )
+    print(
+        f"memory: peak RSS of a full run {m['peak_rss_full_run_mb']:.0f} MB warm, {m['peak_rss_cold_run_mb']:.0f} MB cold{tree}; "
+        f"against a server sending {hb['body_bytes'] // 2**20} MB bodies {hb['peak_rss_mb']:.0f} MB "
+        f"({hb['requests']} requests, at most {hb['most_bytes_sent'] // 2**20} MB of each sent before the suite hung up) (goal < 300)"
+    )
     for b, sp in report["spend"].items():
         print(f"spend {b}: {sp['requests']} requests, {sp['completion_tokens']} completion tokens")
     print(f"written to {out}")

@@ -8,6 +8,7 @@ raw body) and its answer read to the end, with nothing parsed or checked.  Run a
 own process, like the suite, so both sides pay for starting Python and importing httpx.
 Prints one JSON line: {"requests": N, "loop_s": seconds spent in the loop}.
 """
+
 from __future__ import annotations
 
 import json

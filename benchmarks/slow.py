@@ -11,6 +11,7 @@ client can beat at that concurrency: requests x L / requests in flight.  Printed
 latency: wall time, the request count the run spent, the floor and the ratio
 wall / floor, and the CPU the run used (pytest and its workers).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,23 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def start_server(latency: float, key: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "chatconform.reference", "--port", "0", "--latency", str(latency),
-                             "--api-key-env", "BENCH_KEY"], env={**os.environ, "BENCH_KEY": key},
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chatconform.reference",
+            "--port",
+            "0",
+            "--latency",
+            str(latency),
+            "--api-key-env",
+            "BENCH_KEY",
+        ],
+        env={**os.environ, "BENCH_KEY": key},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     line = proc.stdout.readline().strip()
     if not line.startswith("BASE_URL="):
         proc.kill()
@@ -42,32 +57,65 @@ def start_server(latency: float, key: str) -> tuple[subprocess.Popen, str]:
 
 
 def run(base_url: str, key: str, budget: str, concurrency: int | None, out: pathlib.Path) -> dict:
-    cmd = [sys.executable, "-m", "chatconform", "run", "--base-url", base_url, "--model", "chatconform-reference",
-           "--api-key-env", "BENCH_KEY", "--capabilities", "all", "--allow-remote-images", "--budget", budget,
-           "-q", "-p", "no:cacheprovider", "--results", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "chatconform",
+        "run",
+        "--base-url",
+        base_url,
+        "--model",
+        "chatconform-reference",
+        "--api-key-env",
+        "BENCH_KEY",
+        "--capabilities",
+        "all",
+        "--allow-remote-images",
+        "--budget",
+        budget,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--results",
+        str(out),
+    ]
     if concurrency:
         cmd += ["--concurrency", str(concurrency)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     # From a directory of its own, as a user runs it in their repository.
-    proc = subprocess.run(cmd, cwd=out.parent, env={**os.environ, "BENCH_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"},
-                          capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(
+        cmd,
+        cwd=out.parent,
+        env={**os.environ, "BENCH_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"},
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     data = json.loads(out.read_text()) if out.exists() else {}
-    return {"wall_s": wall, "rc": proc.returncode, "requests": data.get("spend", {}).get("requests", 0),
-            "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-            "counts": data.get("counts", {}), "tail": proc.stdout[-1500:]}
+    return {
+        "wall_s": wall,
+        "rc": proc.returncode,
+        "requests": data.get("spend", {}).get("requests", 0),
+        "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "counts": data.get("counts", {}),
+        "tail": proc.stdout[-1500:],
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--latency", type=float, action="append", help="seconds per answer (repeatable; default 0.2 and 1.0)")
+    ap.add_argument(
+        "--latency", type=float, action="append", help="seconds per answer (repeatable; default 0.2 and 1.0)"
+    )
     ap.add_argument("--concurrency", type=int, default=None, help="requests in flight (default: the suite's, 8)")
     ap.add_argument("--budget", default="standard")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     ns = ap.parse_args()
     from chatconform.targets import DEFAULT_CONCURRENCY
+
     in_flight = ns.concurrency or DEFAULT_CONCURRENCY
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,14 +128,20 @@ def main() -> int:
                 server.terminate()
                 server.wait(timeout=10)
             floor = r["requests"] * latency / in_flight
-            r.update(latency_s=latency, concurrency=in_flight, floor_s=floor, ratio=r["wall_s"] / floor if floor else None)
+            r.update(
+                latency_s=latency, concurrency=in_flight, floor_s=floor, ratio=r["wall_s"] / floor if floor else None
+            )
             figures.append(r)
             bad = {k: v for k, v in r["counts"].items() if k in ("fail", "error")}
-            print(f"L = {latency:g} s: {r['wall_s']:.1f} s wall for {r['requests']} requests at {in_flight} in flight; "
-                  f"floor {floor:.1f} s; ratio {r['ratio']:.2f}x; CPU {r['cpu_s']:.1f} s"
-                  + (f"; NOT CLEAN: {bad}\n{r['tail']}" if bad or r["rc"] not in (0,) else ""))
+            print(
+                f"L = {latency:g} s: {r['wall_s']:.1f} s wall for {r['requests']} requests at {in_flight} in flight; "
+                f"floor {floor:.1f} s; ratio {r['ratio']:.2f}x; CPU {r['cpu_s']:.1f} s"
+                + (f"; NOT CLEAN: {bad}\n{r['tail']}" if bad or r["rc"] not in (0,) else "")
+            )
     if ns.json:
-        pathlib.Path(ns.json).write_text(json.dumps([{k: v for k, v in f.items() if k != "tail"} for f in figures], indent=1))
+        pathlib.Path(ns.json).write_text(
+            json.dumps([{k: v for k, v in f.items() if k != "tail"} for f in figures], indent=1)
+        )
     return 0
 
 

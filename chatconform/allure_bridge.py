@@ -4,6 +4,7 @@ Area → feature, rule → story, MUST/SHOULD/MAY → severity; each exchange be
 step with the request, the response transcript and the curl reproduction attached,
 all passed through redact first.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ def enabled(config) -> bool:
 
 def label(item, rule_ids) -> None:
     import allure
+
     cat = rules_mod.catalogue()
     known = [cat[r] for r in rule_ids if r in cat]
     if not known:
@@ -33,11 +35,17 @@ def label(item, rule_ids) -> None:
 
 def attach(exchanges) -> None:
     import allure
+
     for i, ex in enumerate(exchanges, 1):
         with allure.step(f"exchange {i}: {ex.method} {redact.text(ex.url)} → HTTP {ex.status} {ex.label}"):
-            body = ex.request_json if ex.request_json is not None else (ex.request_body or b"").decode("utf-8", "replace")
-            allure.attach(redact.text(json.dumps(body, ensure_ascii=False, indent=1) if not isinstance(body, str) else body),
-                          name="request", attachment_type=allure.attachment_type.JSON)
+            body = (
+                ex.request_json if ex.request_json is not None else (ex.request_body or b"").decode("utf-8", "replace")
+            )
+            allure.attach(
+                redact.text(json.dumps(body, ensure_ascii=False, indent=1) if not isinstance(body, str) else body),
+                name="request",
+                attachment_type=allure.attachment_type.JSON,
+            )
             if ex.status is not None:
                 allure.attach(ex.transcript(64 * 1024), name="response", attachment_type=allure.attachment_type.TEXT)
             allure.attach(ex.curl(), name="curl", attachment_type=allure.attachment_type.TEXT)
@@ -46,8 +54,14 @@ def attach(exchanges) -> None:
 def environment(alluredir: str, target) -> None:
     import pathlib
     from . import __version__
-    props = {"suite": f"chatconform {__version__}", "target": target.name, "model": target.model,
-             "base_url": redact.text(target.base_url), "capabilities": ",".join(sorted(target.capabilities))}
+
+    props = {
+        "suite": f"chatconform {__version__}",
+        "target": target.name,
+        "model": target.model,
+        "base_url": redact.text(target.base_url),
+        "capabilities": ",".join(sorted(target.capabilities)),
+    }
     path = pathlib.Path(alluredir)
     path.mkdir(parents=True, exist_ok=True)
     (path / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()), encoding="utf-8")

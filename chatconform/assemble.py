@@ -5,6 +5,7 @@ structural comparison with the non-streaming answer) apply to both.  The assembl
 itself never judges: it records what it saw (how often `role` came, which tool-call
 fragments carried an id or a name) for the stream checks to judge.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,14 +15,14 @@ from typing import Any
 @dataclass
 class ToolCallParts:
     index: Any
-    first_chunk: int                    # position of the chunk with its first fragment
+    first_chunk: int  # position of the chunk with its first fragment
     id: str | None = None
     type: str | None = None
     name: str | None = None
     arguments: str = ""
     fragments: int = 0
-    ids_seen: int = 0                   # fragments that carried an id
-    names_seen: int = 0                 # fragments that carried a function.name
+    ids_seen: int = 0  # fragments that carried an id
+    names_seen: int = 0  # fragments that carried a function.name
     first_has_id_and_name: bool = False
 
 
@@ -37,7 +38,7 @@ class ChoiceParts:
     saw_content: bool = False
     tool_calls: dict[Any, ToolCallParts] = field(default_factory=dict)
     tool_call_order: list[Any] = field(default_factory=list)
-    finish_reasons: list[tuple[int, Any]] = field(default_factory=list)   # (chunk position, value) of non-null values
+    finish_reasons: list[tuple[int, Any]] = field(default_factory=list)  # (chunk position, value) of non-null values
     deltas_after_finish: int = 0
     logprobs_content: list[dict] = field(default_factory=list)
     saw_logprobs: bool = False
@@ -55,9 +56,9 @@ class ChoiceParts:
 @dataclass
 class Assembled:
     choices: dict[Any, ChoiceParts] = field(default_factory=dict)
-    order: list[Any] = field(default_factory=list)   # choice indexes in order of first appearance
-    usage_chunks: list[tuple[int, Any]] = field(default_factory=list)   # (position, usage) where non-null
-    usage_keys: int = 0                                # chunks that had a `usage` key at all
+    order: list[Any] = field(default_factory=list)  # choice indexes in order of first appearance
+    usage_chunks: list[tuple[int, Any]] = field(default_factory=list)  # (position, usage) where non-null
+    usage_keys: int = 0  # chunks that had a `usage` key at all
     ids: list[Any] = field(default_factory=list)
     createds: list[Any] = field(default_factory=list)
     models: list[Any] = field(default_factory=list)
@@ -77,8 +78,14 @@ class Assembled:
                     {"id": t.id, "type": t.type or "function", "function": {"name": t.name, "arguments": t.arguments}}
                     for t in (c.tool_calls[k] for k in c.tool_call_order)
                 ]
-            choices.append({"index": idx, "message": message, "finish_reason": c.finish_reason,
-                            "logprobs": {"content": c.logprobs_content} if c.saw_logprobs else None})
+            choices.append(
+                {
+                    "index": idx,
+                    "message": message,
+                    "finish_reason": c.finish_reason,
+                    "logprobs": {"content": c.logprobs_content} if c.saw_logprobs else None,
+                }
+            )
         out: dict[str, Any] = {
             "id": self.ids[0] if self.ids else None,
             "object": "chat.completion",
@@ -133,7 +140,10 @@ def assemble(chunks: list[dict]) -> Assembled:
                 a.order.append(idx)
                 c.first_delta_has_role = "role" in delta
             finished_before = bool(c.finish_reasons)
-            meaningful = any(k in delta and delta[k] not in (None, "", []) for k in ("role", "content", "refusal", "tool_calls", "function_call"))
+            meaningful = any(
+                k in delta and delta[k] not in (None, "", [])
+                for k in ("role", "content", "refusal", "tool_calls", "function_call")
+            )
             if delta or choice.get("finish_reason") not in (None, ""):
                 # A choice entry with an empty delta `{}` after the finish (e.g. riding on
                 # a usage chunk) tells a client nothing; any delta key does.

@@ -5,6 +5,7 @@ Caps from targets.yaml (`budget: {requests, output_tokens}`) stop a run cleanly 
 spent, counted over the whole run even under `-n N` (Ledger); the spend is printed at
 the end of every run.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,9 @@ from .sharedfile import state_dir, update
 @dataclass(frozen=True)
 class Budget:
     name: str
-    examples: int                 # hypothesis examples per property
-    max_tokens: int               # max_tokens used by generated requests
-    smoke_only: bool = False      # run only tests marked smoke
+    examples: int  # hypothesis examples per property
+    max_tokens: int  # max_tokens used by generated requests
+    smoke_only: bool = False  # run only tests marked smoke
 
 
 BUDGETS = {
@@ -49,8 +50,9 @@ class Ledger:
                 spent = json.loads(raw.decode() or "{}")
                 r, t = int(spent.get("requests", 0)), int(spent.get("completion_tokens", 0))
             except (ValueError, AttributeError):
-                r, t = 0, 0                       # a torn or foreign file: count afresh
+                r, t = 0, 0  # a torn or foreign file: count afresh
             return json.dumps({"requests": r + requests, "completion_tokens": t + tokens}).encode()
+
         return change
 
     def add(self, requests: int, tokens: int) -> tuple[int, int]:

@@ -1,4 +1,5 @@
 """`chatconform`: run the suite (a thin wrapper over pytest), serve the reference, list rules."""
+
 from __future__ import annotations
 
 import argparse
@@ -91,23 +92,29 @@ def _main(argv: list[str]) -> int:
         return run(rest)
     if cmd == "serve":
         from .reference.__main__ import main as serve
+
         return serve(rest)
     if cmd == "rules":
         return list_rules(rest)
     if cmd in ("report", "compare", "badge"):
         from . import reporting
+
         return getattr(reporting, "main_" + cmd)(rest)
     if cmd == "diff":
         from .differential import main as diff
+
         return diff(rest)
     if cmd == "discover":
         from .discover import main as discover
+
         return discover(rest)
     if cmd == "rejudge":
         from .rejudge import main as rejudge
+
         return rejudge(rest)
     if cmd == "defects":
         from .reference.defects import DEFECTS
+
         for d in DEFECTS.values():
             print(f"{d.name:<40} {d.area:<11} breaks {', '.join(d.breaks):<24} {d.description}")
         return 0
@@ -133,17 +140,46 @@ def run(args: list[str]) -> int:
 
 
 # Options whose value follows as the next argument: that value is never a test selection.
-VALUE_OPTIONS = {"-k", "-m", "-c", "-o", "-p", "-n", "-W", "--junitxml", "--junit-xml", "--alluredir", "--rootdir", "--dist",
-                 "--tb", "--maxfail", "--hypothesis-seed", "--basetemp", "--log-file", "--durations", "--deselect",
-                 "--ignore", "--confcutdir", "--rule", "--name", "--timeout", "--connect-timeout", "--ca-bundle",
-                 "--max-time", "--concurrency"}
+VALUE_OPTIONS = {
+    "-k",
+    "-m",
+    "-c",
+    "-o",
+    "-p",
+    "-n",
+    "-W",
+    "--junitxml",
+    "--junit-xml",
+    "--alluredir",
+    "--rootdir",
+    "--dist",
+    "--tb",
+    "--maxfail",
+    "--hypothesis-seed",
+    "--basetemp",
+    "--log-file",
+    "--durations",
+    "--deselect",
+    "--ignore",
+    "--confcutdir",
+    "--rule",
+    "--name",
+    "--timeout",
+    "--connect-timeout",
+    "--ca-bundle",
+    "--max-time",
+    "--concurrency",
+}
 
 
 def selected_tests(args: list[str]) -> list[str]:
     """The positional arguments that select tests (a test file, a directory, a node id,
     or chatconform.suites...), as opposed to option values such as `--targets FILE`."""
     from .plugin.options import OPTIONS
-    takes_value = VALUE_OPTIONS | {f"--{p}{name}" for name, kw in OPTIONS if "action" not in kw for p in ("", "chatconform-")}
+
+    takes_value = VALUE_OPTIONS | {
+        f"--{p}{name}" for name, kw in OPTIONS if "action" not in kw for p in ("", "chatconform-")
+    }
     out, skip = [], False
     for a in args:
         if skip:
@@ -153,7 +189,9 @@ def selected_tests(args: list[str]) -> list[str]:
             skip = a in takes_value
             continue
         path = a.split("::", 1)[0]
-        if a.startswith("chatconform.suites") or (os.path.exists(path) and (path.endswith(".py") or os.path.isdir(path))):
+        if a.startswith("chatconform.suites") or (
+            os.path.exists(path) and (path.endswith(".py") or os.path.isdir(path))
+        ):
             out.append(a)
     return out
 
@@ -162,6 +200,7 @@ def _installed_suites() -> bool:
     """Whether the suites import as chatconform.suites (an installed or editable
     distribution); a bare checkout on sys.path runs them by their folder."""
     import importlib.util
+
     try:
         return importlib.util.find_spec("chatconform.suites") is not None
     except ImportError:
@@ -174,6 +213,7 @@ def list_rules(args: list[str]) -> int:
     p.add_argument("--area")
     ns = p.parse_args(args)
     from . import rules
+
     for r in rules.catalogue().values():
         if (ns.level and r.level != ns.level) or (ns.area and r.area != ns.area.lower()):
             continue

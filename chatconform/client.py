@@ -18,6 +18,7 @@ HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY and SSL_CERT_FILE / SSL_CERT_DIR
 target's `ca_bundle`, or --ca-bundle, wins over those); the deadline holds through a
 proxy as well, since every socket, the proxy's included, is made by the same backend.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -50,7 +51,7 @@ from .violations import CannotJudge, Intent
 
 _DEFAULT = object()
 USER_AGENT = "chatconform/0.1 (+conformance suite)"
-MAX_ARRIVALS = 10000         # arrival times kept per exchange: a 1-byte drip must not grow a list for ever
+MAX_ARRIVALS = 10000  # arrival times kept per exchange: a 1-byte drip must not grow a list for ever
 # Headers that carry credentials: none of them follows a redirect to another origin
 # (nor does any header from targets.yaml, which may hold a key under any name).
 CREDENTIAL_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "openai-api-key"}
@@ -78,27 +79,27 @@ class Exchange:
     request_body: bytes | None
     request_json: Any = None
     status: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)      # lower-case names
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     body: bytes = b""
-    truncated: str | None = None          # why the body was cut ("size cap", "deadline", ...)
+    truncated: str | None = None  # why the body was cut ("size cap", "deadline", ...)
     json: Any = None
     json_error: str | None = None
     sse: SSEParser | None = None
-    arrivals: list[float] = field(default_factory=list)         # seconds at which body bytes arrived
+    arrivals: list[float] = field(default_factory=list)  # seconds at which body bytes arrived
     elapsed: float = 0.0
     transport_error: str | None = None
     key_env: str | None = None
     label: str = ""
-    timed_out: bool = False               # a timeout (connect, read or total) ended this exchange
-    content_coding: str | None = None     # a Content-Encoding the server applied although identity was asked
-    intent: Intent | None = None          # what the test declared about the request (checks/intent.py)
-    at: float | None = None               # wall-clock time (Unix seconds) the answer's headers arrived
+    timed_out: bool = False  # a timeout (connect, read or total) ended this exchange
+    content_coding: str | None = None  # a Content-Encoding the server applied although identity was asked
+    intent: Intent | None = None  # what the test declared about the request (checks/intent.py)
+    at: float | None = None  # wall-clock time (Unix seconds) the answer's headers arrived
     # Why it ended without a whole answer: one of UNREACHABLE, TIMED_OUT, CUT, or "protocol",
     # "reset", "dropped" (a reused connection closed under it), "broken" (mid-body),
     # "run-time-limit", "other"; None for a whole answer.
     error_kind: str | None = None
-    proxy: str | None = None              # the proxy it went through (from the environment), credentials masked
-    retried: str | None = None            # why it was sent again on a new connection (a dropped keep-alive)
+    proxy: str | None = None  # the proxy it went through (from the environment), credentials masked
+    retried: str | None = None  # why it was sent again on a new connection (a dropped keep-alive)
 
     # -- what kind of answer is this --------------------------------------------------
     @property
@@ -122,8 +123,10 @@ class Exchange:
         # values in failed assertions, and the request headers hold the key.
         cut = f", cut: {self.truncated}" if self.truncated else ""
         err = f", {self.transport_error}" if self.transport_error else ""
-        return redact.text(f"<Exchange {self.label or '-'}: {self.method} {self.url} -> HTTP {self.status}, "
-                           f"{len(self.body)} bytes{cut}{err}>")
+        return redact.text(
+            f"<Exchange {self.label or '-'}: {self.method} {self.url} -> HTTP {self.status}, "
+            f"{len(self.body)} bytes{cut}{err}>"
+        )
 
     def curl(self) -> str:
         return curl.command(self.method, self.url, self.request_headers, self.request_body, self.key_env)
@@ -140,8 +143,9 @@ class Exchange:
 class Client:
     """Sends requests to one target and hands every exchange to `observe`."""
 
-    def __init__(self, target: Target, observe: Callable[[Exchange], None] | None = None,
-                 breaker: "Breaker | None" = None):
+    def __init__(
+        self, target: Target, observe: Callable[[Exchange], None] | None = None, breaker: "Breaker | None" = None
+    ):
         self.target = target
         self.observe = observe
         self.breaker = breaker
@@ -157,7 +161,8 @@ class Client:
         return httpx.Client(
             transport=_Router(self._ssl, self._proxies),
             timeout=httpx.Timeout(connect=t["connect"], read=t["read"], write=t["read"], pool=t["connect"]),
-            follow_redirects=False, trust_env=False,
+            follow_redirects=False,
+            trust_env=False,
             # iter_raw hands us the bytes as sent: asking for no compression keeps them
             # the JSON/SSE we judge (and rules out decompression bombs).
             headers={"Accept-Encoding": "identity"},
@@ -172,10 +177,21 @@ class Client:
         self._http.close()
 
     # -- the API tests use -------------------------------------------------------------
-    def chat(self, body: Any = None, *, raw: bytes | None = None, headers: dict | None = None,
-             auth: Any = _DEFAULT, content_type: str | None = "application/json", path: str = "/chat/completions",
-             method: str = "POST", label: str = "", accept: str | None = None, refuse: str | None = None,
-             param: str | None = None) -> Exchange:
+    def chat(
+        self,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict | None = None,
+        auth: Any = _DEFAULT,
+        content_type: str | None = "application/json",
+        path: str = "/chat/completions",
+        method: str = "POST",
+        label: str = "",
+        accept: str | None = None,
+        refuse: str | None = None,
+        param: str | None = None,
+    ) -> Exchange:
         """POST a chat request. `body` is JSON-encoded; `raw` sends bytes as they are.
 
         `auth`: default → the target's key as `Bearer`; None → no Authorization header;
@@ -185,7 +201,7 @@ class Client:
         says it must be refused.  The checks judge both (violations.Intent).
         """
         if isinstance(auth, str):
-            auth = _Secret(auth)          # masked in this frame's locals too (tracebacks, --showlocals)
+            auth = _Secret(auth)  # masked in this frame's locals too (tracebacks, --showlocals)
         if accept and refuse:
             raise ValueError("a request is either accepted or refused, not both")
         intent = Intent("accept", accept) if accept else Intent("refuse", refuse, param) if refuse else None
@@ -211,8 +227,16 @@ class Client:
         return method, url, hdrs, raw, req_json
 
     # -- the machinery -------------------------------------------------------------------
-    def _send(self, method: str, url: str, hdrs: dict, raw: bytes | None, req_json: Any, label: str,
-              intent: Intent | None = None) -> Exchange:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        hdrs: dict,
+        raw: bytes | None,
+        req_json: Any,
+        label: str,
+        intent: Intent | None = None,
+    ) -> Exchange:
         runclock.check()
         if self.breaker:
             self.breaker.before()
@@ -221,7 +245,7 @@ class Client:
         attempt, gave_up, dropped_once = 0, "", False
         while True:
             if self.limiter:
-                self.limiter.acquire()        # every attempt counts against requests_per_minute
+                self.limiter.acquire()  # every attempt counts against requests_per_minute
             ex = self._once(method, url, hdrs, raw, req_json, label)
             if ex.error_kind == "dropped" and not dropped_once:
                 dropped_once = True
@@ -254,22 +278,33 @@ class Client:
             self.observe(ex)
         if ex.status in (429, 503):
             what = "rate limited" if ex.status == 429 else "overloaded"
-            raise CannotJudge(f"HTTP {ex.status} ({what}) still returned after {attempt} "
-                              f"{'retry' if attempt == 1 else 'retries'}{gave_up}: the target could not be judged", ex)
+            raise CannotJudge(
+                f"HTTP {ex.status} ({what}) still returned after {attempt} "
+                f"{'retry' if attempt == 1 else 'retries'}{gave_up}: the target could not be judged",
+                ex,
+            )
         return ex
 
-    def _once(self, method: str, url: str, hdrs: dict, raw: bytes | None, req_json: Any, label: str,
-              fresh: bool = False) -> Exchange:
+    def _once(
+        self, method: str, url: str, hdrs: dict, raw: bytes | None, req_json: Any, label: str, fresh: bool = False
+    ) -> Exchange:
         """One attempt; `fresh`: on a connection of its own, made for it and closed after."""
-        ex = Exchange(method=method, url=url, request_headers=dict(hdrs), request_body=raw,
-                      request_json=req_json, key_env=self.target.api_key_env, label=label)
+        ex = Exchange(
+            method=method,
+            url=url,
+            request_headers=dict(hdrs),
+            request_body=raw,
+            request_json=req_json,
+            key_env=self.target.api_key_env,
+            label=label,
+        )
         limits, t = self.target.limits, self.target.timeouts
         start = time.monotonic()
         deadline = start + float(t["total"])
         run_end = runclock.deadline()
         run_bound = run_end is not None and run_end < deadline
         if run_bound:
-            deadline = run_end                # the run's --max-time ends first
+            deadline = run_end  # the run's --max-time ends first
         origin = _origin(url)
         send_headers = dict(hdrs)
         secret_names = CREDENTIAL_HEADERS | {k.lower() for k in self.target.headers}
@@ -278,8 +313,8 @@ class Client:
             ex.proxy = self.proxy_for(url)
         except (httpx.InvalidURL, ValueError):
             pass
-        attempt = _local.attempt = _Attempt()   # what the transport saw: a reused connection, answer bytes
-        _local.deadline = deadline            # read by the transport on every socket operation
+        attempt = _local.attempt = _Attempt()  # what the transport saw: a reused connection, answer bytes
+        _local.deadline = deadline  # read by the transport on every socket operation
         try:
             for _hop in range(4):
                 request = http.build_request(method, url, headers=send_headers, content=raw)
@@ -311,7 +346,9 @@ class Client:
         except httpx.ConnectError as exc:
             ex.error_kind = _connect_kind(exc, ex.proxy)
             via = f" through the proxy {ex.proxy}" if ex.proxy else ""
-            ex.transport_error = f"cannot connect to {redact.text(url)}{via}: {redact.text(str(exc)) or 'connection refused'}"
+            ex.transport_error = (
+                f"cannot connect to {redact.text(url)}{via}: {redact.text(str(exc)) or 'connection refused'}"
+            )
         except httpx.ProxyError as exc:
             ex.error_kind = "proxy"
             ex.transport_error = f"the proxy {ex.proxy} refused to reach {redact.text(url)}: {redact.text(str(exc))}"
@@ -382,7 +419,7 @@ class Client:
             old, ex.sse = ex.sse, SSEParser()
             ex.sse.feed(body)
             if not ex.truncated or "mid-body" in ex.truncated:
-                ex.sse.close()            # as _once did: EOF was reached, or the connection broke
+                ex.sse.close()  # as _once did: EOF was reached, or the connection broke
             for new_ev, old_ev in zip(ex.sse.events, old.events):
                 new_ev.arrival = old_ev.arrival
 
@@ -396,23 +433,31 @@ class Client:
         elif isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
             limit, ex.error_kind = f"timeouts.connect {t['connect']:g}s", "connect-timeout"
         elif isinstance(exc, httpx.WriteTimeout):
-            limit, ex.error_kind = f"timeouts.read {t['read']:g}s: the server stopped reading the request", "write-timeout"
+            limit, ex.error_kind = (
+                f"timeouts.read {t['read']:g}s: the server stopped reading the request",
+                "write-timeout",
+            )
         else:
             limit = f"timeouts.read {t['read']:g}s without a byte"
             ex.error_kind = "read-timeout" if ex.status is None else "stalled"
         if ex.status is None:
-            ex.transport_error = f"timed out after {waited:.1f}s waiting for the response headers from {redact.text(url)} ({limit})"
+            ex.transport_error = (
+                f"timed out after {waited:.1f}s waiting for the response headers from {redact.text(url)} ({limit})"
+            )
         elif limit.startswith("timeouts.total"):
             # Same verdict as a body cut by the loop below: the answer did not end in time.
             ex.truncated = f"answer still arriving after {t['total']:g}s (timeouts.total)"
         else:
-            ex.transport_error = (f"timed out after {waited:.1f}s: HTTP {ex.status} headers arrived, then the body "
-                                  f"stalled after {len(ex.body)} bytes ({limit})")
+            ex.transport_error = (
+                f"timed out after {waited:.1f}s: HTTP {ex.status} headers arrived, then the body "
+                f"stalled after {len(ex.body)} bytes ({limit})"
+            )
 
     def _read_body(self, ex: Exchange, resp: httpx.Response, start: float, deadline: float, limits: dict) -> None:
         max_bytes, max_events = int(limits["max_body_bytes"]), int(limits["max_events"])
         sse = "text/event-stream" in ex.headers.get("content-type", "").lower() or (
-            ex.wants_stream and resp.status_code == 200 and "json" not in ex.headers.get("content-type", ""))
+            ex.wants_stream and resp.status_code == 200 and "json" not in ex.headers.get("content-type", "")
+        )
         if sse:
             ex.sse = SSEParser()
         buf = bytearray()
@@ -440,7 +485,7 @@ class Client:
                         ex.truncated = f"the body does not decode as Content-Encoding {coding}: {exc}"
                         ex.error_kind = "other"
                         break
-                piece = piece[:max_bytes - len(buf)]
+                piece = piece[: max_bytes - len(buf)]
                 buf += piece
                 if ex.sse is not None:
                     ex.sse.feed(piece, now - start)
@@ -458,7 +503,7 @@ class Client:
                     ex.error_kind = "deadline"
                     break
         finally:
-            ex.body = bytes(buf)              # what arrived is evidence even when the read failed
+            ex.body = bytes(buf)  # what arrived is evidence even when the read failed
         if ex.sse is not None and not ex.truncated:
             ex.sse.close()
 
@@ -475,7 +520,7 @@ class Breaker:
     processes of one run (pytest-xdist workers) share one breaker; else in memory."""
 
     COUNTED = UNREACHABLE | TIMED_OUT | CUT
-    TRAIL_CURL = 2000                 # characters of each tripping request's curl kept
+    TRAIL_CURL = 2000  # characters of each tripping request's curl kept
 
     def __init__(self, threshold: int = 3, path=None):
         self.threshold = threshold
@@ -500,10 +545,11 @@ class Breaker:
             try:
                 state = json.loads(raw.decode() or "{}")
             except ValueError:
-                state = {}                # a torn or foreign file: start afresh
+                state = {}  # a torn or foreign file: start afresh
             new = fn(dict(state))
             out.update(state if new is None else new)
             return raw if new is None else json.dumps(new).encode()
+
         update(self.path, change, size=1 << 20)
         return out
 
@@ -529,8 +575,11 @@ class Breaker:
             raise CannotJudge(f"target marked unresponsive: {reason}; the remaining tests were not run")
 
     def after(self, ex: Exchange) -> None:
-        bad = ex.error_kind in self.COUNTED or ex.timed_out or bool(
-            ex.transport_error and ex.transport_error.startswith("cannot connect"))
+        bad = (
+            ex.error_kind in self.COUNTED
+            or ex.timed_out
+            or bool(ex.transport_error and ex.transport_error.startswith("cannot connect"))
+        )
         entry = _trail_entry(ex) if bad else None
 
         def change(s: dict) -> dict | None:
@@ -538,11 +587,12 @@ class Breaker:
                 return None
             if not bad:
                 return None if not s.get("consecutive") else {**s, "consecutive": 0, "trail": []}
-            trail = (s.get("trail", []) + [entry])[-self.threshold:]
+            trail = (s.get("trail", []) + [entry])[-self.threshold :]
             s.update(consecutive=int(s.get("consecutive", 0)) + 1, trail=trail)
             if s["consecutive"] >= self.threshold:
                 s["tripped"] = f"{s['consecutive']} consecutive exchanges {_what(trail)} (last: {entry['what']})"
             return s
+
         self._change(change)
 
     def remove(self) -> None:
@@ -556,10 +606,17 @@ class Breaker:
 def _trail_entry(ex: Exchange) -> dict:
     curl_text = ex.curl()
     if len(curl_text) > Breaker.TRAIL_CURL:
-        curl_text = curl_text[:Breaker.TRAIL_CURL] + "…(truncated)"
+        curl_text = curl_text[: Breaker.TRAIL_CURL] + "…(truncated)"
     what = ex.transport_error or ex.truncated or "timed out"
-    return {"method": ex.method, "url": redact.text(ex.url), "label": ex.label, "kind": ex.error_kind or "timeout",
-            "what": redact.text(what)[:400], "elapsed": round(ex.elapsed, 2), "curl": curl_text}
+    return {
+        "method": ex.method,
+        "url": redact.text(ex.url),
+        "label": ex.label,
+        "kind": ex.error_kind or "timeout",
+        "what": redact.text(what)[:400],
+        "elapsed": round(ex.elapsed, 2),
+        "curl": curl_text,
+    }
 
 
 def _what(trail: list[dict]) -> str:
@@ -602,7 +659,7 @@ class _RedactLogs(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:                 # a malformed record is logging's business, not ours
+        except Exception:  # a malformed record is logging's business, not ours
             return True
         clean = redact.text(message)
         if clean != message:
@@ -612,8 +669,15 @@ class _RedactLogs(logging.Filter):
 
 # A filter on a logger sees only that logger's own records, so each emitting logger of
 # the HTTP stack gets one.
-for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
-              "httpcore.proxy", "httpcore.socks"):
+for _name in (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+):
     logging.getLogger(_name).addFilter(_RedactLogs())
 
 
@@ -644,7 +708,7 @@ def _server_delay(ex: Exchange) -> float | None:
             try:
                 seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
             except (TypeError, ValueError, IndexError, OverflowError):
-                continue                       # unreadable: fall back to backoff
+                continue  # unreadable: fall back to backoff
         if math.isfinite(seconds):
             return max(0.0, seconds)
     return None
@@ -670,11 +734,12 @@ def _bounded(timeout: float | None, exc: type) -> float | None:
 
 class _Attempt:
     """What the transport saw during one attempt (Client._once), for the keep-alive retry."""
+
     __slots__ = ("reused", "got_bytes")
 
     def __init__(self):
-        self.reused = False           # it ran on a connection an earlier attempt had used
-        self.got_bytes = False        # at least one byte of an answer arrived
+        self.reused = False  # it ran on a connection an earlier attempt had used
+        self.got_bytes = False  # at least one byte of an answer arrived
 
     def dropped(self) -> bool:
         return self.reused and not self.got_bytes
@@ -683,7 +748,7 @@ class _Attempt:
 class _DeadlineStream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream):
         self._inner = inner
-        self._carried: _Attempt | None = None     # the attempt this connection last carried
+        self._carried: _Attempt | None = None  # the attempt this connection last carried
 
     def _attempt(self) -> _Attempt | None:
         att = getattr(_local, "attempt", None)
@@ -707,7 +772,9 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._inner.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> "_DeadlineStream":
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout)))
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout))
+        )
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
@@ -718,11 +785,16 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        return _DeadlineStream(self._inner.connect_tcp(host, port, _bounded(timeout, httpcore.ConnectTimeout),
-                                                       local_address, socket_options))
+        return _DeadlineStream(
+            self._inner.connect_tcp(
+                host, port, _bounded(timeout, httpcore.ConnectTimeout), local_address, socket_options
+            )
+        )
 
     def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        return _DeadlineStream(self._inner.connect_unix_socket(path, _bounded(timeout, httpcore.ConnectTimeout), socket_options))
+        return _DeadlineStream(
+            self._inner.connect_unix_socket(path, _bounded(timeout, httpcore.ConnectTimeout), socket_options)
+        )
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
@@ -740,6 +812,7 @@ def _trust(target: Target) -> tuple[str | None, str | None]:
         if os.environ.get("SSL_CERT_DIR"):
             return None, os.environ["SSL_CERT_DIR"]
     import certifi
+
     return certifi.where(), None
 
 
@@ -763,7 +836,7 @@ def _proxy_for(url: httpx.URL, proxies: dict[str, str]) -> str | None:
         return None
     host = url.host if url.port is None else f"{url.host}:{url.port}"
     if urllib.request.proxy_bypass_environment(host, proxies):
-        return None                   # NO_PROXY: host, host:port, a domain suffix, or *
+        return None  # NO_PROXY: host, host:port, a domain suffix, or *
     return proxy if "://" in proxy else "http://" + proxy
 
 
@@ -804,23 +877,36 @@ def _deadline_transport(ssl_context: ssl.SSLContext, proxy: str | None = None) -
     if proxy is not None:
         p = httpx.Proxy(proxy)
         if p.url.scheme not in ("http", "https"):
-            return _Refuse(f"the proxy {_shown_proxy(proxy)} (from the environment) is not http:// or https://: "
-                           "only those are supported")
+            return _Refuse(
+                f"the proxy {_shown_proxy(proxy)} (from the environment) is not http:// or https://: "
+                "only those are supported"
+            )
     transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False, http2=False)
     # httpx offers no public hook for the network backend; its transport is a thin
     # shell over an httpcore pool, which does.  tests/test_hostile.py (drip) fails
     # if a future httpx stops honouring this.
     if isinstance(getattr(transport, "_pool", None), httpcore.ConnectionPool):
-        pool = dict(ssl_context=ssl_context, max_connections=10, max_keepalive_connections=10, keepalive_expiry=5.0,
-                    http1=True, http2=False, network_backend=_DeadlineBackend())
+        pool = dict(
+            ssl_context=ssl_context,
+            max_connections=10,
+            max_keepalive_connections=10,
+            keepalive_expiry=5.0,
+            http1=True,
+            http2=False,
+            network_backend=_DeadlineBackend(),
+        )
         if proxy is None:
             transport._pool = httpcore.ConnectionPool(**pool)
         else:
             transport._pool = httpcore.HTTPProxy(
-                proxy_url=httpcore.URL(scheme=p.url.raw_scheme, host=p.url.raw_host, port=p.url.port,
-                                       target=p.url.raw_path),
-                proxy_auth=p.raw_auth, proxy_headers=p.headers.raw,
-                proxy_ssl_context=ssl_context if p.url.scheme == "https" else None, **pool)
+                proxy_url=httpcore.URL(
+                    scheme=p.url.raw_scheme, host=p.url.raw_host, port=p.url.port, target=p.url.raw_path
+                ),
+                proxy_auth=p.raw_auth,
+                proxy_headers=p.headers.raw,
+                proxy_ssl_context=ssl_context if p.url.scheme == "https" else None,
+                **pool,
+            )
     return transport
 
 
@@ -863,8 +949,10 @@ def _connect_kind(exc: Exception, proxy: str | None) -> str:
 
 
 def _is_reset(exc: Exception) -> bool:
-    return any(isinstance(e, ConnectionResetError) or getattr(e, "errno", None) == errno.ECONNRESET
-               for e in _causes(exc)) or "reset by peer" in str(exc).lower()
+    return (
+        any(isinstance(e, ConnectionResetError) or getattr(e, "errno", None) == errno.ECONNRESET for e in _causes(exc))
+        or "reset by peer" in str(exc).lower()
+    )
 
 
 def _try_json(raw: bytes | None) -> Any:

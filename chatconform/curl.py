@@ -5,6 +5,7 @@ variable (the reader's shell expands it), a key the test made up (a wrong key) i
 printed as sent, and a long body is never cut: base64 blobs are replaced by tiny valid
 samples of the same kind, and a body still too long for one line goes in a here-document.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,9 +16,9 @@ import wave
 
 from . import redact
 
-ONE_LINE = 4000          # characters of body beyond which the command uses a here-document
-BLOB = 512               # a base64 string longer than this is a blob worth replacing
-_PNG_1X1 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+ONE_LINE = 4000  # characters of body beyond which the command uses a here-document
+BLOB = 512  # a base64 string longer than this is a blob worth replacing
+_PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 
 def _tiny_wav() -> str:
@@ -26,7 +27,7 @@ def _tiny_wav() -> str:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(8000)
-        w.writeframes(b"\0\0" * 80)     # 10 ms of silence
+        w.writeframes(b"\0\0" * 80)  # 10 ms of silence
     return base64.b64encode(buf.getvalue()).decode()
 
 
@@ -92,20 +93,29 @@ def _shrink(doc):
         nonlocal count
         if isinstance(node, dict):
             out = {k: walk(v, k) for k, v in node.items()}
-            if (parent_key == "input_audio" and isinstance(node.get("data"), str) and len(node["data"]) > BLOB
-                    and _media(node["data"])):
+            if (
+                parent_key == "input_audio"
+                and isinstance(node.get("data"), str)
+                and len(node["data"]) > BLOB
+                and _media(node["data"])
+            ):
                 out["data"], out["format"] = _tiny_wav(), "wav"
                 count += 1
             return out
         if isinstance(node, list):
             return [walk(v, parent_key) for v in node]
-        if (isinstance(node, str) and len(node) > BLOB and node.startswith("data:") and ";base64," in node[:100]
-                and _media(node.split(",", 1)[1])):
+        if (
+            isinstance(node, str)
+            and len(node) > BLOB
+            and node.startswith("data:")
+            and ";base64," in node[:100]
+            and _media(node.split(",", 1)[1])
+        ):
             count += 1
             if node.startswith("data:image/"):
                 return "data:image/png;base64," + _PNG_1X1
-            kind = node[5:node.index(";")]
-            return f"data:{kind};base64," + _tiny_wav() if kind.startswith("audio/") else node[:node.index(",") + 1]
+            kind = node[5 : node.index(";")]
+            return f"data:{kind};base64," + _tiny_wav() if kind.startswith("audio/") else node[: node.index(",") + 1]
         return node
 
     return walk(doc), count

@@ -26,6 +26,7 @@ fields that differ; each group is shown once, with its smallest request, side by
 Exit status: 0 no difference, 1 differences, 4 usage error, 6 a side cannot be judged
 (preflight.py: unreachable, its key refused, no chat endpoint ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,6 +113,7 @@ def shape(ex: Exchange | None, error: str | None = None) -> dict[str, str]:
 
 def _stream_shape(ex: Exchange) -> dict[str, str]:
     from .assemble import assemble
+
     chunks = ex.chunks
     a = assemble(chunks)
     out: dict[str, str] = {}
@@ -121,8 +123,11 @@ def _stream_shape(ex: Exchange) -> dict[str, str]:
     out["stream.choices"] = str(len(a.order))
     out["stream.content deltas"] = ">0" if any(c.text for c in a.choices.values()) else "0"
     out["stream.tool call deltas"] = ">0" if any(c.tool_calls for c in a.choices.values()) else "0"
-    out["stream.finish chunk"] = "every choice" if a.order and all(c.finish_reasons for c in a.choices.values()) else \
-        ("some choices" if any(c.finish_reasons for c in a.choices.values()) else "none")
+    out["stream.finish chunk"] = (
+        "every choice"
+        if a.order and all(c.finish_reasons for c in a.choices.values())
+        else ("some choices" if any(c.finish_reasons for c in a.choices.values()) else "none")
+    )
     if not a.usage_chunks:
         out["stream.usage chunk"] = "absent"
     else:
@@ -163,8 +168,14 @@ def generate(profile, examples: int, seed: int) -> list[dict]:
     seen: set[str] = set()
 
     @hseed(seed)
-    @settings(max_examples=max(1, examples) * 2, database=None, deadline=None, phases=(Phase.generate,),
-              suppress_health_check=list(HealthCheck), derandomize=False)
+    @settings(
+        max_examples=max(1, examples) * 2,
+        database=None,
+        deadline=None,
+        phases=(Phase.generate,),
+        suppress_health_check=list(HealthCheck),
+        derandomize=False,
+    )
     @given(strategy)
     def collect(body):
         key = json.dumps(body, sort_keys=True, ensure_ascii=False)
@@ -173,6 +184,7 @@ def generate(profile, examples: int, seed: int) -> list[dict]:
             out.append(body)
 
     from .strategies.harness import fixed_constants
+
     with fixed_constants():
         collect()
     return out
@@ -232,9 +244,12 @@ def run(candidate: Target, reference: Target, requests: list[dict]) -> list[Diff
 
 
 def render(diffs: list[Difference], candidate: Target, reference: Target, sent: int, seed: int) -> str:
-    lines = [f"chatconform diff: candidate {candidate.base_url} (model {candidate.model}) "
-             f"vs reference {reference.base_url} (model {reference.model})",
-             f"{sent} generated requests (seed {seed}); answers compared by shape, not text", ""]
+    lines = [
+        f"chatconform diff: candidate {candidate.base_url} (model {candidate.model}) "
+        f"vs reference {reference.base_url} (model {reference.model})",
+        f"{sent} generated requests (seed {seed}); answers compared by shape, not text",
+        "",
+    ]
     if not diffs:
         lines.append(f"no differences in {sent} requests")
         return redact.text("\n".join(lines))
@@ -276,16 +291,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="chatconform diff", description="Send the same generated requests to two "
-                                "targets and compare the shapes of their answers.")
+    p = _Parser(
+        prog="chatconform diff",
+        description="Send the same generated requests to two targets and compare the shapes of their answers.",
+    )
     p.add_argument("--base-url", required=True, help="the candidate's base URL, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--model", required=True, help="the candidate's model id")
     p.add_argument("--api-key-env", default=None, help="environment variable holding the candidate's key")
     p.add_argument("--against-base-url", required=True, help="the trusted reference's base URL")
     p.add_argument("--against-model", required=True, help="the reference's model id")
     p.add_argument("--against-api-key-env", default=None, help="environment variable holding the reference's key")
-    p.add_argument("--capabilities", default="all",
-                   help=f"what both claim: 'all' (default) or a comma list of {','.join(CAPABILITIES)}")
+    p.add_argument(
+        "--capabilities",
+        default="all",
+        help=f"what both claim: 'all' (default) or a comma list of {','.join(CAPABILITIES)}",
+    )
     p.add_argument("--examples", type=int, default=40, help="how many requests to generate (default 40)")
     p.add_argument("--seed", type=int, default=0, help="the generation seed (default 0): same seed, same requests")
     p.add_argument("--budget", default="standard", choices=tuple(BUDGETS), help="token limit of the requests")
@@ -310,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     # Differences are about shape only when both sides answer at all: a missing key on
     # one side would make every request "differ" by a 401.  One message, exit status 6.
     from . import preflight
+
     for side, t, flag in (("candidate", cand, "--api-key-env"), ("reference", ref, "--against-api-key-env")):
         pre = preflight.run(t)
         if not pre.usable:
@@ -317,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
             print(pre.message(t), file=sys.stderr)
             return preflight.EXIT_UNUSABLE
     from .strategies import Profile
-    profile = Profile(model=cand.model, capabilities=cand.capabilities, max_tokens=BUDGETS[args.budget].max_tokens or 16)
+
+    profile = Profile(
+        model=cand.model, capabilities=cand.capabilities, max_tokens=BUDGETS[args.budget].max_tokens or 16
+    )
     requests = generate(profile, args.examples, args.seed)
     diffs = run(cand, ref, requests)
     print(render(diffs, cand, ref, len(requests), args.seed))

@@ -5,6 +5,7 @@ What it writes is a proposal: every capability is marked as detected, not declar
 because acceptance is not conformance; a certifying run should declare what the
 vendor claims, not what a probe happened to see.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,22 +31,61 @@ def _probe_bodies(model: str) -> dict[str, dict]:
         "streaming": probes.minimal(model, stream=True, **tiny),
         "stream_usage": probes.minimal(model, stream=True, stream_options={"include_usage": True}, **tiny),
         "tools": probes.tool(model, tool_choice="required", max_tokens=64),
-        "parallel_tools": probes.tool(model, tool_choice="required", tools=[probes.WEATHER_TOOL, probes.TIME_TOOL], max_tokens=96),
+        "parallel_tools": probes.tool(
+            model, tool_choice="required", tools=[probes.WEATHER_TOOL, probes.TIME_TOOL], max_tokens=96
+        ),
         "n": probes.minimal(model, n=2, **tiny),
         "logprobs": probes.minimal(model, logprobs=True, top_logprobs=2, **tiny),
-        "json_object": probes.with_messages(model, [{"role": "user", "content": "Answer in JSON."}],
-                                            response_format={"type": "json_object"}, max_tokens=16),
-        "json_schema": probes.with_messages(model, [{"role": "user", "content": "Answer in JSON."}], max_tokens=16,
-                                            response_format={"type": "json_schema", "json_schema": {
-                                                "name": "probe", "strict": True,
-                                                "schema": {"type": "object", "properties": {"a": {"type": "string"}},
-                                                           "required": ["a"], "additionalProperties": False}}}),
-        "vision": probes.with_messages(model, [{"role": "user", "content": [
-            {"type": "text", "text": "What colour?"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}]}], **tiny),
-        "audio": probes.with_messages(model, [{"role": "user", "content": [
-            {"type": "text", "text": "What is this?"},
-            {"type": "input_audio", "input_audio": {"data": wav, "format": "wav"}}]}], **tiny),
+        "json_object": probes.with_messages(
+            model,
+            [{"role": "user", "content": "Answer in JSON."}],
+            response_format={"type": "json_object"},
+            max_tokens=16,
+        ),
+        "json_schema": probes.with_messages(
+            model,
+            [{"role": "user", "content": "Answer in JSON."}],
+            max_tokens=16,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "probe",
+                    "strict": True,
+                    "schema": {
+                        "type": "object",
+                        "properties": {"a": {"type": "string"}},
+                        "required": ["a"],
+                        "additionalProperties": False,
+                    },
+                },
+            },
+        ),
+        "vision": probes.with_messages(
+            model,
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "What colour?"},
+                        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+                    ],
+                }
+            ],
+            **tiny,
+        ),
+        "audio": probes.with_messages(
+            model,
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "What is this?"},
+                        {"type": "input_audio", "input_audio": {"data": wav, "format": "wav"}},
+                    ],
+                }
+            ],
+            **tiny,
+        ),
     }
 
 
@@ -105,10 +145,12 @@ def main(argv: list[str]) -> int:
     entry = {"base_url": target.base_url, "model": ns.model, "capabilities": caps}
     if ns.api_key_env:
         entry["api_key"] = "${" + ns.api_key_env + "}"
-    text = (f"# Proposed by `chatconform discover` on {_dt.date.today()}: capabilities DETECTED by probes,\n"
-            "# not declared by the vendor. Review before using this entry for certification.\n"
-            + "".join(f"#   {k}: {v}\n" for k, v in evidence.items())
-            + yaml.safe_dump({"targets": {ns.name: entry}}, sort_keys=False))
+    text = (
+        f"# Proposed by `chatconform discover` on {_dt.date.today()}: capabilities DETECTED by probes,\n"
+        "# not declared by the vendor. Review before using this entry for certification.\n"
+        + "".join(f"#   {k}: {v}\n" for k, v in evidence.items())
+        + yaml.safe_dump({"targets": {ns.name: entry}}, sort_keys=False)
+    )
     if ns.output:
         pathlib.Path(ns.output).write_text(text, encoding="utf-8")
     else:

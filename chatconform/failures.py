@@ -6,19 +6,20 @@ block once per test: dozens of near-identical blocks.  Built from the tests' rec
 (results.py values), never from rendered text; the terminal (plugin/summary.py) renders
 the groups at the detail `--tb` asks for.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from . import rules as rules_mod
 
-SHOWN_TESTS = 5           # test names listed per group; the rest are counted
+SHOWN_TESTS = 5  # test names listed per group; the rest are counted
 
 
 @dataclass
 class Group:
     rule: str
-    disposition: str              # fail / warning / error (the suite could not judge)
+    disposition: str  # fail / warning / error (the suite could not judge)
     expected: str
     actual: str
     where: str = ""
@@ -39,16 +40,18 @@ def groups(tests: list[dict]) -> list[Group]:
                 if g is None:
                     ex = v.get("exchange")
                     evidence = t["exchanges"][ex] if isinstance(ex, int) and ex < len(t.get("exchanges", ())) else None
-                    g = out[key] = Group(v["rule"], "fail", v["expected"], v["actual"], v.get("where", ""),
-                                         evidence=evidence)
+                    g = out[key] = Group(
+                        v["rule"], "fail", v["expected"], v["actual"], v.get("where", ""), evidence=evidence
+                    )
                 if t["nodeid"] not in g.tests:
                     g.tests.append(t["nodeid"])
         elif t["outcome"] == "error":
             key = ("", "error", t.get("reason", ""))
             g = out.get(key)
             if g is None:
-                g = out[key] = Group("", "error", "a judgeable answer", t.get("reason", ""),
-                                     evidence=(t.get("exchanges") or [None])[-1])
+                g = out[key] = Group(
+                    "", "error", "a judgeable answer", t.get("reason", ""), evidence=(t.get("exchanges") or [None])[-1]
+                )
             g.tests.append(t["nodeid"])
     return sorted(out.values(), key=lambda g: (g.disposition != "fail", -len(g.tests), g.rule))
 
@@ -62,7 +65,7 @@ def lines(gs: list[Group], style: str = "auto") -> list[str]:
     out = []
     for g in gs:
         rule = cat.get(g.rule)
-        head = (f"{g.rule} {rule.level}: {rule.text}" if rule else f"{g.rule or 'ERROR'} (the suite could not judge)")
+        head = f"{g.rule} {rule.level}: {rule.text}" if rule else f"{g.rule or 'ERROR'} (the suite could not judge)"
         head = head if len(head) <= 200 else head[:199] + "…"
         n = len(g.tests)
         if style == "line":

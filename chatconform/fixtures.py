@@ -4,6 +4,7 @@ Suites load tools, JSON schemas and media from here and never by path of their o
 so the data directory can be moved (`CHATCONFORM_FIXTURES`) without touching a test.
 Every loader returns a fresh copy: a test may change what it gets.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,8 +16,7 @@ import pathlib
 
 from .paths import FIXTURES_DIR
 
-MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-        ".wav": "audio/wav", ".mp3": "audio/mpeg"}
+MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".wav": "audio/wav", ".mp3": "audio/mpeg"}
 
 
 def root() -> pathlib.Path:
@@ -64,8 +64,11 @@ def strict_compatible(s: dict) -> bool:
     def walk(node):
         nonlocal ok
         if isinstance(node, dict):
-            if node.get("type") == "object" or (isinstance(node.get("type"), list) and "object" in node["type"]) \
-                    or "properties" in node:
+            if (
+                node.get("type") == "object"
+                or (isinstance(node.get("type"), list) and "object" in node["type"])
+                or "properties" in node
+            ):
                 props = node.get("properties") or {}
                 if node.get("additionalProperties") is not False or set(node.get("required") or ()) != set(props):
                     ok = False

@@ -1,5 +1,6 @@
 """Per-test record of every exchange, of what the checks found in them, and of which
 rules they judged (a rule is passed only where a check judged it)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,9 +22,9 @@ class Recorder:
     violations: list[Violation] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     completion_tokens: int = 0
-    judged: dict[str, int] = field(default_factory=dict)      # rule -> exchanges that judged it
-    unjudged: dict[str, str] = field(default_factory=dict)    # rule -> why an exchange could not judge it
-    refused_premises: list[Violation] = field(default_factory=list)   # accept-intents the server refused
+    judged: dict[str, int] = field(default_factory=dict)  # rule -> exchanges that judged it
+    unjudged: dict[str, str] = field(default_factory=dict)  # rule -> why an exchange could not judge it
+    refused_premises: list[Violation] = field(default_factory=list)  # accept-intents the server refused
 
     def observe(self, ex: Exchange) -> None:
         """Called by the client for EVERY exchange, before the test sees it."""

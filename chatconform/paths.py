@@ -6,6 +6,7 @@ sit beside the engine package.  The distribution maps those folders into the pac
 chatconform carries them and works from any directory.  One function answers for both
 layouts; nothing else computes a data path.
 """
+
 from __future__ import annotations
 
 import os

@@ -7,11 +7,12 @@ servers for reasoning models refuse the deprecated `max_tokens`), `max_tokens` f
 target that declares `token_limit_field: max_tokens`.  Probes give it with `limit=N`;
 a test about one field in particular writes that field itself.
 """
+
 from __future__ import annotations
 
 import copy
 
-SHORT = 16          # enough for a few words; any check that needs a cut uses less
+SHORT = 16  # enough for a few words; any check that needs a cut uses less
 LIMIT_FIELDS = ("max_completion_tokens", "max_tokens")
 
 
@@ -73,15 +74,21 @@ WEATHER_TOOL = {
 
 TIME_TOOL = {
     "type": "function",
-    "function": {"name": "get_time", "description": "Get the current time in a city",
-                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+    "function": {
+        "name": "get_time",
+        "description": "Get the current time in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
 }
 
 
 def tool(model: str, tool_choice="required", tools=None, **extra) -> dict:
-    body = {"model": model,
-            "messages": [{"role": "user", "content": "What is the weather in Paris? Use the tool."}],
-            "tools": copy.deepcopy(tools or [WEATHER_TOOL]), "tool_choice": tool_choice}
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "What is the weather in Paris? Use the tool."}],
+        "tools": copy.deepcopy(tools or [WEATHER_TOOL]),
+        "tool_choice": tool_choice,
+    }
     return _with_limit(model, body, 128, extra)
 
 

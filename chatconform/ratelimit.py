@@ -8,6 +8,7 @@ Requests are spaced evenly (60/N seconds apart), so no 60-second window ever
 holds more than N.  A request reserves its slot under the lock and sleeps outside
 it, so waiting processes never hold the lock.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,19 +18,25 @@ import time
 
 from .sharedfile import state_dir, update
 
-MAX_QUEUE = 256              # more waiters than this at once means the clock jumped, not a queue
+MAX_QUEUE = 256  # more waiters than this at once means the clock jumped, not a queue
 
 
 class RateLimiter:
-    def __init__(self, key: str, requests_per_minute: float, directory: pathlib.Path | None = None,
-                 sleep=time.sleep, clock=time.time):
+    def __init__(
+        self,
+        key: str,
+        requests_per_minute: float,
+        directory: pathlib.Path | None = None,
+        sleep=time.sleep,
+        clock=time.time,
+    ):
         self.interval = 60.0 / float(requests_per_minute)
         # Keyed by target name and URL: every ad hoc target is named "adhoc".
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key.split("|")[0])[:40]
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
         self.path = (directory or state_dir()) / f"{safe}-{digest}.next"
         self._sleep, self._clock = sleep, clock
-        self.last_slot: float | None = None    # the start time reserved by the last acquire()
+        self.last_slot: float | None = None  # the start time reserved by the last acquire()
 
     def acquire(self) -> float:
         """Block until this request may start; returns the seconds waited."""
@@ -47,9 +54,9 @@ class RateLimiter:
             try:
                 nxt = float(raw.decode() or 0)
             except ValueError:
-                nxt = 0.0                      # a torn or foreign file: start afresh
+                nxt = 0.0  # a torn or foreign file: start afresh
             if nxt > now + MAX_QUEUE * self.interval + 60:
-                nxt = now                      # the wall clock went back: do not wait for ever
+                nxt = now  # the wall clock went back: do not wait for ever
             slot = max(now, nxt)
             times[:] = [now, slot]
             return repr(slot + self.interval).encode()

@@ -1,11 +1,20 @@
 """The one place that hides secrets from every output: terminal, reports, curl, logs."""
+
 from __future__ import annotations
 
 import re
 import threading
 
 MASK = "***REDACTED***"
-_SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie", "openai-api-key"}
+_SECRET_HEADERS = {
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "cookie",
+    "set-cookie",
+    "openai-api-key",
+}
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -42,7 +51,10 @@ def deep(value):
     if isinstance(value, str):
         return text(value)
     if isinstance(value, dict):
-        return {k: (MASK if isinstance(k, str) and k.lower() in _SECRET_HEADERS and v else deep(v)) for k, v in value.items()}
+        return {
+            k: (MASK if isinstance(k, str) and k.lower() in _SECRET_HEADERS and v else deep(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [deep(v) for v in value]
     return value

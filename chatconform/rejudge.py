@@ -11,6 +11,7 @@ intents were recorded, what only the intent judged.  The catalogue's current lev
 recorded level and the target's expectations decide each outcome again.  Prints what
 changed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,14 @@ def exchange_from(rec: dict) -> Exchange | None:
         req_json = json.loads(body) if body else None
     except ValueError:
         req_json = None
-    ex = Exchange(method=req.get("method", "POST"), url=req.get("url", ""), request_headers=req.get("headers") or {},
-                  request_body=body, request_json=req_json, label=rec.get("label", ""))
+    ex = Exchange(
+        method=req.get("method", "POST"),
+        url=req.get("url", ""),
+        request_headers=req.get("headers") or {},
+        request_body=body,
+        request_json=req_json,
+        label=rec.get("label", ""),
+    )
     intent = rec.get("intent")
     if isinstance(intent, dict) and intent.get("kind") in ("accept", "refuse") and intent.get("rule"):
         ex.intent = Intent(intent["kind"], intent["rule"], intent.get("param"))
@@ -51,7 +58,9 @@ def exchange_from(rec: dict) -> Exchange | None:
     ex.truncated = resp.get("cut_by_suite")
     ex.elapsed = resp.get("elapsed") or 0.0
     ex.at = resp.get("at")
-    if "text/event-stream" in ex.headers.get("content-type", "") or (ex.wants_stream and ex.status == 200 and "json" not in ex.headers.get("content-type", "")):
+    if "text/event-stream" in ex.headers.get("content-type", "") or (
+        ex.wants_stream and ex.status == 200 and "json" not in ex.headers.get("content-type", "")
+    ):
         ex.sse = SSEParser()
         ex.sse.feed(ex.body)
         if not ex.truncated:
@@ -79,23 +88,28 @@ def rejudge_test(test: dict, expectations, level: str, claims=lambda capability:
     judged: dict[str, int] = {}
     unjudged: dict[str, str] = {}
     refused: list[Violation] = []
-    spoken: dict[int, set[str]] = {}            # exchange -> rules the checks judged, skipped or broke on it
+    spoken: dict[int, set[str]] = {}  # exchange -> rules the checks judged, skipped or broke on it
     replayed: set[int] = set()
     for i, (rec, ex) in enumerate(zip(records, exchanges)):
         if (rec.get("response") or {}).get("body_truncated"):
-            continue                             # the stored body is cut: its recorded verdict stands
+            continue  # the stored body is cut: its recorded verdict stands
         if ex.status is None:
             continue
         found = checks.run(ex)
         if declared:
-            found.violations += extensions.response_violations(ex, declared)     # DIALECT-002, as the plugin does
+            found.violations += extensions.response_violations(ex, declared)  # DIALECT-002, as the plugin does
         replayed.add(i)
         violations.extend(found.violations)
         for rule in found.judged:
             judged[rule] = judged.get(rule, 0) + 1
         for rule, why in found.unjudged.items():
             unjudged.setdefault(rule, why)
-        spoken[i] = found.judged | set(found.unjudged) | {v.rule for v in found.violations} | ({extensions.RULE} if declared else set())
+        spoken[i] = (
+            found.judged
+            | set(found.unjudged)
+            | {v.rule for v in found.violations}
+            | ({extensions.RULE} if declared else set())
+        )
         if ex.intent is not None and ex.intent.kind == "accept":
             refused += [v for v in found.violations if v.rule in (ex.intent.rule, *PREMISE_RULES)]
     found_keys = {(v.rule, v.where, v.expected, id(v.exchange)) for v in violations}
@@ -105,11 +119,11 @@ def rejudge_test(test: dict, expectations, level: str, claims=lambda capability:
         ex = exchanges[idx] if isinstance(idx, int) and 0 <= idx < len(exchanges) else None
         if v.get("origin") == "check" and idx in replayed:
             if v["rule"] in relation_rules:
-                pass                             # a relation between exchanges: not replayed, stands
+                pass  # a relation between exchanges: not replayed, stands
             elif "intent" not in records[idx] and v["rule"] not in spoken[idx]:
-                pass                             # judged by the intent of an older record: stands
+                pass  # judged by the intent of an older record: stands
             else:
-                continue                         # the checks judged this exchange again
+                continue  # the checks judged this exchange again
         kept = Violation(v["rule"], v["expected"], v["actual"], v.get("where", ""), ex, origin=v.get("origin", "test"))
         if (kept.rule, kept.where, kept.expected, id(ex)) not in found_keys:
             violations.append(kept)
@@ -127,11 +141,25 @@ def rejudge_test(test: dict, expectations, level: str, claims=lambda capability:
         if rid not in said and r.get("outcome") == Outcome.PASS.value:
             judged.setdefault(rid, 1)
     error = test.get("reason") if test["outcome"] == "error" else None
-    verdict = judge(unique, exchanges, test["rules"], expectations, level, error=error,
-                    judged=judged, unjudged=unjudged, refused=refused)
+    verdict = judge(
+        unique,
+        exchanges,
+        test["rules"],
+        expectations,
+        level,
+        error=error,
+        judged=judged,
+        unjudged=unjudged,
+        refused=refused,
+    )
     for rid, r in recorded.items():
         now = verdict["rules"].get(rid)
-        if now and rid not in said and r.get("outcome") == Outcome.NOT_JUDGED.value and now["outcome"] == Outcome.NOT_EXERCISED.value:
+        if (
+            now
+            and rid not in said
+            and r.get("outcome") == Outcome.NOT_JUDGED.value
+            and now["outcome"] == Outcome.NOT_EXERCISED.value
+        ):
             verdict["rules"][rid] = dict(r)
     new = dict(test)
     new["outcome"] = verdict["outcome"]
@@ -142,12 +170,20 @@ def rejudge_test(test: dict, expectations, level: str, claims=lambda capability:
 
 
 def rejudge(data: dict) -> tuple[dict, list[tuple[str, str, str]]]:
-    exps = tuple(Expectation(e["rule"], e["reason"], e["link"], _dt.date.fromisoformat(e["expires"]), bool(e.get("intermittent")))
-                 for e in data["target"].get("expectations", []))
+    exps = tuple(
+        Expectation(
+            e["rule"], e["reason"], e["link"], _dt.date.fromisoformat(e["expires"]), bool(e.get("intermittent"))
+        )
+        for e in data["target"].get("expectations", [])
+    )
     claimed = set(data["target"].get("capabilities") or ())
     declared = (data["target"].get("extensions") or {}).get("response")
     new_tests = [rejudge_test(t, exps, data["level"], claimed.__contains__, declared) for t in data["tests"]]
-    changes = [(t["nodeid"], t["outcome"], n["outcome"]) for t, n in zip(data["tests"], new_tests) if t["outcome"] != n["outcome"]]
+    changes = [
+        (t["nodeid"], t["outcome"], n["outcome"])
+        for t, n in zip(data["tests"], new_tests)
+        if t["outcome"] != n["outcome"]
+    ]
     started = _dt.datetime.fromisoformat(data["started"])
     new = results.build(new_tests, data["target"], data["level"], started)
     new["rejudged_from"] = {"suite": data["suite"], "finished": data["finished"]}
@@ -168,7 +204,9 @@ def main(argv: list[str]) -> int:
         return 4
     new, changes = rejudge(data)
     old_rules = {rid: r["outcome"] for rid, r in data["rules"].items()}
-    rule_changes = [(rid, old_rules.get(rid), r["outcome"]) for rid, r in new["rules"].items() if old_rules.get(rid) != r["outcome"]]
+    rule_changes = [
+        (rid, old_rules.get(rid), r["outcome"]) for rid, r in new["rules"].items() if old_rules.get(rid) != r["outcome"]
+    ]
     if not changes and not rule_changes:
         print(f"rejudged {len(data['tests'])} tests: no change (verdict reproduced)")
     for nodeid, old, now in changes:

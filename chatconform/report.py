@@ -1,4 +1,5 @@
 """Renderings of violations and results for the terminal.  Values in, text out."""
+
 from __future__ import annotations
 
 from . import rules as rules_mod
@@ -17,7 +18,9 @@ def render_failure(violations, expected, today) -> str:
             lines.append(f"  at:       {v.where}")
         exp = expected.get(v.rule)
         if exp and exp.expired(today):
-            lines.append(f"  note:     a known deviation was declared until {exp.expires} ({exp.reason}); it has expired")
+            lines.append(
+                f"  note:     a known deviation was declared until {exp.expires} ({exp.reason}); it has expired"
+            )
         ex = v.exchange
         if ex is not None:
             body = ex.request_json if isinstance(ex.request_json, dict) else None
@@ -28,12 +31,13 @@ def render_failure(violations, expected, today) -> str:
             lines.append(f"  reproduce: {ex.curl()}")
         lines.append("")
     from . import redact
+
     return redact.text("\n".join(lines).rstrip())
 
 
 def body_excerpt(body: bytes, limit: int = 300) -> str:
     """What came back, on one line: the evidence an error-format failure is about."""
-    text = " ".join(body[:limit * 4].decode("utf-8", "replace").split())
+    text = " ".join(body[: limit * 4].decode("utf-8", "replace").split())
     more = f" …({len(body)} bytes)" if len(text) > limit or len(body) > limit * 4 else ""
     return text[:limit] + more
 
@@ -50,22 +54,34 @@ def summary_lines(data: dict) -> list[str]:
     for rid, r in data["rules"].items():
         a = areas.setdefault(r["area"], {})
         a[r["outcome"]] = a.get(r["outcome"], 0) + 1
-    cols = (("pass", ("pass",)), ("fail", ("fail",)), ("error", ("error",)), ("known dev.", ("known-deviation",)),
-            ("warning", ("warning",)), ("not judged", ("not-judged",)), ("not exerc.", ("not-exercised",)),
-            ("not claimed", ("not-claimed",)), ("n/a or off", ("not-applicable", "disabled", "skip")),
-            ("untested", ("untested",)))
+    cols = (
+        ("pass", ("pass",)),
+        ("fail", ("fail",)),
+        ("error", ("error",)),
+        ("known dev.", ("known-deviation",)),
+        ("warning", ("warning",)),
+        ("not judged", ("not-judged",)),
+        ("not exerc.", ("not-exercised",)),
+        ("not claimed", ("not-claimed",)),
+        ("n/a or off", ("not-applicable", "disabled", "skip")),
+        ("untested", ("untested",)),
+    )
     out.append("")
     out.append(f"{'rules by area':<14}" + "".join(f"{name:>12}" for name, _ in cols))
     for area, counts in areas.items():
         out.append(f"{area:<14}" + "".join(f"{sum(counts.get(k, 0) for k in keys):>12}" for _, keys in cols))
-    failing = [(rid, r) for rid, r in data["rules"].items() if r["outcome"] in ("fail", "warning", "known-deviation", "error")]
+    failing = [
+        (rid, r) for rid, r in data["rules"].items() if r["outcome"] in ("fail", "warning", "known-deviation", "error")
+    ]
     if failing:
         out.append("")
         out.append("rules not passing:")
         cat = rules_mod.catalogue()
         for rid, r in failing:
             text = cat[rid].text
-            out.append(f"  {r['outcome'].upper():<16} {rid:<11} {r['level']:<6} {text[:90]}{'…' if len(text) > 90 else ''}")
+            out.append(
+                f"  {r['outcome'].upper():<16} {rid:<11} {r['level']:<6} {text[:90]}{'…' if len(text) > 90 else ''}"
+            )
     out.append("")
     out.append("profiles (met = every MUST rule in it that could be exercised was judged and passed):")
     for name, p in data["profiles"].items():
@@ -82,8 +98,12 @@ def summary_lines(data: dict) -> list[str]:
     if exps:
         out.append("")
         out.append("declared deviations (targets.yaml expectations):")
-        advice = {"seen": "still occurs", "stale": "NO LONGER OCCURS: remove it (fails the run)",
-                  "expired": "EXPIRED: renew or fix (fails the run)", "unexercised": "not exercised in this run"}
+        advice = {
+            "seen": "still occurs",
+            "stale": "NO LONGER OCCURS: remove it (fails the run)",
+            "expired": "EXPIRED: renew or fix (fails the run)",
+            "unexercised": "not exercised in this run",
+        }
         for e in exps:
             out.append(f"  {e['rule']:<11} {advice[e['status']]:<44} {e['reason'][:60]}")
     out += run_lines(data.get("run") or {})
@@ -115,12 +135,18 @@ def run_lines(run: dict) -> list[str]:
     out = []
     limit = run.get("time_limit") or {}
     if limit.get("reached"):
-        out += ["", f"RUN STOPPED: {limit['why']}; {limit['not_judged']} test(s) not judged (error), the verdict "
-                    "above is the run's so far"]
+        out += [
+            "",
+            f"RUN STOPPED: {limit['why']}; {limit['not_judged']} test(s) not judged (error), the verdict "
+            "above is the run's so far",
+        ]
     breaker = run.get("breaker")
     if breaker:
-        out += ["", f"TARGET UNRESPONSIVE: {breaker['tripped']}; the tests after it were not judged (error).",
-                "  the requests that tripped it:"]
+        out += [
+            "",
+            f"TARGET UNRESPONSIVE: {breaker['tripped']}; the tests after it were not judged (error).",
+            "  the requests that tripped it:",
+        ]
         for i, e in enumerate(breaker.get("trail", []), 1):
             label = f" [{e['label']}]" if e.get("label") else ""
             out.append(f"  {i}. {e['method']} {e['url']}{label} after {e.get('elapsed', 0):g}s: {e['what'][:200]}")

@@ -1,4 +1,5 @@
 """results.json: the run as data (schemas/results.schema.json).  Reports render this."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -9,7 +10,7 @@ from . import __version__, redact, rules as rules_mod
 from .outcomes import RANK as rank
 from .client import Exchange
 
-BODY_CAP = 64 * 1024      # per body in results.json: evidence, not an archive
+BODY_CAP = 64 * 1024  # per body in results.json: evidence, not an archive
 
 
 def exchange_record(ex: Exchange) -> dict:
@@ -17,26 +18,44 @@ def exchange_record(ex: Exchange) -> dict:
     body = ex.request_body or b""
     return {
         "label": ex.label,
-        "request": {"method": ex.method, "url": redact.text(ex.url), "headers": redact.headers(ex.request_headers),
-                    "body": redact.text(body[:BODY_CAP].decode("utf-8", "replace")),
-                    "body_truncated": len(body) > BODY_CAP},
-        "response": None if ex.status is None else {
-            "status": ex.status, "headers": redact.headers(ex.headers),
+        "request": {
+            "method": ex.method,
+            "url": redact.text(ex.url),
+            "headers": redact.headers(ex.request_headers),
+            "body": redact.text(body[:BODY_CAP].decode("utf-8", "replace")),
+            "body_truncated": len(body) > BODY_CAP,
+        },
+        "response": None
+        if ex.status is None
+        else {
+            "status": ex.status,
+            "headers": redact.headers(ex.headers),
             "body": redact.text(ex.body[:BODY_CAP].decode("utf-8", "replace")),
-            "body_truncated": len(ex.body) > BODY_CAP, "cut_by_suite": ex.truncated,
-            "elapsed": round(ex.elapsed, 4), "at": round(ex.at, 3) if ex.at is not None else None},
+            "body_truncated": len(ex.body) > BODY_CAP,
+            "cut_by_suite": ex.truncated,
+            "elapsed": round(ex.elapsed, 4),
+            "at": round(ex.at, 3) if ex.at is not None else None,
+        },
         "transport_error": redact.text(ex.transport_error) if ex.transport_error else None,
         "curl": ex.curl(),
         # What the test declared about the request: rejudge needs it to judge the intent again.
-        "intent": None if ex.intent is None else {"kind": ex.intent.kind, "rule": ex.intent.rule, "param": ex.intent.param},
+        "intent": None
+        if ex.intent is None
+        else {"kind": ex.intent.kind, "rule": ex.intent.rule, "param": ex.intent.param},
     }
 
 
 def _commit() -> str | None:
     import pathlib
+
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=pathlib.Path(__file__).resolve().parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=pathlib.Path(__file__).resolve().parent,
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -48,15 +67,18 @@ class ResultsBook:
         self.level = level
         self.tests: list[dict] = []
         self.started = _dt.datetime.now(_dt.timezone.utc)
-        self.run_info: Any = None     # () -> dict: the run's bounds (plugin/guard.py record): preflight, time limit, breaker
+        self.run_info: Any = (
+            None  # () -> dict: the run's bounds (plugin/guard.py record): preflight, time limit, breaker
+        )
 
     def add(self, record: dict) -> None:
         # setup-phase records (skips) and call-phase records of the same test: keep the last.
         self.tests = [t for t in self.tests if t["nodeid"] != record["nodeid"]] + [record]
 
     def finish(self) -> dict:
-        return build(self.tests, self.target.redacted(), self.level, self.started,
-                     run=self.run_info() if self.run_info else None)
+        return build(
+            self.tests, self.target.redacted(), self.level, self.started, run=self.run_info() if self.run_info else None
+        )
 
 
 def rule_outcomes(tests: list[dict]) -> dict[str, dict]:
@@ -83,7 +105,7 @@ def rule_outcomes(tests: list[dict]) -> dict[str, dict]:
             if per_rule is not None and rid in per_rule:
                 worse(rid, per_rule[rid]["outcome"], per_rule[rid].get("reason", ""))
                 continue
-            o = t["outcome"]                 # a record without per-rule outcomes (setup skips, older files)
+            o = t["outcome"]  # a record without per-rule outcomes (setup skips, older files)
             if o in ("fail", "known-deviation"):
                 # The test failed, but perhaps for another rule: this rule passes
                 # unless a violation names it (handled below).
@@ -93,7 +115,9 @@ def rule_outcomes(tests: list[dict]) -> dict[str, dict]:
             rid = v["rule"]
             if rid in out:
                 out[rid]["violations"] += 1
-                worse(rid, {"fail": "fail", "warning": "warning", "known-deviation": "known-deviation"}[v["disposition"]])
+                worse(
+                    rid, {"fail": "fail", "warning": "warning", "known-deviation": "known-deviation"}[v["disposition"]]
+                )
     return out
 
 
@@ -116,8 +140,14 @@ def profile_verdicts(by_rule: dict[str, dict]) -> dict[str, dict]:
             verdict = "incomplete"
         else:
             verdict = "met"
-        verdicts[profile] = {"verdict": verdict, "must_rules": len(musts), "failed": failed,
-                             "not_run": not_run, "not_claimed": unclaimed, "not_exercised": unexercised}
+        verdicts[profile] = {
+            "verdict": verdict,
+            "must_rules": len(musts),
+            "failed": failed,
+            "not_run": not_run,
+            "not_claimed": unclaimed,
+            "not_exercised": unexercised,
+        }
     return verdicts
 
 
@@ -129,15 +159,16 @@ def expectation_status(tests: list[dict], target: dict, today=None) -> list[dict
     out = []
     for e in target.get("expectations", []):
         rid = e["rule"]
-        seen = any(v["rule"] == rid and v["disposition"] in ("known-deviation", "fail")
-                   for t in tests for v in t["violations"])
+        seen = any(
+            v["rule"] == rid and v["disposition"] in ("known-deviation", "fail") for t in tests for v in t["violations"]
+        )
         ran = any(rid in t["rules"] and t["outcome"] in ("pass", "known-deviation", "fail", "warning") for t in tests)
         if _dt.date.fromisoformat(e["expires"]) < today:
             status = "expired"
         elif seen:
             status = "seen"
         elif ran and e.get("intermittent"):
-            status = "unexercised"       # an intermittent deviation may just not have shown this time
+            status = "unexercised"  # an intermittent deviation may just not have shown this time
         elif ran:
             status = "stale"
         else:
@@ -161,12 +192,16 @@ def build(tests: list[dict], target: dict, level: str, started, run: dict | None
         "started": started.isoformat(timespec="seconds"),
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "counts": counts,
-        "spend": {"requests": sum(t.get("requests", 0) for t in tests),
-                  "completion_tokens": sum(t.get("completion_tokens", 0) for t in tests)},
+        "spend": {
+            "requests": sum(t.get("requests", 0) for t in tests),
+            "completion_tokens": sum(t.get("completion_tokens", 0) for t in tests),
+        },
         "profiles": profile_verdicts(by_rule),
         "expectations": expectation_status(tests, target),
-        "rules": {rid: {"level": cat[rid].level, "area": cat[rid].area, "profile": cat[rid].profile, **v}
-                  for rid, v in by_rule.items()},
+        "rules": {
+            rid: {"level": cat[rid].level, "area": cat[rid].area, "profile": cat[rid].profile, **v}
+            for rid, v in by_rule.items()
+        },
         "tests": sorted(tests, key=lambda t: t["nodeid"]),
         **({"run": redact.deep(run)} if run else {}),
     }

@@ -1,4 +1,5 @@
 """The rule catalogue: data in rules.yaml, indexed here. One source of truth for IDs."""
+
 from __future__ import annotations
 
 import functools
@@ -23,8 +24,8 @@ class Rule:
     citation: dict
     check: str = ""
     retired: bool = False
-    statuses: tuple[int, ...] = ()      # for a rule that says "refused with ...": the statuses it names
-    no_defect: str = ""                 # why no defect of a server can break this rule (lint: every rule has a defect or this)
+    statuses: tuple[int, ...] = ()  # for a rule that says "refused with ...": the statuses it names
+    no_defect: str = ""  # why no defect of a server can break this rule (lint: every rule has a defect or this)
 
     def __post_init__(self):
         object.__setattr__(self, "statuses", tuple(self.statuses or ()))

@@ -12,6 +12,7 @@ The deadline is a wall-clock time, so that the processes of one run (pytest-xdis
 workers) share it: the controller sets it once (plugin/guard.py) and the workers read it.
 Within a process it is kept as a monotonic time, immune to clock steps.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,7 @@ def start(max_time: float | None, source: str = "--max-time", deadline: float | 
     if max_time is None:
         return
     wall = deadline if deadline is not None else time.time() + float(max_time)
-    _state.update(max_time=float(max_time), source=source, wall=wall,
-                  mono=time.monotonic() + (wall - time.time()))
+    _state.update(max_time=float(max_time), source=source, wall=wall, mono=time.monotonic() + (wall - time.time()))
 
 
 def stop() -> None:

@@ -5,6 +5,7 @@ is not an `integer` and `true` is not a number, as typed clients see it (RESP-01
 Every error is attributed to a rule through the schema's `x-rule` /
 `x-rule-required` annotations (docs/DESIGN.md).
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,7 +26,6 @@ from .paths import SCHEMA_DIR, cache_dir
 from .sharedfile import write_atomic
 
 
-
 def _is_int(checker, value):
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -41,7 +41,7 @@ StrictValidator = validators.extend(Draft202012Validator, type_checker=_STRICT_T
 @dataclass
 class SchemaError:
     rule: str
-    pointer: str          # JSON pointer into the instance
+    pointer: str  # JSON pointer into the instance
     message: str
     value: Any
 
@@ -106,8 +106,8 @@ def attribute(root: dict, error: ValidationError) -> str:
             if isinstance(node, dict) and "x-rule" in node:
                 rule = node["x-rule"]
         if i == len(path) - 1 or not isinstance(node, (dict, list)):
-            break                                  # `key` is the failing keyword; `node` owns it
-        mapping = key in _MAPPING_KEYWORDS         # a name -> schema map is not itself a schema
+            break  # `key` is the failing keyword; `node` owns it
+        mapping = key in _MAPPING_KEYWORDS  # a name -> schema map is not itself a schema
         try:
             node = node[key]
         except (KeyError, IndexError, TypeError):
@@ -135,8 +135,16 @@ def _leaf(error: ValidationError) -> ValidationError:
 
 # 2019-09/2020-12 keywords fastjsonschema (drafts 4 to 7) does not know: it skips them
 # silently, so a schema using one would be validated as if the keyword were absent.
-_UNKNOWN_TO_FAST = ("dependentRequired", "prefixItems", "unevaluatedProperties", "unevaluatedItems",
-                    "minContains", "maxContains", "$dynamicRef", "$recursiveRef")
+_UNKNOWN_TO_FAST = (
+    "dependentRequired",
+    "prefixItems",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "minContains",
+    "maxContains",
+    "$dynamicRef",
+    "$recursiveRef",
+)
 
 
 def _for_fast(node: Any) -> Any:
@@ -178,10 +186,10 @@ def _fast(name: str):
     """
     try:
         import fastjsonschema
-        return _compiled(_for_fast(load(name)), fastjsonschema)
-    except Exception:          # not installed, a keyword it does not know, or a schema feature it rejects
-        return None
 
+        return _compiled(_for_fast(load(name)), fastjsonschema)
+    except Exception:  # not installed, a keyword it does not know, or a schema feature it rejects
+        return None
 
 
 def _compiled(schema: dict, fastjsonschema):
@@ -197,7 +205,7 @@ def _compiled(schema: dict, fastjsonschema):
     path = cache_dir() / f"fastjsonschema-{hashlib.sha256(text.encode()).hexdigest()[:32]}.marshal"
     try:
         scope, code = marshal.loads(path.read_bytes())
-    except Exception:          # noqa: BLE001 - absent, torn, or from another Python: regenerate
+    except Exception:  # noqa: BLE001 - absent, torn, or from another Python: regenerate
         scope = fastjsonschema.ref_resolver.RefResolver.from_schema(copy.deepcopy(schema), store={}).get_scope_name()
         code = compile(fastjsonschema.compile_to_code(copy.deepcopy(schema)), f"<fastjsonschema {scope}>", "exec")
         try:
@@ -206,7 +214,7 @@ def _compiled(schema: dict, fastjsonschema):
         except OSError:
             pass
     namespace: dict = {}
-    exec(code, namespace)      # noqa: S102 - code fastjsonschema generated from our own schema
+    exec(code, namespace)  # noqa: S102 - code fastjsonschema generated from our own schema
     return namespace[scope]
 
 
@@ -239,7 +247,7 @@ def _strict_floats(value: Any) -> Any:
             nv = _strict_floats(v)
             if nv is not v:
                 if changed is None:
-                    changed = t(value)              # a shallow copy, made once
+                    changed = t(value)  # a shallow copy, made once
                 changed[k] = nv
     return value if changed is None else changed
 
@@ -328,7 +336,7 @@ def rules_of(name: str) -> tuple[str, ...]:
 
 def _present(value: Any, path: tuple[str, ...]) -> bool:
     if not path:
-        return value is not None        # a null exercises no shape (logprobs: null, usage: null)
+        return value is not None  # a null exercises no shape (logprobs: null, usage: null)
     head, rest = path[0], path[1:]
     if head == "#":
         return isinstance(value, list) and any(_present(v, rest) for v in value)

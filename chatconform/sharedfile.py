@@ -3,6 +3,7 @@ read, changed and written back atomically under `fcntl.flock`, so concurrent
 processes and threads never lose an update.  Used by the rate limit (the next free
 slot) and the budget ledger (what the run has spent); `write_atomic` for files written
 whole (caches, the drawn examples)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,10 +15,10 @@ from typing import Callable
 
 try:
     import fcntl
-except ImportError:          # not POSIX: the state then holds within one process only
+except ImportError:  # not POSIX: the state then holds within one process only
     fcntl = None
 
-_THREADS = threading.Lock()   # stands in for flock where fcntl is missing
+_THREADS = threading.Lock()  # stands in for flock where fcntl is missing
 
 
 def write_atomic(path: pathlib.Path, data: bytes) -> None:
@@ -30,7 +31,9 @@ def write_atomic(path: pathlib.Path, data: bytes) -> None:
 
 def state_dir() -> pathlib.Path:
     # Per user, so two users on one host neither share nor fight over the files.
-    base = os.environ.get("CHATCONFORM_RATELIMIT_DIR") or os.path.join(tempfile.gettempdir(), f"chatconform-ratelimit-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
+    base = os.environ.get("CHATCONFORM_RATELIMIT_DIR") or os.path.join(
+        tempfile.gettempdir(), f"chatconform-ratelimit-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    )
     path = pathlib.Path(base)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path

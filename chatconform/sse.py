@@ -5,6 +5,7 @@ lines, `event:`/`id:`/`retry:` fields, a leading BOM, `data:` with or without th
 space) and names every framing fault a Chat Completions client trips over instead of
 silently repairing it.  Incremental: `feed()` bytes as they arrive, `close()` at EOF.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -18,16 +19,16 @@ _EOL = re.compile(r"\r\n|\r|\n")
 
 # Fault kinds and the rule each one breaks (the checks translate kinds to Violations).
 FAULT_RULES = {
-    "unterminated-event": "STREAM-002",     # event not ended by a blank line (EOF reached first)
-    "merged-events": "STREAM-002",          # several JSON data lines in one event: a blank line is missing
-    "no-space-after-colon": "STREAM-003",   # `data:{...}` — legal SSE, breaks startswith("data: ") clients
-    "multi-line-data": "STREAM-003",        # one event split over several data lines
-    "non-json-data": "STREAM-001",          # data that is neither JSON nor [DONE]
-    "not-an-object": "STREAM-001",          # JSON data that is not an object
-    "data-after-done": "STREAM-016",        # anything after data: [DONE]
-    "no-done": "STREAM-016",                # stream ended without data: [DONE]
-    "invalid-utf8": "HTTP-004",             # SSE streams are UTF-8 by definition
-    "empty-stream": "STREAM-001",           # 200 with no event at all
+    "unterminated-event": "STREAM-002",  # event not ended by a blank line (EOF reached first)
+    "merged-events": "STREAM-002",  # several JSON data lines in one event: a blank line is missing
+    "no-space-after-colon": "STREAM-003",  # `data:{...}` — legal SSE, breaks startswith("data: ") clients
+    "multi-line-data": "STREAM-003",  # one event split over several data lines
+    "non-json-data": "STREAM-001",  # data that is neither JSON nor [DONE]
+    "not-an-object": "STREAM-001",  # JSON data that is not an object
+    "data-after-done": "STREAM-016",  # anything after data: [DONE]
+    "no-done": "STREAM-016",  # stream ended without data: [DONE]
+    "invalid-utf8": "HTTP-004",  # SSE streams are UTF-8 by definition
+    "empty-stream": "STREAM-001",  # 200 with no event at all
 }
 
 
@@ -35,11 +36,11 @@ FAULT_RULES = {
 class Event:
     data: str
     event: str | None
-    line: int                      # line number (1-based) of the first field of the event
+    line: int  # line number (1-based) of the first field of the event
     data_lines: int
     json: Any = None
     is_done: bool = False
-    arrival: float = 0.0           # seconds since the request started (set by the client)
+    arrival: float = 0.0  # seconds since the request started (set by the client)
 
 
 @dataclass
@@ -91,7 +92,9 @@ class SSEParser:
             self._line(rest, 0.0)
         if self._has_fields:
             what = DONE if self._data and self._data[0] == DONE else "an event"
-            self._fault("unterminated-event", f"{what} at line {self._event_line} is not followed by a blank line before EOF")
+            self._fault(
+                "unterminated-event", f"{what} at line {self._event_line} is not followed by a blank line before EOF"
+            )
             # Judge the data anyway, so one framing fault does not hide the content's faults.
             self._dispatch(0.0, terminated=False)
         if not self.events and not self.faults:
@@ -109,7 +112,7 @@ class SSEParser:
                 text = text[1:]
             self._first = False
         if self._pending_cr and text.startswith("\n"):
-            text = text[1:]                       # the LF of a CRLF split across reads
+            text = text[1:]  # the LF of a CRLF split across reads
         self._pending_cr = False
         # Lines end at CRLF, LF or CR (the SSE standard).  One pass with an index: slicing
         # the buffer after every line, or searching it whole for "\r", made a body that
@@ -120,10 +123,10 @@ class SSEParser:
         before = len(self.events)
         pos = 0
         for m in _EOL.finditer(buf, start):
-            line = buf[pos:m.start()]
+            line = buf[pos : m.start()]
             pos = m.end()
             if pos == len(buf) and m.group() == "\r":
-                self._pending_cr = True               # its LF may come with the next read
+                self._pending_cr = True  # its LF may come with the next read
             self._line(line, now)
         self._buf = buf[pos:]
         return self.events[before:]
@@ -135,7 +138,7 @@ class SSEParser:
                 self._dispatch(now, terminated=True)
             return
         if line.startswith(":"):
-            return                                  # comment (keep-alive)
+            return  # comment (keep-alive)
         name, sep, value = line.partition(":")
         if sep and value.startswith(" "):
             value = value[1:]
@@ -155,7 +158,7 @@ class SSEParser:
         self._data, self._has_fields = [], False
         event_name, self._event = self._event, None
         if not data_lines:
-            return                                   # an event with no data is not dispatched
+            return  # an event with no data is not dispatched
         data = "\n".join(data_lines)
         ev = Event(data=data, event=event_name, line=self._event_line, data_lines=len(data_lines), arrival=now)
         if self.done:
@@ -174,7 +177,9 @@ class SSEParser:
             if parsed_lines or DONE in data_lines:
                 # Each line is a JSON document of its own: the server forgot the blank
                 # line between events, and a standard client merges them into garbage.
-                self._fault("merged-events", f"line {ev.line}: {len(data_lines)} data lines in one event, each a separate chunk")
+                self._fault(
+                    "merged-events", f"line {ev.line}: {len(data_lines)} data lines in one event, each a separate chunk"
+                )
                 for piece in data_lines:
                     self._emit(Event(data=piece, event=event_name, line=ev.line, data_lines=1, arrival=now))
                 return

@@ -4,6 +4,7 @@ Every fault in the file becomes one UsageError naming the file and the field; th
 plugin turns it into exit status 4 with no traceback.  Secrets are read from the
 environment here and nowhere else, and registered with redact at once.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -21,8 +22,19 @@ from . import redact, yamlio
 from .paths import SCHEMA_DIR
 from .violations import UsageError
 
-CAPABILITIES = ("streaming", "stream_usage", "tools", "parallel_tools", "vision", "audio",
-                "json_object", "json_schema", "logprobs", "n", "auth")
+CAPABILITIES = (
+    "streaming",
+    "stream_usage",
+    "tools",
+    "parallel_tools",
+    "vision",
+    "audio",
+    "json_object",
+    "json_schema",
+    "logprobs",
+    "n",
+    "auth",
+)
 DEFAULT_TIMEOUTS = {"connect": 5.0, "read": 30.0, "total": 120.0}
 # An ad hoc target (--base-url) is one nobody has described yet: it gets timeouts that
 # judge a dead or hostile server quickly and still wait for a slow one.  The suite asks
@@ -32,10 +44,10 @@ DEFAULT_TIMEOUTS = {"connect": 5.0, "read": 30.0, "total": 120.0}
 # headers, drips or streams forever is judged in about 30-35 s (preflight.py); the
 # README's "Timeouts" says how to give a slower server more.
 ADHOC_TIMEOUTS = {"connect": 5.0, "read": 30.0, "total": 60.0}
-ADHOC_MAX_TIME = 1800.0      # seconds a whole run against an ad hoc target may take (--max-time)
+ADHOC_MAX_TIME = 1800.0  # seconds a whole run against an ad hoc target may take (--max-time)
 DEFAULT_LIMITS = {"max_body_bytes": 8 * 1024 * 1024, "max_events": 20000}
 DEFAULT_RETRIES = {"max": 2, "max_wait": 5.0}
-DEFAULT_CONCURRENCY = 8      # requests in flight at once against a server (rate_limit.concurrency): xdist workers
+DEFAULT_CONCURRENCY = 8  # requests in flight at once against a server (rate_limit.concurrency): xdist workers
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -45,7 +57,7 @@ class Expectation:
     reason: str
     link: str
     expires: _dt.date
-    intermittent: bool = False      # seen in some runs only: not seeing it is no evidence of a fix
+    intermittent: bool = False  # seen in some runs only: not seeing it is no evidence of a fix
 
     def expired(self, today: _dt.date | None = None) -> bool:
         return (today or _dt.date.today()) > self.expires
@@ -63,15 +75,17 @@ class Target:
     timeouts: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
     limits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     retries: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RETRIES))
-    rate_limit: dict[str, float] = field(default_factory=dict)     # {requests_per_minute: N, concurrency: K}, see ratelimit.py
-    budget: dict[str, int] = field(default_factory=dict)           # {requests: N, output_tokens: M} per run
+    rate_limit: dict[str, float] = field(
+        default_factory=dict
+    )  # {requests_per_minute: N, concurrency: K}, see ratelimit.py
+    budget: dict[str, int] = field(default_factory=dict)  # {requests: N, output_tokens: M} per run
     expectations: tuple[Expectation, ...] = ()
-    embedded: str | None = None          # "reference": the suite starts the server itself
+    embedded: str | None = None  # "reference": the suite starts the server itself
     allow_remote_images: bool = False
     source: str = "command line"
     # Vendor dialects (dialects.yaml, suites/test_extensions.py): see _dialect_keys.
-    dialect: str | None = None           # with embedded: reference, the vendor the reference plays
-    extensions: dict = field(default_factory=dict)      # {request: {param: schema}, response: {pointer: schema}}
+    dialect: str | None = None  # with embedded: reference, the vendor the reference plays
+    extensions: dict = field(default_factory=dict)  # {request: {param: schema}, response: {pointer: schema}}
     gated: dict[str, str] = field(default_factory=dict)  # capability -> why this key lacks it
     # What the target declares it does NOT have (`lacks`, --lacks): distinct from not
     # claiming, which says nothing.  Only a declared lack makes "refuse what you lack"
@@ -81,8 +95,8 @@ class Target:
     # from the environment like api_key; None: AUTH-006 is not exercised.
     restricted_key: str | None = field(default=None, repr=False)
     restricted_key_env: str | None = None
-    ca_bundle: str | None = None         # PEM file of the CAs to trust for https (else SSL_CERT_FILE, else certifi)
-    max_time: float | None = None        # seconds the whole run may take (runclock.py); None: no limit
+    ca_bundle: str | None = None  # PEM file of the CAs to trust for https (else SSL_CERT_FILE, else certifi)
+    max_time: float | None = None  # seconds the whole run may take (runclock.py); None: no limit
     # Which token-limit field the target takes (probes.py sends it): as configured
     # (token_limit_field, --token-limit-field), else found by the preflight (preflight.py),
     # else None, read as "max_completion_tokens".
@@ -102,6 +116,7 @@ class Target:
             return self.restricted_key
         if self.embedded == "reference" and self.api_key:
             from .reference.auth import restricted_key_for
+
             key = restricted_key_for(self.api_key)
             redact.register(key)
             return key
@@ -116,6 +131,7 @@ class Target:
             return int(self.rate_limit["concurrency"])
         if self.embedded:
             import os
+
             return max(1, min(os.cpu_count() or 1, 4))
         return DEFAULT_CONCURRENCY
 
@@ -126,17 +142,38 @@ class Target:
     def redacted(self) -> dict:
         """The effective configuration, safe to print or store."""
         return {
-            "name": self.name, "base_url": self.base_url, "model": self.model,
+            "name": self.name,
+            "base_url": self.base_url,
+            "model": self.model,
             "capabilities": sorted(self.capabilities),
             "api_key": (f"${{{self.api_key_env}}}" if self.api_key_env else "(set)") if self.api_key else None,
-            "headers": redact.headers(self.headers), "timeouts": self.timeouts, "limits": self.limits,
-            "retries": self.retries, "rate_limit": self.rate_limit, "budget": self.budget, "embedded": self.embedded,
-            "dialect": self.dialect, "extensions": self.extensions, "gated": self.gated,
+            "headers": redact.headers(self.headers),
+            "timeouts": self.timeouts,
+            "limits": self.limits,
+            "retries": self.retries,
+            "rate_limit": self.rate_limit,
+            "budget": self.budget,
+            "embedded": self.embedded,
+            "dialect": self.dialect,
+            "extensions": self.extensions,
+            "gated": self.gated,
             "lacks": sorted(self.lacking),
-            "restricted_key": (f"${{{self.restricted_key_env}}}" if self.restricted_key_env else "(set)") if self.restricted_key else None,
-            "ca_bundle": self.ca_bundle, "max_time": self.max_time, "token_field": self.token_field,
-            "expectations": [{"rule": e.rule, "reason": e.reason, "link": e.link, "expires": e.expires.isoformat(),
-                              "intermittent": e.intermittent} for e in self.expectations],
+            "restricted_key": (f"${{{self.restricted_key_env}}}" if self.restricted_key_env else "(set)")
+            if self.restricted_key
+            else None,
+            "ca_bundle": self.ca_bundle,
+            "max_time": self.max_time,
+            "token_field": self.token_field,
+            "expectations": [
+                {
+                    "rule": e.rule,
+                    "reason": e.reason,
+                    "link": e.link,
+                    "expires": e.expires.isoformat(),
+                    "intermittent": e.intermittent,
+                }
+                for e in self.expectations
+            ],
         }
 
 
@@ -149,7 +186,9 @@ def parse_capabilities(value: Any, where: str) -> frozenset[str]:
         raise UsageError(f"{where}: capabilities must be 'all' or a list of {', '.join(CAPABILITIES)}")
     unknown = [v for v in value if v not in CAPABILITIES]
     if unknown:
-        raise UsageError(f"{where}: unknown capability {', '.join(map(str, unknown))} (known: {', '.join(CAPABILITIES)}, or 'all')")
+        raise UsageError(
+            f"{where}: unknown capability {', '.join(map(str, unknown))} (known: {', '.join(CAPABILITIES)}, or 'all')"
+        )
     return frozenset(value)
 
 
@@ -163,8 +202,10 @@ def parse_lacks(value: Any, claimed: frozenset[str], where: str) -> frozenset[st
     lacking = parse_capabilities(value, where)
     both = sorted(lacking & claimed)
     if both:
-        raise UsageError(f"{where}: {', '.join(both)} also claimed in capabilities "
-                         "(a capability is either claimed or lacked, not both)")
+        raise UsageError(
+            f"{where}: {', '.join(both)} also claimed in capabilities "
+            "(a capability is either claimed or lacked, not both)"
+        )
     return lacking
 
 
@@ -196,6 +237,7 @@ def _expand(value: Any, where: str, path: str) -> Any:
 
 def _schema() -> dict:
     import json
+
     return json.loads((SCHEMA_DIR / "targets.schema.json").read_text(encoding="utf-8"))
 
 
@@ -237,8 +279,10 @@ def _friendly(e) -> str:
     if any(_SECRET_FIELD.search(str(part)) for part in e.absolute_path):
         # The value may be a key: name the field and the fix, never the value.
         if e.validator == "pattern" and str(e.absolute_path[-1]).endswith("key"):
-            return ("must name an environment variable as ${VAR} (e.g. ${MY_SERVER_KEY}), never hold the key "
-                    "itself: put the key in that variable (the value given is not shown)")
+            return (
+                "must name an environment variable as ${VAR} (e.g. ${MY_SERVER_KEY}), never hold the key "
+                "itself: put the key in that variable (the value given is not shown)"
+            )
         return f"fails the schema's {e.validator!r} check (the value is not shown: it may be a secret)"
     if e.validator == "additionalProperties":
         extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
@@ -271,10 +315,18 @@ def from_entry(name: str, entry: dict, source: str) -> Target:
     exps = []
     for i, e in enumerate(entry.get("expectations") or []):
         from . import rules
+
         if e["rule"] not in rules.catalogue():
             raise UsageError(f"{where}.expectations[{i}].rule: unknown rule id {e['rule']!r}")
-        exps.append(Expectation(rule=e["rule"], reason=e["reason"], link=e["link"], expires=_date(e["expires"], f"{where}.expectations[{i}].expires"),
-                                intermittent=bool(e.get("intermittent", False))))
+        exps.append(
+            Expectation(
+                rule=e["rule"],
+                reason=e["reason"],
+                link=e["link"],
+                expires=_date(e["expires"], f"{where}.expectations[{i}].expires"),
+                intermittent=bool(e.get("intermittent", False)),
+            )
+        )
     embedded = entry.get("embedded")
     base = entry.get("base_url")
     if not embedded:
@@ -283,17 +335,25 @@ def from_entry(name: str, entry: dict, source: str) -> Target:
         base = check_base_url(base, f"{where}.base_url")
     capabilities = parse_capabilities(entry.get("capabilities", []), f"{where}.capabilities")
     return Target(
-        name=name, base_url=base or "", model=entry["model"], capabilities=capabilities,
+        name=name,
+        base_url=base or "",
+        model=entry["model"],
+        capabilities=capabilities,
         lacking=parse_lacks(entry.get("lacks"), capabilities, f"{where}.lacks"),
-        restricted_key=restricted_key, restricted_key_env=restricted_env,
-        api_key=api_key, api_key_env=key_env, headers=headers,
+        restricted_key=restricted_key,
+        restricted_key_env=restricted_env,
+        api_key=api_key,
+        api_key_env=key_env,
+        headers=headers,
         timeouts={**DEFAULT_TIMEOUTS, **(entry.get("timeouts") or {})},
         limits={**DEFAULT_LIMITS, **(entry.get("limits") or {})},
         retries={**DEFAULT_RETRIES, **(entry.get("retries") or {})},
         rate_limit=dict(entry.get("rate_limit") or {}),
         budget=dict(entry.get("budget") or {}),
-        expectations=tuple(exps), embedded=embedded,
-        allow_remote_images=bool(entry.get("allow_remote_images", False)), source=source,
+        expectations=tuple(exps),
+        embedded=embedded,
+        allow_remote_images=bool(entry.get("allow_remote_images", False)),
+        source=source,
         token_field=entry.get("token_limit_field"),
         ca_bundle=_ca_bundle(entry.get("ca_bundle"), source, f"{where}.ca_bundle"),
         max_time=float(entry["max_time"]) if entry.get("max_time") is not None else None,
@@ -306,8 +366,11 @@ def _dialect_keys(entry: dict, where: str) -> dict:
     dialect = entry.get("dialect")
     if dialect is not None:
         from .reference.dialects import DIALECTS
+
         if entry.get("embedded") != "reference":
-            raise UsageError(f"{where}.dialect: goes with embedded: reference (it says how the embedded server behaves)")
+            raise UsageError(
+                f"{where}.dialect: goes with embedded: reference (it says how the embedded server behaves)"
+            )
         if dialect not in DIALECTS:
             raise UsageError(f"{where}.dialect: unknown dialect {dialect!r} (known: {', '.join(DIALECTS)})")
     ext = entry.get("extensions") or {}
@@ -316,12 +379,16 @@ def _dialect_keys(entry: dict, where: str) -> dict:
             try:
                 Draft202012Validator.check_schema(schema)
             except Exception as exc:  # jsonschema.SchemaError: say where, not a traceback
-                raise UsageError(f"{where}.extensions.{kind}.{name}: not a valid JSON Schema: {getattr(exc, 'message', exc)}") from None
+                raise UsageError(
+                    f"{where}.extensions.{kind}.{name}: not a valid JSON Schema: {getattr(exc, 'message', exc)}"
+                ) from None
     gated = dict(entry.get("gated") or {})
     claimed = parse_capabilities(entry.get("capabilities", []), f"{where}.capabilities")
     both = sorted(set(gated) & claimed)
     if both:
-        raise UsageError(f"{where}.gated: {', '.join(both)} also claimed in capabilities (a gated capability is one the key lacks)")
+        raise UsageError(
+            f"{where}.gated: {', '.join(both)} also claimed in capabilities (a gated capability is one the key lacks)"
+        )
     return {"dialect": dialect, "extensions": ext, "gated": gated}
 
 
@@ -350,8 +417,10 @@ def _date(value: Any, where: str) -> _dt.date:
 # chatconform run from any directory); a file may still define its own `reference`.
 BUILTIN_REFERENCE = {
     "description": "the conformant server shipped in the package, started by the suite on 127.0.0.1",
-    "embedded": "reference", "model": "chatconform-reference", "capabilities": "all",
-    "allow_remote_images": True,       # the reference accepts http(s) image URLs without fetching them
+    "embedded": "reference",
+    "model": "chatconform-reference",
+    "capabilities": "all",
+    "allow_remote_images": True,  # the reference accepts http(s) image URLs without fetching them
 }
 
 
@@ -368,8 +437,9 @@ def resolve(name: str, path: str | os.PathLike) -> Target:
     return from_entry(name, entries[name], str(path))
 
 
-def adhoc(base_url: str, model: str | None, api_key_env: str | None, capabilities: str | None,
-          lacks: str | None = None) -> Target:
+def adhoc(
+    base_url: str, model: str | None, api_key_env: str | None, capabilities: str | None, lacks: str | None = None
+) -> Target:
     where = "--base-url"
     if not model:
         raise UsageError("--base-url needs --model MODEL as well")
@@ -383,13 +453,27 @@ def adhoc(base_url: str, model: str | None, api_key_env: str | None, capabilitie
     lacking = parse_lacks(lacks, caps, "--lacks")
     url = check_base_url(base_url, where)
     # Named by where it listens, so side-by-side reports of several ad hoc runs stay apart.
-    return Target(name=urlsplit(url).netloc or "adhoc", base_url=url, model=model, capabilities=caps,
-                  api_key=key, api_key_env=api_key_env, timeouts=dict(ADHOC_TIMEOUTS), max_time=ADHOC_MAX_TIME,
-                  lacking=lacking)
+    return Target(
+        name=urlsplit(url).netloc or "adhoc",
+        base_url=url,
+        model=model,
+        capabilities=caps,
+        api_key=key,
+        api_key_env=api_key_env,
+        timeouts=dict(ADHOC_TIMEOUTS),
+        max_time=ADHOC_MAX_TIME,
+        lacking=lacking,
+    )
 
 
-def override(target: Target, *, read: float | None = None, connect: float | None = None,
-             ca_bundle: str | None = None, max_time: float | None = None) -> Target:
+def override(
+    target: Target,
+    *,
+    read: float | None = None,
+    connect: float | None = None,
+    ca_bundle: str | None = None,
+    max_time: float | None = None,
+) -> Target:
     """Command-line settings over the target's own (--timeout, --connect-timeout,
     --ca-bundle, --max-time).  --timeout is the read timeout; a whole answer may then
     take twice that (timeouts.total), or the target's own total if that is longer."""

@@ -1,4 +1,5 @@
 """From violations to a test's outcome: one pure function, used by the plugin and by rejudge."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -47,16 +48,28 @@ def rule_outcomes(cited, dispositions, judged, unjudged, refused, error: str | N
             out[rid] = {"outcome": Outcome.ERROR.value, "reason": redact.text(error)}
         elif refused:
             v = refused[0]
-            out[rid] = {"outcome": Outcome.NOT_JUDGED.value,
-                        "reason": redact.text(f"the request it needed was refused ({v.rule}: {v.actual})")}
+            out[rid] = {
+                "outcome": Outcome.NOT_JUDGED.value,
+                "reason": redact.text(f"the request it needed was refused ({v.rule}: {v.actual})"),
+            }
         else:
             why = unjudged.get(rid) or "nothing this test provoked exercised the rule"
             out[rid] = {"outcome": Outcome.NOT_EXERCISED.value, "reason": redact.text(why)}
     return out
 
 
-def judge(violations, exchanges, cited, expectations, level: str, error: str | None = None,
-          today: _dt.date | None = None, judged=None, unjudged=None, refused=()) -> dict:
+def judge(
+    violations,
+    exchanges,
+    cited,
+    expectations,
+    level: str,
+    error: str | None = None,
+    today: _dt.date | None = None,
+    judged=None,
+    unjudged=None,
+    refused=(),
+) -> dict:
     """Sort violations into fail / warning / known deviation and decide the outcome.
 
     `error` is set when the test could not finish for a reason that says nothing about
@@ -82,10 +95,18 @@ def judge(violations, exchanges, cited, expectations, level: str, error: str | N
         else:
             disp = "fail"
             failing.append(v)
-        dispositions.append({
-            "rule": v.rule, "level": rule_level, "expected": redact.text(v.expected), "actual": redact.text(v.actual),
-            "where": v.where, "disposition": disp, "origin": v.origin,
-            "exchange": next((i for i, ex in enumerate(exchanges) if ex is v.exchange), None)})
+        dispositions.append(
+            {
+                "rule": v.rule,
+                "level": rule_level,
+                "expected": redact.text(v.expected),
+                "actual": redact.text(v.actual),
+                "where": v.where,
+                "disposition": disp,
+                "origin": v.origin,
+                "exchange": next((i for i, ex in enumerate(exchanges) if ex is v.exchange), None),
+            }
+        )
     out = {"violations": dispositions}
     if judged is not None:
         out["rules"] = rule_outcomes(cited, dispositions, judged, unjudged or {}, list(refused), error)
@@ -103,14 +124,23 @@ def judge(violations, exchanges, cited, expectations, level: str, error: str | N
     # Whether each declared deviation still occurs is judged over the whole run
     # (results.expectation_status): a deviation may show in one test of many.
     if known and any(v.rule in cited for v in known):
-        reasons = "; ".join(sorted({f"{v.rule}: {expected[v.rule].reason} ({expected[v.rule].link}, until {expected[v.rule].expires})"
-                                    for v in known}))
+        reasons = "; ".join(
+            sorted(
+                {
+                    f"{v.rule}: {expected[v.rule].reason} ({expected[v.rule].link}, until {expected[v.rule].expires})"
+                    for v in known
+                }
+            )
+        )
         out.update(outcome="known-deviation", reason=f"known deviation {reasons}")
         return out
     if warnings:
         out["outcome"] = "warning"
-    elif judged is not None and cited and all(r["outcome"] in (Outcome.NOT_EXERCISED, Outcome.NOT_JUDGED)
-                                              for r in out["rules"].values()):
+    elif (
+        judged is not None
+        and cited
+        and all(r["outcome"] in (Outcome.NOT_EXERCISED, Outcome.NOT_JUDGED) for r in out["rules"].values())
+    ):
         out["outcome"] = Outcome.NOT_EXERCISED.value
         out["reason"] = "; ".join(f"{rid}: {r['reason']}" for rid, r in out["rules"].items())
     else:

@@ -2,6 +2,7 @@
 
 Reporters render these fields; nothing downstream parses a message string.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,15 +16,16 @@ class Violation(AssertionError):
     rule: str
     expected: str
     actual: str
-    where: str = ""          # JSON pointer or place in the exchange ("/choices/0/finish_reason")
+    where: str = ""  # JSON pointer or place in the exchange ("/choices/0/finish_reason")
     exchange: Any = field(default=None, repr=False, compare=False)  # the Exchange it was seen in
-    origin: str = field(default="test", compare=False)             # "check" (observer) or "test" (the test body)
+    origin: str = field(default="test", compare=False)  # "check" (observer) or "test" (the test body)
 
     def __post_init__(self) -> None:
         AssertionError.__init__(self, self.headline())
 
     def headline(self) -> str:
-        from . import redact   # a second line of defence: no secret in any message
+        from . import redact  # a second line of defence: no secret in any message
+
         at = f" at {self.where}" if self.where else ""
         return redact.text(f"{self.rule}{at}: expected {self.expected}; got {self.actual}")
 
@@ -64,7 +66,7 @@ class Intent:
     statuses the catalogue names for the rule), with the error naming `param` if given.
     The registered checks (checks/intent.py) judge both."""
 
-    kind: str                      # "accept" or "refuse"
+    kind: str  # "accept" or "refuse"
     rule: str
     param: str | None = None
 

@@ -13,6 +13,7 @@ all of them, and the server is stopped again by its stop script (which signals o
 the process group it started).  Nothing here is part of `pytest tests`: the servers
 take minutes to install (see the realtargets README).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,14 +43,24 @@ def realtargets_dir() -> pathlib.Path:
 
 def installed(name: str) -> bool:
     home = pathlib.Path(os.environ.get("RT_HOME", pathlib.Path.home() / ".cache" / "chatconform-realtargets"))
-    marker = {"llama-server": "llama-server/bin/llama-server", "llama-cpp-python": "llama-cpp-python/bin/python",
-              "vllm": "vllm/bin/python", "litellm": "litellm/bin/litellm", "llmspy": "llms-py/bin/python"}[name]
+    marker = {
+        "llama-server": "llama-server/bin/llama-server",
+        "llama-cpp-python": "llama-cpp-python/bin/python",
+        "vllm": "vllm/bin/python",
+        "litellm": "litellm/bin/litellm",
+        "llmspy": "llms-py/bin/python",
+    }[name]
     return (home / marker).exists()
 
 
 def start(rt: pathlib.Path, name: str, port: int, env: dict) -> dict:
-    proc = subprocess.run([str(rt / f"start_{name}.sh"), str(port)], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=300)
+    proc = subprocess.run(
+        [str(rt / f"start_{name}.sh"), str(port)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"start_{name}.sh failed: {proc.stderr[-500:]}")
     return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
@@ -109,6 +120,7 @@ def main() -> int:
         files = [str(OUT / f"{n}-raw.json") for n in done if (OUT / f"{n}-raw.json").exists()]
         if files:
             from chatconform.reporting import main_compare
+
             main_compare(files + ["--format", "md", "-o", str(OUT / "matrix.md")])
             main_compare(files + ["-o", str(OUT / "matrix.html")])
             print(f"matrix: {OUT / 'matrix.md'}")

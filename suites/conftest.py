@@ -4,6 +4,7 @@ They live here, beside the suites, rather than in the plugin: pytest loads the p
 in every project chatconform is installed in, and fixtures named `client` or `model`
 must not reach tests that are not ours.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -45,6 +46,7 @@ def client(target, recorder, request):
     if declared:
         # Declared vendor answer fields are judged on every exchange (DIALECT-002, checks/extensions.py).
         from chatconform.checks import extensions
+
         observe = extensions.observer(observe, recorder, declared)
     c = Client(target, observe=observe, breaker=_run(request.config).breaker)
     yield c

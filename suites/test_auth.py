@@ -5,6 +5,7 @@ the statuses rules.yaml names); checks/auth.py judges what an answer's body must
 (echo the key, AUTH-005) and reports whether a server that does not claim auth runs
 without it (AUTH-007).
 """
+
 import secrets
 
 import pytest
@@ -48,8 +49,10 @@ def test_restricted_key(client, model, target):
     embedded reference has its own)."""
     key = target.restricted()
     if key is None:
-        pytest.skip("disabled: needs a valid key without permission for this model: set restricted_key: ${ENV_VAR} "
-                    "in the target's entry in targets.yaml (an ad hoc --base-url target has none)")
+        pytest.skip(
+            "disabled: needs a valid key without permission for this model: set restricted_key: ${ENV_VAR} "
+            "in the target's entry in targets.yaml (an ad hoc --base-url target has none)"
+        )
     client.chat(probes.minimal(model), auth=f"Bearer {key}", label="restricted key", refuse="AUTH-006")
 
 

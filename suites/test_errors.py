@@ -7,6 +7,7 @@ against the statuses the catalogue names for that rule; the error checks
 envelope of the chat operation's errors (ERR-001/002), what it says (ERR-003, ERR-012),
 the class of its status (ERR-004, ERR-011), every 429 (ERR-006/007) and 5xx (ERR-009).
 """
+
 import uuid
 
 import pytest
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.area("errors")
 def test_error_envelope(client, model):
     """ERR-001..004: a 400 for an invalid value, as {"error": {message, type, param, code}}, type
     invalid_request_error, param naming the field; ERR-012: the error discloses no internals."""
-    client.chat(probes.minimal(model, temperature="hot"), label="temperature hot", refuse="REQ-004", param="temperature")
+    client.chat(
+        probes.minimal(model, temperature="hot"), label="temperature hot", refuse="REQ-004", param="temperature"
+    )
 
 
 MISSING = [
@@ -40,13 +43,22 @@ def test_missing_required(client, model, case):
 
 
 @pytest.mark.rules("REQ-003")
-@pytest.mark.parametrize("raw", [b'{"model":', b"[]", b'"hello"', b"\xff\xfe not json"], ids=["truncated", "array", "string", "bytes"])
+@pytest.mark.parametrize(
+    "raw", [b'{"model":', b"[]", b'"hello"', b"\xff\xfe not json"], ids=["truncated", "array", "string", "bytes"]
+)
 def test_not_a_json_object(client, raw):
     """REQ-003: a body that is not valid JSON, or JSON that is not an object → 400 + envelope."""
     client.chat(raw=raw, label=f"body {raw[:12]!r}", refuse="REQ-003")
 
 
-WRONG_TYPES = [("temperature", "hot"), ("n", "2"), ("stream", "yes"), ("messages", "hi"), ("max_tokens", "10"), ("model", 42)]
+WRONG_TYPES = [
+    ("temperature", "hot"),
+    ("n", "2"),
+    ("stream", "yes"),
+    ("messages", "hi"),
+    ("max_tokens", "10"),
+    ("model", 42),
+]
 
 
 @pytest.mark.rules("REQ-004")
@@ -118,7 +130,7 @@ def test_context_overflow(client, model):
     limit, is as good), not 5xx and not silent truncation; a 200 counting the whole prompt
     means a larger context (not judged).  No intent: both a refusal and a whole answer are
     right.  ERR-009: a server that fails on it answers a 5xx with the envelope."""
-    huge = "lorem ipsum " * 150_000          # ~300k tokens for any tokenizer, 1.8 MB
+    huge = "lorem ipsum " * 150_000  # ~300k tokens for any tokenizer, 1.8 MB
     client.chat(probes.with_messages(model, [{"role": "user", "content": huge}], limit=4), label="context overflow")
 
 

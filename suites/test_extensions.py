@@ -12,6 +12,7 @@ the test here makes sure there is at least a plain and a streamed answer to judg
 reports which declared fields came.  Request extensions and gated capabilities are the
 requests' intents: `accept="DIALECT-001"`, `refuse="DIALECT-003"` (checks/intent.py).
 """
+
 import pytest
 
 from chatconform import fixtures, probes
@@ -29,17 +30,49 @@ GATE_PROBES = {
     "stream_usage": lambda m: probes.stream_usage(m),
     "tools": lambda m: probes.tool(m, tool_choice="auto"),
     "parallel_tools": lambda m: probes.tool(m, tool_choice="auto", parallel_tool_calls=True),
-    "json_object": lambda m: probes.with_messages(m, [{"role": "user", "content": "Reply in JSON with a key ok."}],
-                                                  response_format={"type": "json_object"}),
-    "json_schema": lambda m: probes.with_messages(m, [{"role": "user", "content": "Reply in JSON."}], response_format={
-        "type": "json_schema", "json_schema": {"name": "ok", "strict": True, "schema": {
-            "type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"], "additionalProperties": False}}}),
+    "json_object": lambda m: probes.with_messages(
+        m, [{"role": "user", "content": "Reply in JSON with a key ok."}], response_format={"type": "json_object"}
+    ),
+    "json_schema": lambda m: probes.with_messages(
+        m,
+        [{"role": "user", "content": "Reply in JSON."}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {
+                "name": "ok",
+                "strict": True,
+                "schema": {
+                    "type": "object",
+                    "properties": {"ok": {"type": "boolean"}},
+                    "required": ["ok"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+    ),
     "logprobs": lambda m: probes.minimal(m, logprobs=True, top_logprobs=2),
     "n": lambda m: probes.minimal(m, n=2),
-    "vision": lambda m: probes.with_messages(m, [{"role": "user", "content": [
-        {"type": "text", "text": "What colour is this image?"}, fixtures.image_part("red-16x16.png")]}]),
-    "audio": lambda m: probes.with_messages(m, [{"role": "user", "content": [
-        {"type": "text", "text": "What do you hear?"}, fixtures.audio_part("tone-440hz.wav")]}]),
+    "vision": lambda m: probes.with_messages(
+        m,
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What colour is this image?"},
+                    fixtures.image_part("red-16x16.png"),
+                ],
+            }
+        ],
+    ),
+    "audio": lambda m: probes.with_messages(
+        m,
+        [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "What do you hear?"}, fixtures.audio_part("tone-440hz.wav")],
+            }
+        ],
+    ),
 }
 
 
@@ -61,8 +94,10 @@ def test_request_extension_accepted(client, model, target, param):
     schema = target.extensions["request"][param]
     value = extensions.valid_value(schema)
     if value is None:
-        raise UsageError(f"{target.source}: targets.{target.name}.extensions.request.{param}: no valid value to send "
-                         "(give the schema a default or examples)")
+        raise UsageError(
+            f"{target.source}: targets.{target.name}.extensions.request.{param}: no valid value to send "
+            "(give the schema a default or examples)"
+        )
     client.chat(probes.minimal(model, **{param: value}), label=f"extension {param}: {value!r}", accept="DIALECT-001")
 
 
@@ -77,8 +112,11 @@ def test_response_extensions_typed(client, model, target, recorder):
     if target.claims("streaming"):
         answers.append(client.chat(probes.stream(model), label="P-STREAM", accept="STREAM-001"))
     seen = set().union(*(extensions.present(ex, declared) for ex in answers))
-    recorder.note("RESP-021", f"declared extension fields seen: {', '.join(sorted(seen)) or 'none'}; "
-                              f"not seen in these answers: {', '.join(sorted(set(declared) - seen)) or 'none'}")
+    recorder.note(
+        "RESP-021",
+        f"declared extension fields seen: {', '.join(sorted(seen)) or 'none'}; "
+        f"not seen in these answers: {', '.join(sorted(set(declared) - seen)) or 'none'}",
+    )
 
 
 @pytest.mark.rules("DIALECT-003")

@@ -19,7 +19,9 @@ def test_endpoint_exists(client, model):
 
 
 @pytest.mark.rules("HTTP-002")
-@pytest.mark.parametrize("ctype", ["application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8"])
+@pytest.mark.parametrize(
+    "ctype", ["application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8"]
+)
 def test_json_media_type_variants(client, model, ctype):
     """HTTP-002: application/json is accepted with or without a charset parameter."""
     client.chat(probes.minimal(model), content_type=ctype, label=f"Content-Type {ctype}", accept="HTTP-002")
@@ -40,9 +42,28 @@ def test_utf8_round_trip(client, model):
 
 
 # HTTP-007: the request fields whose null the official schema accepts as "not set".
-NULLABLE = ["temperature", "top_p", "max_tokens", "max_completion_tokens", "n", "stop", "seed", "logprobs",
-            "logit_bias", "frequency_penalty", "presence_penalty", "stream", "stream_options", "store", "metadata",
-            "service_tier", "reasoning_effort", "modalities", "audio", "prediction"]
+NULLABLE = [
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "stop",
+    "seed",
+    "logprobs",
+    "logit_bias",
+    "frequency_penalty",
+    "presence_penalty",
+    "stream",
+    "stream_options",
+    "store",
+    "metadata",
+    "service_tier",
+    "reasoning_effort",
+    "modalities",
+    "audio",
+    "prediction",
+]
 
 
 @pytest.mark.rules("HTTP-007")
@@ -64,8 +85,17 @@ def test_unknown_field(client, model):
 @pytest.mark.rules("AUTH-008")
 def test_sdk_headers_accepted(client, model):
     """AUTH-008: the headers the official SDKs add are accepted."""
-    headers = {"OpenAI-Organization": "org-conformance", "OpenAI-Project": "proj_conformance",
-               "User-Agent": "OpenAI/Python 3.3.1", "X-Stainless-Lang": "python", "X-Stainless-Package-Version": "3.3.1",
-               "X-Stainless-OS": "Linux", "X-Stainless-Arch": "x64", "X-Stainless-Runtime": "CPython",
-               "X-Stainless-Runtime-Version": "3.11.7", "X-Stainless-Retry-Count": "0", "X-Stainless-Helper-Method": "chat.completions.parse"}
+    headers = {
+        "OpenAI-Organization": "org-conformance",
+        "OpenAI-Project": "proj_conformance",
+        "User-Agent": "OpenAI/Python 3.3.1",
+        "X-Stainless-Lang": "python",
+        "X-Stainless-Package-Version": "3.3.1",
+        "X-Stainless-OS": "Linux",
+        "X-Stainless-Arch": "x64",
+        "X-Stainless-Runtime": "CPython",
+        "X-Stainless-Runtime-Version": "3.11.7",
+        "X-Stainless-Retry-Count": "0",
+        "X-Stainless-Helper-Method": "chat.completions.parse",
+    }
     client.chat(probes.minimal(model), headers=headers, label="SDK headers", accept="AUTH-008")

@@ -10,6 +10,7 @@ reproduces the text) is noted.  `accept=` names the rule that makes a request va
 their documented range (limits in the thousands, top_logprobs 20, n 128) are sent too,
 at a cost of one or two tokens a choice.
 """
+
 import json
 import re
 
@@ -89,12 +90,21 @@ BAD_LIMITS = [(f, v) for f in LIMITS for v in (0, -1, 1.5)]
 @pytest.mark.parametrize("limit_field,value", BAD_LIMITS, ids=[f"{f}={v}" for f, v in BAD_LIMITS])
 def test_invalid_token_limit_rejected(client, model, limit_field, value):
     """PARAM-003: a token limit <= 0 or not an integer → 400 + envelope."""
-    client.chat(probes.minimal(model, limit=None, **{limit_field: value}), label=f"{limit_field}={value}",
-                refuse="PARAM-003", param=limit_field)
+    client.chat(
+        probes.minimal(model, limit=None, **{limit_field: value}),
+        label=f"{limit_field}={value}",
+        refuse="PARAM-003",
+        param=limit_field,
+    )
 
 
 # -- stop ------------------------------------------------------------------------------------------
-STOP_FORMS = [("string", "\n\n"), ("array of 1", ["\n\n"]), ("array of 4", ["\n\n", "###", "END", "<|stop|>"]), ("null", None)]
+STOP_FORMS = [
+    ("string", "\n\n"),
+    ("array of 1", ["\n\n"]),
+    ("array of 4", ["\n\n", "###", "END", "<|stop|>"]),
+    ("null", None),
+]
 
 
 @pytest.mark.rules("PARAM-004")
@@ -125,17 +135,26 @@ def _word_stop(text: str) -> str | None:
 def _spanning_stop(text: str) -> str | None:
     """The end of one word, the space and the start of the next, from the middle of an
     answer: a stop string that spans a token boundary (and two chunks of a stream)."""
-    pairs = [(a, b) for a, b in zip(_WORD.finditer(text), list(_WORD.finditer(text))[1:])
-             if a.start() > 0 and text[a.end():b.start()] == " "]
+    pairs = [
+        (a, b)
+        for a, b in zip(_WORD.finditer(text), list(_WORD.finditer(text))[1:])
+        if a.start() > 0 and text[a.end() : b.start()] == " "
+    ]
     if not pairs:
         return None
     a, b = pairs[len(pairs) // 2]
-    return text[a.end() - 2:b.start() + 2]
+    return text[a.end() - 2 : b.start() + 2]
 
 
 def _seeded(model, **extra):
-    return probes.with_messages(model, [{"role": "user", "content": "Count from 1 to 20 separated by commas."}],
-                                limit=24, temperature=0, seed=11, **extra)
+    return probes.with_messages(
+        model,
+        [{"role": "user", "content": "Count from 1 to 20 separated by commas."}],
+        limit=24,
+        temperature=0,
+        seed=11,
+        **extra,
+    )
 
 
 # Decoys that no answer contains: the real stop sequence is placed last, so a server
@@ -234,10 +253,24 @@ def test_n_unsupported_is_refused(client, model, recorder, target):
 
 
 # -- sampling --------------------------------------------------------------------------------------
-EDGES = [("temperature", 0), ("temperature", 0.7), ("temperature", 2), ("temperature", 1), ("temperature", 1.0),
-         ("temperature", 2.0), ("top_p", 0), ("top_p", 0.5), ("top_p", 1), ("top_p", 1.0),
-         ("presence_penalty", -2), ("presence_penalty", 2), ("presence_penalty", 0.0),
-         ("frequency_penalty", -2), ("frequency_penalty", 2), ("frequency_penalty", -2.0)]
+EDGES = [
+    ("temperature", 0),
+    ("temperature", 0.7),
+    ("temperature", 2),
+    ("temperature", 1),
+    ("temperature", 1.0),
+    ("temperature", 2.0),
+    ("top_p", 0),
+    ("top_p", 0.5),
+    ("top_p", 1),
+    ("top_p", 1.0),
+    ("presence_penalty", -2),
+    ("presence_penalty", 2),
+    ("presence_penalty", 0.0),
+    ("frequency_penalty", -2),
+    ("frequency_penalty", 2),
+    ("frequency_penalty", -2.0),
+]
 
 
 @pytest.mark.rules("PARAM-010")
@@ -247,8 +280,16 @@ def test_sampling_edges_accepted(client, model, field, value):
     client.chat(probes.minimal(model, **{field: value}), label=f"{field}={json.dumps(value)}", accept="PARAM-010")
 
 
-OUT_OF_RANGE = [("temperature", -0.1), ("temperature", 2.1), ("top_p", 1.5), ("top_p", -0.1),
-                ("presence_penalty", 2.5), ("presence_penalty", -2.5), ("frequency_penalty", 2.5), ("frequency_penalty", -2.5)]
+OUT_OF_RANGE = [
+    ("temperature", -0.1),
+    ("temperature", 2.1),
+    ("top_p", 1.5),
+    ("top_p", -0.1),
+    ("presence_penalty", 2.5),
+    ("presence_penalty", -2.5),
+    ("frequency_penalty", 2.5),
+    ("frequency_penalty", -2.5),
+]
 
 
 @pytest.mark.rules("PARAM-011")
@@ -270,13 +311,23 @@ def test_logit_bias_accepted(client, model, bias):
 @pytest.mark.parametrize("value", [101, -101])
 def test_logit_bias_out_of_range_rejected(client, model, value):
     """PARAM-013: logit_bias values lie in -100..100; outside → 400."""
-    client.chat(probes.minimal(model, logit_bias={"1": value}), label=f"logit_bias {value}", refuse="PARAM-013", param="logit_bias")
+    client.chat(
+        probes.minimal(model, logit_bias={"1": value}),
+        label=f"logit_bias {value}",
+        refuse="PARAM-013",
+        param="logit_bias",
+    )
 
 
 @pytest.mark.rules("PARAM-013")
 def test_logit_bias_key_not_a_token_rejected(client, model):
     """PARAM-013: logit_bias keys are token ids; a key that is none ("hello") → 400, not ignored."""
-    client.chat(probes.minimal(model, logit_bias={"hello": 1}), label="logit_bias key 'hello'", refuse="PARAM-013", param="logit_bias")
+    client.chat(
+        probes.minimal(model, logit_bias={"hello": 1}),
+        label="logit_bias key 'hello'",
+        refuse="PARAM-013",
+        param="logit_bias",
+    )
 
 
 # -- leniency: a value of the wrong JSON type, or beyond its integer format ------------------------
@@ -285,7 +336,7 @@ def test_logit_bias_key_not_a_token_rejected(client, model):
 # was invalid, so nothing it asked for binds the answer.
 WRONG_VALUES = [
     ("seed 2**63", {"seed": 2**63}, "seed"),
-    ("seed -2**63-1", {"seed": -2**63 - 1}, "seed"),
+    ("seed -2**63-1", {"seed": -(2**63) - 1}, "seed"),
     ("seed 1.5", {"seed": 1.5}, "seed"),
     ("stop 7", {"stop": 7}, "stop"),
     ("stop [7]", {"stop": [7]}, "stop"),
@@ -333,13 +384,17 @@ def test_streamed_logprobs(client, model, top):
     """PARAM-016/017 (streamed): each chunk's logprobs has the shape and values of a plain
     answer's; PARAM-019: the content chunks carry logprobs.content, and the tokens joined over
     the stream reproduce the streamed content."""
-    client.chat(probes.stream(model, logprobs=True, top_logprobs=top), label=f"stream logprobs top {top}", accept="PARAM-014")
+    client.chat(
+        probes.stream(model, logprobs=True, top_logprobs=top), label=f"stream logprobs top {top}", accept="PARAM-014"
+    )
 
 
-BAD_TOP = [("top_logprobs without logprobs", {"top_logprobs": 2}),
-           ("top_logprobs with logprobs false", {"logprobs": False, "top_logprobs": 2}),
-           ("top_logprobs 21", {"logprobs": True, "top_logprobs": 21}),
-           ("top_logprobs -1", {"logprobs": True, "top_logprobs": -1})]
+BAD_TOP = [
+    ("top_logprobs without logprobs", {"top_logprobs": 2}),
+    ("top_logprobs with logprobs false", {"logprobs": False, "top_logprobs": 2}),
+    ("top_logprobs 21", {"logprobs": True, "top_logprobs": 21}),
+    ("top_logprobs -1", {"logprobs": True, "top_logprobs": -1}),
+]
 
 
 @pytest.mark.rules("PARAM-015")
@@ -355,8 +410,11 @@ def test_bad_top_logprobs_rejected(client, model, what, extra):
 def test_no_logprobs_is_null(client, model, extra, stream):
     """PARAM-018: without logprobs, choices[].logprobs is null (in every chunk of a stream)."""
     body = probes.stream(model, **extra) if stream else probes.minimal(model, **extra)
-    client.chat(body, label=f"logprobs {extra or 'absent'}{' streamed' if stream else ''}",
-                accept="STREAM-001" if stream else "REQ-001")
+    client.chat(
+        body,
+        label=f"logprobs {extra or 'absent'}{' streamed' if stream else ''}",
+        accept="STREAM-001" if stream else "REQ-001",
+    )
 
 
 # -- seed, response_format text, response_format validation --------------------------------
@@ -378,12 +436,17 @@ def test_seed_determinism(client, model, recorder):
 @pytest.mark.rules("PARAM-022")
 def test_response_format_text(client, model):
     """PARAM-022: response_format {"type": "text"} is accepted and behaves as the default (a text answer)."""
-    client.chat(probes.minimal(model, response_format={"type": "text"}), label="response_format text", accept="PARAM-022")
+    client.chat(
+        probes.minimal(model, response_format={"type": "text"}), label="response_format text", accept="PARAM-022"
+    )
 
 
 BAD_FORMATS = [
     ("unknown type", {"type": "xml"}),
-    ("json_schema without name", {"type": "json_schema", "json_schema": {"schema": {"type": "object"}, "strict": True}}),
+    (
+        "json_schema without name",
+        {"type": "json_schema", "json_schema": {"schema": {"type": "object"}, "strict": True}},
+    ),
     ("json_schema without json_schema", {"type": "json_schema"}),
     ("no type", {"json_schema": {"name": "x", "schema": {"type": "object"}}}),
 ]
@@ -393,8 +456,12 @@ BAD_FORMATS = [
 @pytest.mark.parametrize("what,rf", BAD_FORMATS, ids=[b[0] for b in BAD_FORMATS])
 def test_bad_response_format_rejected(client, model, what, rf):
     """PARAM-027: an unknown response_format.type, or json_schema without json_schema.name → 400 + envelope."""
-    client.chat(probes.minimal(model, response_format=rf), label=f"response_format {what}", refuse="PARAM-027",
-                param="response_format")
+    client.chat(
+        probes.minimal(model, response_format=rf),
+        label=f"response_format {what}",
+        refuse="PARAM-027",
+        param="response_format",
+    )
 
 
 # -- optional fields ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ with the seed that replays it (`--hypothesis-seed`); see chatconform/strategies/
 for seeds, the per-target example database and the request cap.  The smoke budget skips
 these tests; standard runs 25 examples per test, thorough 200.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -35,13 +36,50 @@ from chatconform.strategies.harness import PropertyRun, database_dir
 pytestmark = [pytest.mark.area("properties"), pytest.mark.property]
 
 FOCUS_RULES = {
-    "core": ("REQ-001", "REQ-005", "REQ-006", "REQ-007", "REQ-008", "REQ-009", "CONTENT-001", "HTTP-007",
-             "RESP-001", "RESP-009", "RESP-017", "PARAM-001", "PARAM-002", "PARAM-004", "PARAM-005",
-             "PARAM-010", "PARAM-012", "PARAM-020", "PARAM-022"),
-    "streaming": ("STREAM-001", "STREAM-002", "STREAM-011", "STREAM-012", "STREAM-016", "STREAM-017",
-                  "HTTP-005", "PARAM-001", "PARAM-005"),
-    "tools": ("TOOL-001", "TOOL-002", "TOOL-006", "TOOL-010", "TOOL-011", "TOOL-012", "TOOL-013",
-              "TOOL-015", "TOOL-016", "TOOL-017"),
+    "core": (
+        "REQ-001",
+        "REQ-005",
+        "REQ-006",
+        "REQ-007",
+        "REQ-008",
+        "REQ-009",
+        "CONTENT-001",
+        "HTTP-007",
+        "RESP-001",
+        "RESP-009",
+        "RESP-017",
+        "PARAM-001",
+        "PARAM-002",
+        "PARAM-004",
+        "PARAM-005",
+        "PARAM-010",
+        "PARAM-012",
+        "PARAM-020",
+        "PARAM-022",
+    ),
+    "streaming": (
+        "STREAM-001",
+        "STREAM-002",
+        "STREAM-011",
+        "STREAM-012",
+        "STREAM-016",
+        "STREAM-017",
+        "HTTP-005",
+        "PARAM-001",
+        "PARAM-005",
+    ),
+    "tools": (
+        "TOOL-001",
+        "TOOL-002",
+        "TOOL-006",
+        "TOOL-010",
+        "TOOL-011",
+        "TOOL-012",
+        "TOOL-013",
+        "TOOL-015",
+        "TOOL-016",
+        "TOOL-017",
+    ),
     "json_object": ("PARAM-023", "PARAM-024"),
     "json_schema": ("PARAM-025", "PARAM-026"),
     "logprobs": ("PARAM-014", "PARAM-016", "PARAM-017", "PARAM-019"),
@@ -82,7 +120,9 @@ def _replay_hint(request) -> str:
     keep, i = [], 0
     while i < len(args):
         a = args[i]
-        if any(a == o or a.startswith(o + "=") for name in TARGET_OPTIONS for o in (f"--{name}", f"--chatconform-{name}")):
+        if any(
+            a == o or a.startswith(o + "=") for name in TARGET_OPTIONS for o in (f"--{name}", f"--chatconform-{name}")
+        ):
             keep.append(a)
             if "=" not in a and i + 1 < len(args):
                 keep.append(args[i + 1])
@@ -94,14 +134,20 @@ def _replay_hint(request) -> str:
 def _run(request, target, budget, recorder, client) -> PropertyRun:
     if budget.examples <= 0:
         pytest.skip("disabled: the budget runs no property examples")
-    return PropertyRun(target=target, examples=budget.examples, recorder=recorder, nodeid=request.node.nodeid,
-                       forced_seed=request.config.getoption("hypothesis_seed", None),
-                       db_dir=database_dir(target),
-                       breaker=client.breaker, replay_hint=_replay_hint(request))
+    return PropertyRun(
+        target=target,
+        examples=budget.examples,
+        recorder=recorder,
+        nodeid=request.node.nodeid,
+        forced_seed=request.config.getoption("hypothesis_seed", None),
+        db_dir=database_dir(target),
+        breaker=client.breaker,
+        replay_hint=_replay_hint(request),
+    )
 
 
 def _generated(body) -> None:
-    if not S.is_valid(body):      # a generator bug, not the target's fault: the test errors
+    if not S.is_valid(body):  # a generator bug, not the target's fault: the test errors
         raise RuntimeError(f"the generated request is not valid: {S.invalid_reasons(body)[:2]}")
 
 
@@ -134,7 +180,7 @@ def test_invalid_requests_are_refused(name, target, budget, recorder, client, re
 
     def provoke(inv, body, probe):
         label = f"property invalid {inv.mutation}: {inv.what}"
-        if inv.mutation in tolerated:             # refusing or ignoring it are both fine: its own check judges
+        if inv.mutation in tolerated:  # refusing or ignoring it are both fine: its own check judges
             probe.send(body, label=label)
             return
         reason = inv.primary()
@@ -156,8 +202,10 @@ def test_relations_hold(name, target, budget, recorder, client, request):
         first, second = pair.requests
         _generated(first)
         _generated(second)
-        exchanges = [probe.send(b, label=f"property {name}: {what}", accept=S.acceptance_rule(b)[0])
-                     for b, what in ((first, pair.what[0]), (second, pair.what[1]))]
+        exchanges = [
+            probe.send(b, label=f"property {name}: {what}", accept=S.acceptance_rule(b)[0])
+            for b, what in ((first, pair.what[0]), (second, pair.what[1]))
+        ]
         probe.relate(pair.relation, *exchanges)
 
     run.run(built.strategy, provoke, prepare=built.prepare, explicit=built.explicit)

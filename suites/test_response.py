@@ -6,6 +6,7 @@ judge every answer any test receives, and a rule passes only where a check judge
 If the server refuses the request, REQ-001 fails and the test's other rules are
 "not judged".
 """
+
 import pytest
 
 from chatconform import probes

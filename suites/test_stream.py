@@ -6,6 +6,7 @@ a rule passes only where a check judged it.  `accept=` names the rule that makes
 request valid: if the server refuses it, that rule fails and the test's other rules
 are "not judged".
 """
+
 import pytest
 
 from chatconform import probes
@@ -85,8 +86,9 @@ def test_n_streams_by_index(client, model):
 def test_invalid_stream_request_is_json_error(client, model):
     """STREAM-023: a request refused before generation gets the error status and the JSON
     envelope (ERR-001), not a 200 event stream."""
-    client.chat(probes.stream(model, temperature=5), label="stream + temperature 5", refuse="STREAM-023",
-                param="temperature")
+    client.chat(
+        probes.stream(model, temperature=5), label="stream + temperature 5", refuse="STREAM-023", param="temperature"
+    )
 
 
 @pytest.mark.rules("HTTP-006")

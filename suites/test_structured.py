@@ -6,6 +6,7 @@ content parses as a JSON object, strict json_schema content validates.  A json_s
 without `strict` promises nothing (noted), and an answer cut by the token limit or refused
 is not held to the format.  Schemas come from fixtures/structured.
 """
+
 import copy
 
 import pytest
@@ -14,7 +15,7 @@ from chatconform import fixtures, probes
 
 pytestmark = pytest.mark.area("structured")
 
-BUDGET = 200          # enough for every fixture schema's instance; a cut answer is not judged
+BUDGET = 200  # enough for every fixture schema's instance; a cut answer is not judged
 
 PROMPTS = {
     "contact_card": "Invent a contact card for a fictional person. Reply in JSON.",
@@ -29,9 +30,16 @@ STREAMED = [pytest.param(False, id="plain"), pytest.param(True, id="streamed", m
 
 
 def _body(model, prompt: str, response_format: dict, **extra) -> dict:
-    return probes.with_messages(model, [{"role": "system", "content": "You are a helpful assistant that replies in JSON."},
-                                        {"role": "user", "content": prompt}],
-                                limit=BUDGET, response_format=response_format, **extra)
+    return probes.with_messages(
+        model,
+        [
+            {"role": "system", "content": "You are a helpful assistant that replies in JSON."},
+            {"role": "user", "content": prompt},
+        ],
+        limit=BUDGET,
+        response_format=response_format,
+        **extra,
+    )
 
 
 def _json_schema(name: str, strict=True) -> dict:
@@ -55,8 +63,12 @@ def test_json_object_accepted(client, model):
 def test_json_object_content(client, model, stream):
     """PARAM-024: under json_object the content (assembled, for a stream) parses as a JSON
     object (no markdown fences, no prose)."""
-    body = _body(model, "Describe a cat with the keys name and colour. Reply in JSON.", {"type": "json_object"},
-                 **({"stream": True} if stream else {}))
+    body = _body(
+        model,
+        "Describe a cat with the keys name and colour. Reply in JSON.",
+        {"type": "json_object"},
+        **({"stream": True} if stream else {}),
+    )
     client.chat(body, label=f"json_object{' stream' if stream else ''}", accept="PARAM-023")
 
 
@@ -113,21 +125,38 @@ def test_json_schema_without_strict(client, recorder, model, strict):
 # -- typed values: enum and const of integers, booleans and null, arrays of arrays --------------------
 # Constrained decoding that treats every enum member as a string ("1", "true", "null"), or
 # nests arrays one level only, breaks a strict schema although the model did nothing wrong.
-TYPED = {"name": "typed_values", "schema": {
-    "type": "object", "additionalProperties": False,
-    "required": ["priority", "urgent", "schema_version", "parent", "grid", "tags"],
-    "properties": {
-        "priority": {"type": "integer", "enum": [1, 2, 3]},
-        "urgent": {"type": "boolean", "enum": [True, False]},
-        "schema_version": {"type": "integer", "const": 2},
-        "parent": {"type": ["null", "string"], "enum": [None, "root"]},
-        "grid": {"type": "array", "minItems": 1,
-                 "items": {"type": "array", "minItems": 1, "items": {"type": "integer", "enum": [0, 1]}}},
-        "tags": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "additionalProperties": False, "required": ["label", "weights"],
-            "properties": {"label": {"type": "string", "enum": ["home", "work"]},
-                           "weights": {"type": "array", "minItems": 1, "items": {"type": "number", "enum": [0.5, 1.5]}}}}},
-    }}}
+TYPED = {
+    "name": "typed_values",
+    "schema": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["priority", "urgent", "schema_version", "parent", "grid", "tags"],
+        "properties": {
+            "priority": {"type": "integer", "enum": [1, 2, 3]},
+            "urgent": {"type": "boolean", "enum": [True, False]},
+            "schema_version": {"type": "integer", "const": 2},
+            "parent": {"type": ["null", "string"], "enum": [None, "root"]},
+            "grid": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "array", "minItems": 1, "items": {"type": "integer", "enum": [0, 1]}},
+            },
+            "tags": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["label", "weights"],
+                    "properties": {
+                        "label": {"type": "string", "enum": ["home", "work"]},
+                        "weights": {"type": "array", "minItems": 1, "items": {"type": "number", "enum": [0.5, 1.5]}},
+                    },
+                },
+            },
+        },
+    },
+}
 
 
 @pytest.mark.rules("PARAM-025", "PARAM-026")
@@ -137,6 +166,11 @@ def test_json_schema_typed_values(client, model, stream):
     and null, with arrays of arrays, the content validates: 1 not "1", true not "true",
     null not "null", [[0, 1]] not [0, 1]."""
     rf = {"type": "json_schema", "json_schema": {**copy.deepcopy(TYPED), "strict": True}}
-    body = _body(model, "Describe a task: its priority (1-3), whether it is urgent, schema version 2, no parent, a 0/1 "
-                        "grid of two rows and one tag with weights. Reply in JSON.", rf, **({"stream": True} if stream else {}))
+    body = _body(
+        model,
+        "Describe a task: its priority (1-3), whether it is urgent, schema version 2, no parent, a 0/1 "
+        "grid of two rows and one tag with weights. Reply in JSON.",
+        rf,
+        **({"stream": True} if stream else {}),
+    )
     client.chat(body, label=f"json_schema typed_values strict{' stream' if stream else ''}", accept="PARAM-025")

@@ -10,6 +10,7 @@ limit they fit in (checks.tools.ROOM), so a cut with no call is judged, not excu
 `accept=` names the rule that makes each request valid: if the server refuses it, that
 rule fails and the test's other rules are "not judged".
 """
+
 import copy
 
 import pytest
@@ -22,10 +23,12 @@ pytestmark = pytest.mark.area("tools")
 WEATHER, TIME = probes.WEATHER_TOOL, probes.TIME_TOOL
 
 # Prompts chosen for what a model does with them under `auto`.
-ASKS_NOTHING = "Reply with the single word OK."                      # no tool: `required` must still call
+ASKS_NOTHING = "Reply with the single word OK."  # no tool: `required` must still call
 ASKS_WEATHER = "What is the weather in Paris? Use the weather tool."  # get_weather: a named get_time must win
-BEGS_FOR_A_CALL = ("Call the get_weather tool for Paris now. You must use the tool; "
-                   "do not answer in text.")                          # a call: `none` must still give text
+BEGS_FOR_A_CALL = (
+    "Call the get_weather tool for Paris now. You must use the tool; "
+    "do not answer in text."
+)  # a call: `none` must still give text
 TWO_THINGS = "What is the weather in Paris and in Rome, and the time in Tokyo? Call the tools once per question."
 
 
@@ -76,7 +79,10 @@ VARIANTS = _variants()
 def test_tool_shapes_accepted(client, model, name, tool):
     """TOOL-002: `parameters` may be omitted and `strict` may be true, false or null; nested,
     enum-heavy and strict schemas are accepted."""
-    body = _asking(probes.tool(model, tool_choice="auto", tools=[tool]), f"Call the tool {tool['function']['name']} if it helps, then answer.")
+    body = _asking(
+        probes.tool(model, tool_choice="auto", tools=[tool]),
+        f"Call the tool {tool['function']['name']} if it helps, then answer.",
+    )
     client.chat(body, label=f"tool {name}", accept="TOOL-002")
 
 
@@ -89,8 +95,12 @@ def test_invalid_function_name(client, model, what, name):
     """TOOL-003: a function name outside a-z A-Z 0-9 _ - or longer than 64 → 400 + envelope."""
     tool = copy.deepcopy(WEATHER)
     tool["function"]["name"] = name
-    client.chat(probes.tool(model, tool_choice="auto", tools=[tool]), label=f"function name {what}",
-                refuse="TOOL-003", param="tools")
+    client.chat(
+        probes.tool(model, tool_choice="auto", tools=[tool]),
+        label=f"function name {what}",
+        refuse="TOOL-003",
+        param="tools",
+    )
 
 
 # -- forced calls ----------------------------------------------------------------------------
@@ -142,8 +152,10 @@ def test_arguments_parse_and_validate(client, model, name):
     tool = _fixture_tool(name)
     fn = tool["function"]
     others = [copy.deepcopy(TIME)] if fn["name"] != "get_time" else []
-    body = _asking(probes.tool(model, tool_choice=_named(fn["name"]), tools=[tool, *others], limit=ROOM),
-                   f"Use the tool {fn['name']} with realistic arguments.")
+    body = _asking(
+        probes.tool(model, tool_choice=_named(fn["name"]), tools=[tool, *others], limit=ROOM),
+        f"Use the tool {fn['name']} with realistic arguments.",
+    )
     # The tool's own shape is what a refusal is about: a function without parameters or
     # with strict is TOOL-002's to accept, any other one TOOL-001's.
     premise = "TOOL-002" if "parameters" not in fn or "strict" in fn else "TOOL-001"
@@ -186,7 +198,10 @@ def test_tool_choice_forms_accepted(client, model, what, choice):
 INCONSISTENT = [
     ("named function not in tools", lambda m: probes.tool(m, tool_choice=_named("no_such_fn"))),
     ("required without tools", lambda m: {k: v for k, v in probes.tool(m).items() if k != "tools"}),
-    ("named without tools", lambda m: {k: v for k, v in probes.tool(m, tool_choice=_named("get_weather")).items() if k != "tools"}),
+    (
+        "named without tools",
+        lambda m: {k: v for k, v in probes.tool(m, tool_choice=_named("get_weather")).items() if k != "tools"},
+    ),
 ]
 
 
@@ -211,8 +226,11 @@ def test_parallel_tool_calls(client, model, recorder):
 
 
 # -- the round trip ----------------------------------------------------------------------------
-STAND_IN = {"id": "call_conformance0000000000001", "type": "function",
-            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+STAND_IN = {
+    "id": "call_conformance0000000000001",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+}
 
 
 def _first_step(client, model, recorder, tools):
@@ -224,14 +242,26 @@ def _first_step(client, model, recorder, tools):
     ex = client.chat(body, label="round trip step 1 (required)", accept="TOOL-010")
     ch = ((ex.json or {}).get("choices") or [{}])[0] if isinstance(ex.json, dict) else {}
     msg = ch.get("message") if isinstance(ch, dict) and isinstance(ch.get("message"), dict) else {}
-    calls = [c for c in msg.get("tool_calls") or [] if isinstance(c, dict) and isinstance(c.get("function"), dict)
-             and isinstance(c.get("id"), str) and isinstance(c["function"].get("name"), str)
-             and isinstance(c["function"].get("arguments"), str)]
+    calls = [
+        c
+        for c in msg.get("tool_calls") or []
+        if isinstance(c, dict)
+        and isinstance(c.get("function"), dict)
+        and isinstance(c.get("id"), str)
+        and isinstance(c["function"].get("name"), str)
+        and isinstance(c["function"].get("arguments"), str)
+    ]
     if not calls:
         recorder.note("TOOL-016", "step 1 gave no usable tool call; the round trip uses a stand-in call")
         calls = [STAND_IN]
-    calls = [{"id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
-             for c in calls]
+    calls = [
+        {
+            "id": c["id"],
+            "type": "function",
+            "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]},
+        }
+        for c in calls
+    ]
     return body, calls
 
 
@@ -258,26 +288,58 @@ def test_tool_message_array_content(client, model, recorder):
     """TOOL-017: a tool message's content may be an array of text parts."""
     body, calls = _first_step(client, model, recorder, [WEATHER])
     messages = body["messages"] + [{"role": "assistant", "content": None, "tool_calls": calls}]
-    messages += [{"role": "tool", "tool_call_id": c["id"], "content": [{"type": "text", "text": _result_for(c)}]} for c in calls]
+    messages += [
+        {"role": "tool", "tool_call_id": c["id"], "content": [{"type": "text", "text": _result_for(c)}]} for c in calls
+    ]
     step2 = probes.tool(model, tool_choice="auto", tools=body["tools"], limit=32)
     step2["messages"] = messages
     client.chat(step2, label="tool content as text parts", accept="TOOL-017")
 
 
 ORPHANS = [
-    ("tool message without a preceding call", [
-        {"role": "user", "content": "What is the weather in Paris?"},
-        {"role": "tool", "tool_call_id": "call_conformance_orphan", "content": "18 degrees"}]),
-    ("tool_call_id answering no call", [
-        {"role": "user", "content": "What is the weather in Paris?"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_conformance_a", "type": "function",
-                                                                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
-        {"role": "tool", "tool_call_id": "call_conformance_b", "content": "18 degrees"}]),
-    ("call without its tool message", [
-        {"role": "user", "content": "What is the weather in Paris?"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_conformance_a", "type": "function",
-                                                                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
-        {"role": "user", "content": "And now?"}]),
+    (
+        "tool message without a preceding call",
+        [
+            {"role": "user", "content": "What is the weather in Paris?"},
+            {"role": "tool", "tool_call_id": "call_conformance_orphan", "content": "18 degrees"},
+        ],
+    ),
+    (
+        "tool_call_id answering no call",
+        [
+            {"role": "user", "content": "What is the weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_conformance_a",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_conformance_b", "content": "18 degrees"},
+        ],
+    ),
+    (
+        "call without its tool message",
+        [
+            {"role": "user", "content": "What is the weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_conformance_a",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    }
+                ],
+            },
+            {"role": "user", "content": "And now?"},
+        ],
+    ),
 ]
 
 

@@ -7,6 +7,7 @@ request names the rule that makes it valid (`accept=`) or says it must be refuse
 (`refuse=`): checks/intent.py judges the status, the ERR checks the error envelope,
 and the answer checks the format of every 200.
 """
+
 import base64
 
 import pytest
@@ -16,12 +17,16 @@ from chatconform import fixtures, probes
 pytestmark = pytest.mark.area("vision_audio")
 
 # Used in OpenAI's own vision guide; only sent when the target allows remote images.
-REMOTE_IMAGE = ("https://upload.wikimedia.org/wikipedia/commons/thumb/d/dd/Gfp-wisconsin-madison-the-nature-boardwalk.jpg/"
-                "2560px-Gfp-wisconsin-madison-the-nature-boardwalk.jpg")
+REMOTE_IMAGE = (
+    "https://upload.wikimedia.org/wikipedia/commons/thumb/d/dd/Gfp-wisconsin-madison-the-nature-boardwalk.jpg/"
+    "2560px-Gfp-wisconsin-madison-the-nature-boardwalk.jpg"
+)
 UNREACHABLE_IMAGE = "https://chatconform.invalid/no-such-image.png"
 # Why the two remote-URL tests are off, and how to turn them on (the verdict repeats it).
-REMOTE_OFF = ("disabled: pass --allow-remote-images (ad hoc) or set allow_remote_images: true (targets.yaml) "
-              "to send https image URLs; the server will fetch them")
+REMOTE_OFF = (
+    "disabled: pass --allow-remote-images (ad hoc) or set allow_remote_images: true (targets.yaml) "
+    "to send https image URLs; the server will fetch them"
+)
 
 
 def _text(t: str = "What colour is this image? Answer in one word.") -> dict:
@@ -45,8 +50,11 @@ def test_https_image_url(client, model, target):
     """VISION-001: an image_url part with an https URL is accepted."""
     if not target.allow_remote_images:
         pytest.skip(REMOTE_OFF)
-    client.chat(_user(model, [_text("Describe this image in five words."), _url_part(REMOTE_IMAGE)]), label="https image",
-                accept="VISION-001")
+    client.chat(
+        _user(model, [_text("Describe this image in five words."), _url_part(REMOTE_IMAGE)]),
+        label="https image",
+        accept="VISION-001",
+    )
 
 
 IMAGES = ["red-16x16.png", "checker-32x32.png", "gray-8x8.jpg"]
@@ -64,8 +72,11 @@ def test_data_uri_image(client, model, name):
 @pytest.mark.parametrize("detail", ["auto", "low", "high"])
 def test_image_detail(client, model, detail):
     """VISION-003: image_url.detail accepts auto, low and high."""
-    client.chat(_user(model, [_text(), fixtures.image_part("red-16x16.png", detail=detail)]), label=f"detail {detail}",
-                accept="VISION-003")
+    client.chat(
+        _user(model, [_text(), fixtures.image_part("red-16x16.png", detail=detail)]),
+        label=f"detail {detail}",
+        accept="VISION-003",
+    )
 
 
 def _bad_images():
@@ -76,7 +87,12 @@ def _bad_images():
         ("data URI without base64 marker", lambda: _url_part("data:image/png," + png[:40])),
         ("truncated data URI", lambda: _url_part("data:image/png;base64")),
         ("not an image (text as PNG)", lambda: fixtures.image_part("not-an-image.png")),
-        ("PNG bytes cut short", lambda: _url_part("data:image/png;base64," + base64.b64encode(fixtures.media("red-16x16.png")[:12]).decode())),
+        (
+            "PNG bytes cut short",
+            lambda: _url_part(
+                "data:image/png;base64," + base64.b64encode(fixtures.media("red-16x16.png")[:12]).decode()
+            ),
+        ),
     ]
 
 
@@ -95,14 +111,30 @@ def test_unreachable_image_url_rejected(client, model, target):
     """VISION-004: an image URL that cannot be fetched → 400 + envelope, not 5xx and not an answer ignoring it."""
     if not target.allow_remote_images:
         pytest.skip(REMOTE_OFF)
-    client.chat(_user(model, [_text(), _url_part(UNREACHABLE_IMAGE)]), label="unreachable image URL",
-                refuse="VISION-004", param="messages")
+    client.chat(
+        _user(model, [_text(), _url_part(UNREACHABLE_IMAGE)]),
+        label="unreachable image URL",
+        refuse="VISION-004",
+        param="messages",
+    )
 
 
 ORDERS = {
-    "text-image-image": lambda: [_text("Compare the two images."), fixtures.image_part("red-16x16.png"), fixtures.image_part("checker-32x32.png")],
-    "image-text-image": lambda: [fixtures.image_part("red-16x16.png"), _text("Compare it with this one:"), fixtures.image_part("gray-8x8.jpg")],
-    "image-image-text": lambda: [fixtures.image_part("checker-32x32.png"), fixtures.image_part("gray-8x8.jpg"), _text("Which is brighter?")],
+    "text-image-image": lambda: [
+        _text("Compare the two images."),
+        fixtures.image_part("red-16x16.png"),
+        fixtures.image_part("checker-32x32.png"),
+    ],
+    "image-text-image": lambda: [
+        fixtures.image_part("red-16x16.png"),
+        _text("Compare it with this one:"),
+        fixtures.image_part("gray-8x8.jpg"),
+    ],
+    "image-image-text": lambda: [
+        fixtures.image_part("checker-32x32.png"),
+        fixtures.image_part("gray-8x8.jpg"),
+        _text("Which is brighter?"),
+    ],
 }
 
 
@@ -121,10 +153,16 @@ def test_image_to_text_only_model(client, model, target):
     if target.claims("vision"):
         pytest.skip("not applicable: the target claims vision; VISION-006 is about models without vision")
     if not target.lacks("vision"):
-        pytest.skip("not applicable: the target neither claims nor lacks vision; declare lacks: [vision] "
-                    "(targets.yaml) or --lacks vision to judge VISION-006")
-    client.chat(_user(model, [_text(), fixtures.image_part("red-16x16.png")]), label="image to a model without vision",
-                refuse="VISION-006", param="messages")
+        pytest.skip(
+            "not applicable: the target neither claims nor lacks vision; declare lacks: [vision] "
+            "(targets.yaml) or --lacks vision to judge VISION-006"
+        )
+    client.chat(
+        _user(model, [_text(), fixtures.image_part("red-16x16.png")]),
+        label="image to a model without vision",
+        refuse="VISION-006",
+        param="messages",
+    )
 
 
 # -- audio ---------------------------------------------------------------------------------------
@@ -137,7 +175,10 @@ def test_input_audio(client, model, name):
 
 
 BAD_AUDIO = [
-    ("format outside wav/mp3", lambda: {"type": "input_audio", "input_audio": {"data": fixtures.b64("tone-440hz.wav"), "format": "ogg"}}),
+    (
+        "format outside wav/mp3",
+        lambda: {"type": "input_audio", "input_audio": {"data": fixtures.b64("tone-440hz.wav"), "format": "ogg"}},
+    ),
     ("missing data", lambda: {"type": "input_audio", "input_audio": {"format": "wav"}}),
     ("undecodable base64", lambda: {"type": "input_audio", "input_audio": {"data": "!!not*base64!!", "format": "wav"}}),
     ("missing format", lambda: {"type": "input_audio", "input_audio": {"data": fixtures.b64("tone-440hz.wav")}}),
@@ -153,15 +194,35 @@ def test_bad_audio_rejected(client, model, what, part):
 
 # -- where parts may appear --------------------------------------------------------------------
 MISPLACED = [
-    ("image in a system message", lambda: [{"role": "system", "content": [fixtures.image_part("red-16x16.png")]},
-                                           {"role": "user", "content": "What colour was the image?"}]),
-    ("image in a developer message", lambda: [{"role": "developer", "content": [_text("Context:"), fixtures.image_part("red-16x16.png")]},
-                                              {"role": "user", "content": "What colour was the image?"}]),
-    ("audio in a system message", lambda: [{"role": "system", "content": [fixtures.audio_part("tone-440hz.wav")]},
-                                           {"role": "user", "content": "What did you hear?"}]),
-    ("image in an assistant message", lambda: [{"role": "user", "content": "Draw me something."},
-                                               {"role": "assistant", "content": [fixtures.image_part("red-16x16.png")]},
-                                               {"role": "user", "content": "Thanks."}]),
+    (
+        "image in a system message",
+        lambda: [
+            {"role": "system", "content": [fixtures.image_part("red-16x16.png")]},
+            {"role": "user", "content": "What colour was the image?"},
+        ],
+    ),
+    (
+        "image in a developer message",
+        lambda: [
+            {"role": "developer", "content": [_text("Context:"), fixtures.image_part("red-16x16.png")]},
+            {"role": "user", "content": "What colour was the image?"},
+        ],
+    ),
+    (
+        "audio in a system message",
+        lambda: [
+            {"role": "system", "content": [fixtures.audio_part("tone-440hz.wav")]},
+            {"role": "user", "content": "What did you hear?"},
+        ],
+    ),
+    (
+        "image in an assistant message",
+        lambda: [
+            {"role": "user", "content": "Draw me something."},
+            {"role": "assistant", "content": [fixtures.image_part("red-16x16.png")]},
+            {"role": "user", "content": "Thanks."},
+        ],
+    ),
 ]
 
 

@@ -2,6 +2,7 @@
 
 Collection, not a source scan, so rules set through parametrize marks count too.
 """
+
 import json
 import os
 

@@ -1,4 +1,5 @@
 """Self-test session hooks: print the kill matrix the mutant harness recorded."""
+
 import json
 import os
 import pathlib
@@ -21,7 +22,7 @@ MATRIX_DIR = pathlib.Path(__file__).resolve().parents[1] / "artifacts" / "kill-m
 
 def pytest_sessionstart(session):
     if not hasattr(session.config, "workerinput") and MATRIX_DIR.exists():
-        shutil.rmtree(MATRIX_DIR, ignore_errors=True)   # another run may be writing there
+        shutil.rmtree(MATRIX_DIR, ignore_errors=True)  # another run may be writing there
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -33,7 +34,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     lines = ["| defect | area | breaks | caught by (failed rules) | verdict |", "|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["area"], r["defect"])):
         ok = set(r["breaks"]) <= set(r["caught"]) and (r["rc"] == 1 if r["breaks"] else r["rc"] == 0)
-        lines.append(f"| {r['defect']} | {r['area']} | {', '.join(r['breaks'])} | {', '.join(r['caught']) or '-'} | {'killed' if ok and r['breaks'] else ('clean' if ok else 'SURVIVED')} |")
+        lines.append(
+            f"| {r['defect']} | {r['area']} | {', '.join(r['breaks'])} | {', '.join(r['caught']) or '-'} | {'killed' if ok and r['breaks'] else ('clean' if ok else 'SURVIVED')} |"
+        )
     text = "\n".join(lines)
     (MATRIX_DIR.parent / "kill-matrix.md").write_text("# Kill matrix\n\n" + text + "\n")
     terminalreporter.section("kill matrix (defect x rules that caught it)")

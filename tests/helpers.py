@@ -1,4 +1,5 @@
 """Builders shared by the self-tests: recorded exchanges without a server."""
+
 from __future__ import annotations
 
 import functools
@@ -11,19 +12,35 @@ from chatconform.sse import parse
 
 def stream_exchange(raw: bytes, request: dict | None = None) -> Exchange:
     body = request or {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
-    ex = Exchange(method="POST", url="http://127.0.0.1:1/v1/chat/completions", request_headers={},
-                  request_body=json.dumps(body).encode(), request_json=body, status=200,
-                  headers={"content-type": "text/event-stream"}, body=raw)
+    ex = Exchange(
+        method="POST",
+        url="http://127.0.0.1:1/v1/chat/completions",
+        request_headers={},
+        request_body=json.dumps(body).encode(),
+        request_json=body,
+        status=200,
+        headers={"content-type": "text/event-stream"},
+        body=raw,
+    )
     ex.sse = parse(raw)
     return ex
 
 
-def json_exchange(payload, request: dict | None = None, status: int = 200, content_type: str = "application/json") -> Exchange:
+def json_exchange(
+    payload, request: dict | None = None, status: int = 200, content_type: str = "application/json"
+) -> Exchange:
     body = request or {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    ex = Exchange(method="POST", url="http://127.0.0.1:1/v1/chat/completions", request_headers={},
-                  request_body=json.dumps(body).encode(), request_json=body, status=status,
-                  headers={"content-type": content_type}, body=raw)
+    ex = Exchange(
+        method="POST",
+        url="http://127.0.0.1:1/v1/chat/completions",
+        request_headers={},
+        request_body=json.dumps(body).encode(),
+        request_json=body,
+        status=status,
+        headers={"content-type": content_type},
+        body=raw,
+    )
     try:
         ex.json = json.loads(raw)
     except ValueError as exc:
@@ -39,23 +56,44 @@ def sse_of(chunks, done: bool = True, sep: str = "\n\n") -> bytes:
 
 
 def chunk(i=0, delta=None, finish=None, **top):
-    c = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "m",
-         "choices": [{"index": i, "delta": delta if delta is not None else {}, "finish_reason": finish}]}
+    c = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "m",
+        "choices": [{"index": i, "delta": delta if delta is not None else {}, "finish_reason": finish}],
+    }
     c.update(top)
     return c
 
 
 def good_stream_chunks():
-    return [chunk(delta={"role": "assistant", "content": ""}), chunk(delta={"content": "Hel"}),
-            chunk(delta={"content": "lo"}), chunk(delta={}, finish="stop")]
+    return [
+        chunk(delta={"role": "assistant", "content": ""}),
+        chunk(delta={"content": "Hel"}),
+        chunk(delta={"content": "lo"}),
+        chunk(delta={}, finish="stop"),
+    ]
 
 
 def good_response():
     import time
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello", "refusal": None},
-                         "logprobs": None, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hello", "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
 
 
 SUITES = pathlib.Path(__file__).resolve().parents[1] / "suites"
@@ -69,12 +107,30 @@ def suite_tests():
     import subprocess
     import sys
     import tempfile
+
     with tempfile.TemporaryDirectory() as tmp:
         out = pathlib.Path(tmp) / "rules.json"
-        proc = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider",
-                               "-p", "tests.collect_rules", "--budget", "thorough"],
-                              cwd=SUITES.parent, env={**os.environ, "CHATCONFORM_COLLECT_RULES": str(out)},
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "suites",
+                "--collect-only",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "tests.collect_rules",
+                "--budget",
+                "thorough",
+            ],
+            cwd=SUITES.parent,
+            env={**os.environ, "CHATCONFORM_COLLECT_RULES": str(out)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if not out.exists():
             raise RuntimeError(f"collecting suites/ failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
         rows = json.loads(out.read_text())

@@ -33,6 +33,7 @@ Options: `healthy_first=N` answers the first N requests validly, then turns to i
 (a target that passes the preflight and misbehaves later); `tls=(certfile, keyfile)`
 serves https.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -43,28 +44,46 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-MODES = ("hang", "headers-only", "drip", "endless-stream", "huge-body", "reset-mid-stream",
-         "invalid-utf8", "bad-chunked", "redirect", "429-storm", "503-then-ok", "echo-key", "gzip-anyway", "ok",
-         "not-http", "refuses-max-completion-tokens", "close-after-error", "reset-before-answer")
+MODES = (
+    "hang",
+    "headers-only",
+    "drip",
+    "endless-stream",
+    "huge-body",
+    "reset-mid-stream",
+    "invalid-utf8",
+    "bad-chunked",
+    "redirect",
+    "429-storm",
+    "503-then-ok",
+    "echo-key",
+    "gzip-anyway",
+    "ok",
+    "not-http",
+    "refuses-max-completion-tokens",
+    "close-after-error",
+    "reset-before-answer",
+)
 _HANDLERS = {m: "_" + m.replace("-", "_") for m in MODES} | {"429-storm": "_storm", "503-then-ok": "_flaky"}
 HUGE = 200 * 1024 * 1024
-_POLL = 0.1          # how often blocked threads look at the stop flag
+_POLL = 0.1  # how often blocked threads look at the stop flag
 
 
 @dataclass
 class Seen:
     """One request as the server received it."""
+
     method: str
     path: str
-    headers: dict            # lower-case names
+    headers: dict  # lower-case names
     body: bytes
-    at: float                # time.time() when the request was complete
+    at: float  # time.time() when the request was complete
 
 
 @dataclass
 class Stats:
     requests: list = field(default_factory=list)
-    bytes_sent: list = field(default_factory=list)      # per answer, for huge-body
+    bytes_sent: list = field(default_factory=list)  # per answer, for huge-body
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, seen: Seen) -> None:
@@ -73,9 +92,19 @@ class Stats:
 
 
 class HostileServer:
-    def __init__(self, mode: str, *, drip_interval: float = 1.0, chunk_interval: float = 0.01,
-                 huge_bytes: int = HUGE, retry_after: str = "1", failures: int = 2, same_origin: bool = False,
-                 healthy_first: int = 0, tls: tuple[str, str] | None = None):
+    def __init__(
+        self,
+        mode: str,
+        *,
+        drip_interval: float = 1.0,
+        chunk_interval: float = 0.01,
+        huge_bytes: int = HUGE,
+        retry_after: str = "1",
+        failures: int = 2,
+        same_origin: bool = False,
+        healthy_first: int = 0,
+        tls: tuple[str, str] | None = None,
+    ):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r} (known: {', '.join(MODES)})")
         self.mode = mode
@@ -89,9 +118,10 @@ class HostileServer:
         self._tls = None
         if tls:
             import ssl
+
             self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._tls.load_cert_chain(*tls)
-        self.connections = 0                 # TCP connections accepted
+        self.connections = 0  # TCP connections accepted
         self.stats = Stats()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -145,7 +175,7 @@ class HostileServer:
             except socket.timeout:
                 continue
             except OSError:
-                return                      # the listening socket was closed by stop()
+                return  # the listening socket was closed by stop()
             self.connections += 1
             self._spawn(self._serve, conn)
 
@@ -157,7 +187,7 @@ class HostileServer:
                 try:
                     conn = self._tls.wrap_socket(conn, server_side=True)
                 except (OSError, ValueError):
-                    conn.close()             # the client refused our certificate: its business
+                    conn.close()  # the client refused our certificate: its business
                     return
             with conn:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -171,9 +201,9 @@ class HostileServer:
                     if len(self.stats.requests) <= self.healthy_first:
                         handler = self._ok
                     if not handler(conn, seen):
-                        return               # the mode closes the connection after one answer
+                        return  # the mode closes the connection after one answer
         except OSError:
-            pass                             # the client went away: the usual end of a hostile exchange
+            pass  # the client went away: the usual end of a hostile exchange
 
     def _send(self, conn: socket.socket, data: bytes) -> None:
         """sendall that waits as long as the client takes to read, but not past stop()
@@ -183,7 +213,7 @@ class HostileServer:
             if self._stop.is_set():
                 raise OSError("server stopping")
             try:
-                view = view[conn.send(view):]
+                view = view[conn.send(view) :]
             except socket.timeout:
                 continue
 
@@ -202,7 +232,7 @@ class HostileServer:
         for i in range(len(data)):
             if self._stop.wait(self.drip_interval if i else 0):
                 break
-            self._send(conn, data[i:i + 1])
+            self._send(conn, data[i : i + 1])
         return False
 
     def _endless_stream(self, conn, seen) -> bool:
@@ -217,11 +247,17 @@ class HostileServer:
     def _huge_body(self, conn, seen) -> bool:
         stream = _wants_stream(seen)
         if stream:
-            head, tail = b'data: {"id":"chatcmpl-h","object":"chat.completion.chunk","created":1700000000,' \
-                         b'"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"', b'"},"finish_reason":null}]}\n\n'
+            head, tail = (
+                b'data: {"id":"chatcmpl-h","object":"chat.completion.chunk","created":1700000000,'
+                b'"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"',
+                b'"},"finish_reason":null}]}\n\n',
+            )
         else:
-            head, tail = b'{"id":"chatcmpl-h","object":"chat.completion","created":1700000000,"model":"m",' \
-                         b'"choices":[{"index":0,"message":{"role":"assistant","content":"', b'"},"finish_reason":"stop"}]}'
+            head, tail = (
+                b'{"id":"chatcmpl-h","object":"chat.completion","created":1700000000,"model":"m",'
+                b'"choices":[{"index":0,"message":{"role":"assistant","content":"',
+                b'"},"finish_reason":"stop"}]}',
+            )
         total = self.huge_bytes
         self._send(conn, _head(200, "text/event-stream" if stream else "application/json", length=total))
         sent, piece = 0, b"a" * 65536
@@ -230,7 +266,7 @@ class HostileServer:
             sent += len(head)
             while sent < total - len(tail) and not self._stop.is_set():
                 n = min(len(piece), total - len(tail) - sent)
-                self._send(conn, piece[:n])       # generated as it goes: never 200 MB in memory
+                self._send(conn, piece[:n])  # generated as it goes: never 200 MB in memory
                 sent += n
             self._send(conn, tail)
             sent += len(tail)
@@ -247,16 +283,19 @@ class HostileServer:
         else:
             self._send(conn, _head(200, "application/json", length=400))
             self._send(conn, b'{"id":"chatcmpl-r","object":"chat.completion","choices":[{"index":0,')
-        time.sleep(0.05)                      # let the client see the first bytes before the reset
+        time.sleep(0.05)  # let the client see the first bytes before the reset
         # SO_LINGER 0: close() sends RST instead of FIN, a reset as a crashed proxy sends it.
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         return False
 
     def _invalid_utf8(self, conn, seen) -> bool:
         if _wants_stream(seen):
-            body = _event(_chunk({"role": "assistant", "content": ""})) + \
-                _event(_chunk({"content": "caf"})).replace(b'"caf"', b'"caf\xe9 \xff\xfe"') + \
-                _event(_chunk({}, finish="stop")) + b"data: [DONE]\n\n"
+            body = (
+                _event(_chunk({"role": "assistant", "content": ""}))
+                + _event(_chunk({"content": "caf"})).replace(b'"caf"', b'"caf\xe9 \xff\xfe"')
+                + _event(_chunk({}, finish="stop"))
+                + b"data: [DONE]\n\n"
+            )
             self._send(conn, _head(200, "text/event-stream", length=len(body)) + body)
         else:
             body = json.dumps(_completion("caf")).encode().replace(b'"caf"', b'"caf\xe9 \xff\xfe"')
@@ -265,7 +304,7 @@ class HostileServer:
 
     def _bad_chunked(self, conn, seen) -> bool:
         ct = "text/event-stream" if _wants_stream(seen) else "application/json"
-        self._send(conn, _head(200, ct, chunked=True) + b"zz;not-hex\r\n{\"id\":\r\n")
+        self._send(conn, _head(200, ct, chunked=True) + b'zz;not-hex\r\n{"id":\r\n')
         _wait_closed(conn, self._stop)
         return False
 
@@ -281,9 +320,19 @@ class HostileServer:
         return True
 
     def _storm(self, conn, seen) -> bool:
-        body = json.dumps({"error": {"message": "Rate limit reached. Please try again in 1s.",
-                                     "type": "requests", "param": None, "code": "rate_limit_exceeded"}}).encode()
-        self._send(conn, _head(429, "application/json", length=len(body), extra={"Retry-After": self.retry_after}) + body)
+        body = json.dumps(
+            {
+                "error": {
+                    "message": "Rate limit reached. Please try again in 1s.",
+                    "type": "requests",
+                    "param": None,
+                    "code": "rate_limit_exceeded",
+                }
+            }
+        ).encode()
+        self._send(
+            conn, _head(429, "application/json", length=len(body), extra={"Retry-After": self.retry_after}) + body
+        )
         return True
 
     def _flaky(self, conn, seen) -> bool:
@@ -291,17 +340,34 @@ class HostileServer:
             failing = len(self.stats.requests) <= self.failures
         if not failing:
             return self._ok(conn, seen)
-        body = json.dumps({"error": {"message": "The server is overloaded.", "type": "server_error",
-                                     "param": None, "code": None}}).encode()
+        body = json.dumps(
+            {"error": {"message": "The server is overloaded.", "type": "server_error", "param": None, "code": None}}
+        ).encode()
         self._send(conn, _head(503, "application/json", length=len(body)) + body)
         return True
 
     def _echo_key(self, conn, seen) -> bool:
         presented = seen.headers.get("authorization", "(none)")
-        body = json.dumps({"error": {"message": f"Incorrect API key provided: {presented}", "type": "invalid_request_error",
-                                     "param": None, "code": "invalid_api_key"}}).encode()
-        self._send(conn, _head(401, "application/json", length=len(body),
-                           extra={"X-Echo-Authorization": presented, "WWW-Authenticate": f'Bearer realm="{presented}"'}) + body)
+        body = json.dumps(
+            {
+                "error": {
+                    "message": f"Incorrect API key provided: {presented}",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_api_key",
+                }
+            }
+        ).encode()
+        self._send(
+            conn,
+            _head(
+                401,
+                "application/json",
+                length=len(body),
+                extra={"X-Echo-Authorization": presented, "WWW-Authenticate": f'Bearer realm="{presented}"'},
+            )
+            + body,
+        )
         return True
 
     def _gzip_anyway(self, conn, seen) -> bool:
@@ -310,7 +376,7 @@ class HostileServer:
         head, _, body = _valid_answer(seen, close=False).partition(b"\r\n\r\n")
         packed = gzip.compress(body)
         ctype = "text/event-stream" if _wants_stream(seen) else "application/json"
-        pieces = b"".join(_chunked(packed[i:i + 7]) for i in range(0, len(packed), 7)) + b"0\r\n\r\n"
+        pieces = b"".join(_chunked(packed[i : i + 7]) for i in range(0, len(packed), 7)) + b"0\r\n\r\n"
         self._send(conn, _head(200, ctype, chunked=True, extra={"Content-Encoding": "gzip"}) + pieces)
         return True
 
@@ -321,17 +387,25 @@ class HostileServer:
     def _refuses_max_completion_tokens(self, conn, seen) -> bool:
         if b"max_completion_tokens" not in seen.body:
             return self._ok(conn, seen)
-        body = json.dumps({"error": {"message": "Unrecognized request argument supplied: max_completion_tokens",
-                                     "type": "invalid_request_error", "param": "max_completion_tokens",
-                                     "code": None}}).encode()
+        body = json.dumps(
+            {
+                "error": {
+                    "message": "Unrecognized request argument supplied: max_completion_tokens",
+                    "type": "invalid_request_error",
+                    "param": "max_completion_tokens",
+                    "code": None,
+                }
+            }
+        ).encode()
         self._send(conn, _head(400, "application/json", length=len(body)) + body)
         return True
 
     def _close_after_error(self, conn, seen) -> bool:
         if "x-fail" not in seen.headers:
             return self._ok(conn, seen)
-        body = json.dumps({"error": {"message": "Internal Server Error", "type": "server_error",
-                                     "param": None, "code": None}}).encode()
+        body = json.dumps(
+            {"error": {"message": "Internal Server Error", "type": "server_error", "param": None, "code": None}}
+        ).encode()
         self._send(conn, _head(500, "application/json", length=len(body)) + body)
         # Keep-alive as far as the client can tell; closed, unanswered, once the next
         # request is here: with unread bytes, close() sends a reset.
@@ -340,7 +414,7 @@ class HostileServer:
             try:
                 if conn.recv(1, socket.MSG_PEEK):
                     break
-                return False                 # the client closed it first
+                return False  # the client closed it first
             except socket.timeout:
                 continue
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -359,7 +433,7 @@ class HostileServer:
 def _listen() -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))                  # loopback only, never a public interface
+    s.bind(("127.0.0.1", 0))  # loopback only, never a public interface
     s.listen(64)
     s.settimeout(_POLL)
     return s
@@ -406,10 +480,24 @@ def _wait_closed(conn, stop) -> None:
             return
 
 
-def _head(status: int, ctype: str, *, length: int | None = None, chunked: bool = False,
-          extra: dict | None = None, close: bool = False) -> bytes:
-    reason = {200: "OK", 307: "Temporary Redirect", 400: "Bad Request", 401: "Unauthorized", 429: "Too Many Requests",
-              500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "X")
+def _head(
+    status: int,
+    ctype: str,
+    *,
+    length: int | None = None,
+    chunked: bool = False,
+    extra: dict | None = None,
+    close: bool = False,
+) -> bytes:
+    reason = {
+        200: "OK",
+        307: "Temporary Redirect",
+        400: "Bad Request",
+        401: "Unauthorized",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }.get(status, "X")
     lines = [f"HTTP/1.1 {status} {reason}", f"Content-Type: {ctype}"]
     if chunked:
         lines.append("Transfer-Encoding: chunked")
@@ -433,16 +521,32 @@ def _wants_stream(seen: Seen) -> bool:
 
 
 def _completion(text: str = "OK") -> dict:
-    return {"id": "chatcmpl-hostile", "object": "chat.completion", "created": int(time.time()), "model": "m",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                         "logprobs": None, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
+    return {
+        "id": "chatcmpl-hostile",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+    }
 
 
 def _chunk(delta: dict, finish: str | None = None) -> dict:
-    return {"id": "chatcmpl-hostile", "object": "chat.completion.chunk", "created": 1700000000, "model": "m",
-            "system_fingerprint": None,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+    return {
+        "id": "chatcmpl-hostile",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "m",
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+    }
 
 
 def _event(obj: dict) -> bytes:
@@ -452,8 +556,12 @@ def _event(obj: dict) -> bytes:
 def _valid_answer(seen: Seen, close: bool) -> bytes:
     """A whole, valid response (status line to last byte) for this request."""
     if _wants_stream(seen):
-        body = (_event(_chunk({"role": "assistant", "content": ""})) + _event(_chunk({"content": "OK"}))
-                + _event(_chunk({}, finish="stop")) + b"data: [DONE]\n\n")
+        body = (
+            _event(_chunk({"role": "assistant", "content": ""}))
+            + _event(_chunk({"content": "OK"}))
+            + _event(_chunk({}, finish="stop"))
+            + b"data: [DONE]\n\n"
+        )
         return _head(200, "text/event-stream", length=len(body), close=close) + body
     body = json.dumps(_completion()).encode()
     return _head(200, "application/json", length=len(body), close=close) + body

@@ -5,6 +5,7 @@ It forwards to 127.0.0.1 / localhost only (anything else gets a 403), records wh
 was asked for (`seen`: "CONNECT 127.0.0.1:PORT", "POST http://127.0.0.1:PORT/v1/..."),
 and is stopped by the test that started it (`with LoopbackProxy() as proxy:`).
 """
+
 from __future__ import annotations
 
 import socket
@@ -92,8 +93,11 @@ class LoopbackProxy:
                 u = urlsplit(target)
                 path = (u.path or "/") + (f"?{u.query}" if u.query else "")
                 kept = [h for h in lines[1:] if not h.lower().startswith(("connection:", "proxy-"))]
-                upstream.sendall("\r\n".join([f"{method} {path} {version}", *kept, "Connection: close"]).encode("latin-1")
-                                 + b"\r\n\r\n" + rest)
+                upstream.sendall(
+                    "\r\n".join([f"{method} {path} {version}", *kept, "Connection: close"]).encode("latin-1")
+                    + b"\r\n\r\n"
+                    + rest
+                )
             self._pipe(conn, upstream)
         except OSError:
             pass

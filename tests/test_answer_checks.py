@@ -1,6 +1,7 @@
 """The answer checks (chatconform/checks/tools.py, params.py, and stream assembly) on answers a conformant
 server may give to combinations the property tests draw: no false alarm on the
 legitimate answer, and the same check still fails the faulty one beside it."""
+
 from __future__ import annotations
 
 import copy
@@ -35,34 +36,80 @@ def rules_broken(payload, request) -> set[str]:
 
 
 CALL = [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]
-TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}}}},
+    }
+]
 
 # (what, request, legitimate answer, faulty answer, rule the faulty one breaks)
 CASES = [
-    ("one token, a stop sequence inside it: stop is right",
-     {"max_tokens": 1, "stop": ["l"]}, answer("He"), None, None),
-    ("one token, no stop sequence: the limit cut it",
-     {"max_tokens": 1}, answer("Hello", finish="length"), answer("Hello", finish="stop"), "PARAM-002"),
-    ("json_object cut by a stop sequence",
-     {"response_format": {"type": "json_object"}, "stop": "}"}, answer('{"a": 1'), None, None),
-    ("json_object without a stop sequence must parse",
-     {"response_format": {"type": "json_object"}}, answer('{"a": 1}'), answer('{"a": 1'), "PARAM-024"),
-    ("json_object cut by the token limit",
-     {"response_format": {"type": "json_object"}, "max_tokens": 2}, answer('{"a', finish="length", completion_tokens=2), None, None),
-    ("tool call with logprobs: no content tokens, content null",
-     {"tools": TOOLS, "tool_choice": "required", "logprobs": True},
-     answer(None, finish="tool_calls", tool_calls=CALL, logprobs={"content": None, "refusal": None}),
-     answer("Hi", finish="tool_calls", tool_calls=CALL, logprobs={"content": None, "refusal": None}), "PARAM-016"),
-    ("tool call cut by the token limit: arguments incomplete",
-     {"tools": TOOLS, "tool_choice": "required", "max_tokens": 3},
-     answer(None, finish="length", tool_calls=[{**CALL[0], "function": {"name": "f", "arguments": '{"a'}}], completion_tokens=3),
-     answer(None, finish="length", tool_calls=CALL, completion_tokens=9), "PARAM-001"),
+    ("one token, a stop sequence inside it: stop is right", {"max_tokens": 1, "stop": ["l"]}, answer("He"), None, None),
+    (
+        "one token, no stop sequence: the limit cut it",
+        {"max_tokens": 1},
+        answer("Hello", finish="length"),
+        answer("Hello", finish="stop"),
+        "PARAM-002",
+    ),
+    (
+        "json_object cut by a stop sequence",
+        {"response_format": {"type": "json_object"}, "stop": "}"},
+        answer('{"a": 1'),
+        None,
+        None,
+    ),
+    (
+        "json_object without a stop sequence must parse",
+        {"response_format": {"type": "json_object"}},
+        answer('{"a": 1}'),
+        answer('{"a": 1'),
+        "PARAM-024",
+    ),
+    (
+        "json_object cut by the token limit",
+        {"response_format": {"type": "json_object"}, "max_tokens": 2},
+        answer('{"a', finish="length", completion_tokens=2),
+        None,
+        None,
+    ),
+    (
+        "tool call with logprobs: no content tokens, content null",
+        {"tools": TOOLS, "tool_choice": "required", "logprobs": True},
+        answer(None, finish="tool_calls", tool_calls=CALL, logprobs={"content": None, "refusal": None}),
+        answer("Hi", finish="tool_calls", tool_calls=CALL, logprobs={"content": None, "refusal": None}),
+        "PARAM-016",
+    ),
+    (
+        "tool call cut by the token limit: arguments incomplete",
+        {"tools": TOOLS, "tool_choice": "required", "max_tokens": 3},
+        answer(
+            None,
+            finish="length",
+            tool_calls=[{**CALL[0], "function": {"name": "f", "arguments": '{"a'}}],
+            completion_tokens=3,
+        ),
+        answer(None, finish="length", tool_calls=CALL, completion_tokens=9),
+        "PARAM-001",
+    ),
     # strict: true is what promises JSON arguments (TOOL-006); without it they are the model's.
-    ("strict call, finished normally: arguments must parse",
-     {"tools": [{**TOOLS[0], "function": {**TOOLS[0]["function"], "strict": True}}], "tool_choice": "required", "max_tokens": 50},
-     answer(None, finish="tool_calls", tool_calls=CALL, completion_tokens=5),
-     answer(None, finish="tool_calls", tool_calls=[{**CALL[0], "function": {"name": "f", "arguments": '{"a'}}], completion_tokens=3),
-     "TOOL-006"),
+    (
+        "strict call, finished normally: arguments must parse",
+        {
+            "tools": [{**TOOLS[0], "function": {**TOOLS[0]["function"], "strict": True}}],
+            "tool_choice": "required",
+            "max_tokens": 50,
+        },
+        answer(None, finish="tool_calls", tool_calls=CALL, completion_tokens=5),
+        answer(
+            None,
+            finish="tool_calls",
+            tool_calls=[{**CALL[0], "function": {"name": "f", "arguments": '{"a'}}],
+            completion_tokens=3,
+        ),
+        "TOOL-006",
+    ),
 ]
 
 
@@ -74,6 +121,7 @@ def test_legitimate_answer_passes_and_faulty_one_fails(what, request_, good, bad
 
 
 # -- streams ----------------------------------------------------------------------------------
+
 
 def stream_rules(chunks) -> set[str]:
     violations = checks.run(stream_exchange(sse_of(chunks))).violations

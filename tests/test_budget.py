@@ -1,4 +1,5 @@
 """Cost control: --plan sends nothing; a targets.yaml budget stops the run cleanly when spent."""
+
 import json
 import os
 import pathlib
@@ -12,21 +13,29 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def pytest_run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def capped_target(tmp_path, base_url: str, requests: int) -> str:
     """A targets file whose one target, `capped`, may send `requests` requests."""
     f = tmp_path / "t.yaml"
-    f.write_text(textwrap.dedent(f"""
+    f.write_text(
+        textwrap.dedent(f"""
         targets:
           capped:
             base_url: {base_url}
             model: chatconform-reference
             capabilities: all
             budget: {{requests: {requests}}}
-    """))
+    """)
+    )
     return str(f)
 
 
@@ -41,11 +50,19 @@ def test_plan_sends_nothing():
 def test_budget_stops_the_run(tmp_path):
     with start() as srv:
         out = tmp_path / "r.json"
-        r = pytest_run("suites/test_response.py", "suites/test_errors.py", "--targets", capped_target(tmp_path, srv.base_url, 12),
-                       "--target", "capped", "--results", str(out))
+        r = pytest_run(
+            "suites/test_response.py",
+            "suites/test_errors.py",
+            "--targets",
+            capped_target(tmp_path, srv.base_url, 12),
+            "--target",
+            "capped",
+            "--results",
+            str(out),
+        )
     assert "budget spent" in r.stdout, r.stdout[-1500:]
     data = json.loads(out.read_text())
-    assert data["spend"]["requests"] <= 12 + 3          # the test in flight may finish its probes
+    assert data["spend"]["requests"] <= 12 + 3  # the test in flight may finish its probes
     assert "Traceback" not in r.stdout + r.stderr
 
 
@@ -56,12 +73,23 @@ def test_budget_is_shared_by_xdist_workers(tmp_path):
     state = tmp_path / "state"
     with start() as srv:
         out = tmp_path / "r.json"
-        r = pytest_run("-n", "2", "suites/test_response.py", "suites/test_errors.py", "suites/test_params.py",
-                       "--targets", capped_target(tmp_path, srv.base_url, 30), "--target", "capped", "--results", str(out),
-                       env={**os.environ, "CHATCONFORM_RATELIMIT_DIR": str(state)})
+        r = pytest_run(
+            "-n",
+            "2",
+            "suites/test_response.py",
+            "suites/test_errors.py",
+            "suites/test_params.py",
+            "--targets",
+            capped_target(tmp_path, srv.base_url, 30),
+            "--target",
+            "capped",
+            "--results",
+            str(out),
+            env={**os.environ, "CHATCONFORM_RATELIMIT_DIR": str(state)},
+        )
     assert "budget spent" in r.stdout, r.stdout[-1500:]
     spent = json.loads(out.read_text())["spend"]["requests"]
-    assert 30 <= spent <= 30 + 2 * 4, spent        # the whole cap is used, the overrun bounded
+    assert 30 <= spent <= 30 + 2 * 4, spent  # the whole cap is used, the overrun bounded
     assert not list(state.glob("spend-*.json"))
     assert "Traceback" not in r.stdout + r.stderr
 
@@ -71,6 +99,16 @@ def test_xdist_balances_by_work_stealing():
     run's time, would otherwise tend to land on one worker); an explicit --dist stands."""
     with start() as srv:
         # -v -v outweighs pytest_run's -q: xdist names the scheduler at verbosity 1.
-        args = ["suites/test_auth.py", "-v", "-v", "-n", "2", "--base-url", srv.base_url, "--model", "chatconform-reference"]
+        args = [
+            "suites/test_auth.py",
+            "-v",
+            "-v",
+            "-n",
+            "2",
+            "--base-url",
+            srv.base_url,
+            "--model",
+            "chatconform-reference",
+        ]
         assert "WorkStealingScheduling" in pytest_run(*args).stdout
         assert "LoadScheduling" in pytest_run(*args, "--dist", "load").stdout

@@ -8,7 +8,7 @@ from chatconform.paths import FIXTURES_DIR
 from chatconform.sse import parse
 from tests.helpers import stream_exchange
 
-CAPTURES = FIXTURES_DIR / "sdk-stream-captures"      # vendored: see its README.md and tests/test_vendored.py
+CAPTURES = FIXTURES_DIR / "sdk-stream-captures"  # vendored: see its README.md and tests/test_vendored.py
 FILES = sorted(CAPTURES.glob("*.sse"))
 
 

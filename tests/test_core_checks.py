@@ -1,6 +1,7 @@
 """The core checks (http, request, response, errors) on recorded exchanges: each rule is
 judged where it is about, at its own level, and a rule no exchange can show stays
 "not exercised" instead of passing.  Each test names the issue item it pins down."""
+
 from __future__ import annotations
 
 import copy
@@ -27,8 +28,16 @@ def err(message="Invalid value.", type_="invalid_request_error", param=None, cod
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-def exchange(payload, status=400, *, path="/v1/chat/completions", intent=None, request=None, headers=None,
-             content_type="application/json"):
+def exchange(
+    payload,
+    status=400,
+    *,
+    path="/v1/chat/completions",
+    intent=None,
+    request=None,
+    headers=None,
+    content_type="application/json",
+):
     ex = json_exchange(payload, request=request, status=status, content_type=content_type)
     ex.url = "http://127.0.0.1:1" + path
     ex.intent = intent
@@ -54,8 +63,9 @@ def test_unknown_path_with_a_framework_body_fails_err010_not_err001():
 
 
 def test_unknown_path_answered_200_fails_err010():
-    ex = exchange(b"<html></html>", 200, path="/v1/chat/completion", intent=Intent("refuse", "ERR-010"),
-                  content_type="text/html")
+    ex = exchange(
+        b"<html></html>", 200, path="/v1/chat/completion", intent=Intent("refuse", "ERR-010"), content_type="text/html"
+    )
     assert broken(ex) == ["ERR-010"]
 
 
@@ -67,15 +77,18 @@ def test_the_chat_operations_errors_are_still_err001s():
 # -- item 2: a refusal is judged against the statuses the catalogue names, at the rule's level -----
 def test_refusal_statuses_are_the_rules():
     ex = exchange(err(param="temperature"), 422, intent=Intent("refuse", "REQ-004", "temperature"))
-    assert set(broken(ex)) == {"REQ-004", "ERR-004"}            # 400 named; 422 is of the same class (no ERR-011)
+    assert set(broken(ex)) == {"REQ-004", "ERR-004"}  # 400 named; 422 is of the same class (no ERR-011)
     ok = exchange(err(param="temperature"), 400, intent=Intent("refuse", "REQ-004", "temperature"))
     assert broken(ok) == [] and {"REQ-004", "ERR-003", "ERR-004", "ERR-011"} <= found(ok).judged
 
 
 def test_unknown_model_answered_400_is_the_dialect_err005_allows():
     assert rules.get("ERR-005").statuses == (404, 400)
-    ex = exchange(err("The model `x` does not exist.", param="model", code="model_not_found"), 400,
-                  intent=Intent("refuse", "ERR-005", "model"))
+    ex = exchange(
+        err("The model `x` does not exist.", param="model", code="model_not_found"),
+        400,
+        intent=Intent("refuse", "ERR-005", "model"),
+    )
     assert broken(ex) == []
 
 
@@ -111,16 +124,24 @@ def test_error_param_that_names_no_request_field_fails_err003(param):
 
 
 def test_error_param_must_name_the_field_the_refusal_is_about():
-    assert broken(exchange(err(param="messages"), 400, intent=Intent("refuse", "REQ-004", "temperature"))) == ["ERR-003"]
+    assert broken(exchange(err(param="messages"), 400, intent=Intent("refuse", "REQ-004", "temperature"))) == [
+        "ERR-003"
+    ]
     assert broken(exchange(err(param=None), 400, intent=Intent("refuse", "REQ-004", "temperature"))) == ["ERR-003"]
     assert broken(exchange(err(param="messages.[0].role"), 400, intent=Intent("refuse", "REQ-010", "messages"))) == []
     # PARAM-011's own text asks for the field: a refusal naming another breaks it too.
-    assert set(broken(exchange(err(param=None), 400, intent=Intent("refuse", "PARAM-011", "top_p")))) == {"ERR-003", "PARAM-011"}
+    assert set(broken(exchange(err(param=None), 400, intent=Intent("refuse", "PARAM-011", "top_p")))) == {
+        "ERR-003",
+        "PARAM-011",
+    }
 
 
 def test_a_request_field_or_null_is_a_good_param():
     assert broken(exchange(err(param="messages.[3].role"), 400)) == []
-    assert broken(exchange(err(param="x_vendor_knob"), 400, request={"model": "m", "messages": [], "x_vendor_knob": 1})) == []
+    assert (
+        broken(exchange(err(param="x_vendor_knob"), 400, request={"model": "m", "messages": [], "x_vendor_knob": 1}))
+        == []
+    )
 
 
 LEAKS = [
@@ -138,25 +159,40 @@ def test_a_message_that_is_an_internal_exception_fails_err003_and_err012(message
 
 
 def test_a_readable_message_that_also_shows_a_source_location_fails_err012_only():
-    ex = exchange({"error": {"message": "Invalid 'temperature': expected a number.", "type": "invalid_request_error",
-                             "param": "temperature", "code": None, "stack": "at parse (/srv/app/dist/params.js:41:13)"}}, 400)
+    ex = exchange(
+        {
+            "error": {
+                "message": "Invalid 'temperature': expected a number.",
+                "type": "invalid_request_error",
+                "param": "temperature",
+                "code": None,
+                "stack": "at parse (/srv/app/dist/params.js:41:13)",
+            }
+        },
+        400,
+    )
     assert broken(ex) == ["ERR-012"]
     assert rules.get("ERR-012").level == "SHOULD" and rules.get("ERR-012").citation["source"]
 
 
-@pytest.mark.parametrize("message", [
-    "Invalid type for 'temperature': expected a decimal, but got a string instead.",
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly.)",
-    "Unexpected token at position (1:5)",
-    "This model's maximum context length is 8192 tokens. However, your messages resulted in 300012 tokens.",
-    "1 validation error for ChatCompletionRequest\nmessages\n  Field required [type=missing, input_value={}, input_type=dict]",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Invalid type for 'temperature': expected a decimal, but got a string instead.",
+        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly.)",
+        "Unexpected token at position (1:5)",
+        "This model's maximum context length is 8192 tokens. However, your messages resulted in 300012 tokens.",
+        "1 validation error for ChatCompletionRequest\nmessages\n  Field required [type=missing, input_value={}, input_type=dict]",
+    ],
+)
 def test_ordinary_messages_are_not_leaks(message):
     assert broken(exchange(err(message), 400)) == []
 
 
 def test_an_invalid_requests_error_type_is_judged_by_err004():
-    ex = exchange(err(type_="BadRequestError", param="temperature"), 400, intent=Intent("refuse", "REQ-004", "temperature"))
+    ex = exchange(
+        err(type_="BadRequestError", param="temperature"), 400, intent=Intent("refuse", "REQ-004", "temperature")
+    )
     assert broken(ex) == ["ERR-004"]
     # Not an invalid request: a 401's type is free (api.openai.com and Anthropic differ).
     auth = exchange(err(type_="authentication_error"), 401, intent=Intent("refuse", "AUTH-004"))
@@ -165,8 +201,16 @@ def test_an_invalid_requests_error_type_is_judged_by_err004():
 
 # -- item 4: rules that only note are never passed; situational rules judged where they arise -----
 def _verdict(rec: Recorder, cited):
-    return judge(rec.violations, rec.exchanges, cited, (), "should", judged=rec.judged, unjudged=rec.unjudged,
-                 refused=rec.refused_premises)
+    return judge(
+        rec.violations,
+        rec.exchanges,
+        cited,
+        (),
+        "should",
+        judged=rec.judged,
+        unjudged=rec.unjudged,
+        refused=rec.refused_premises,
+    )
 
 
 def test_req012_is_noted_never_judged():
@@ -189,14 +233,22 @@ def test_resp021_lists_extensions_and_is_never_passed():
 
 
 def test_err007_is_judged_on_a_quota_429_only():
-    quota = exchange(err("You exceeded your current quota, please check your plan and billing details.", "requests",
-                         code="rate_limit_exceeded"), 429)
+    quota = exchange(
+        err(
+            "You exceeded your current quota, please check your plan and billing details.",
+            "requests",
+            code="rate_limit_exceeded",
+        ),
+        429,
+    )
     assert broken(quota) == ["ERR-007"]
     said = exchange(err("You exceeded your current quota.", "insufficient_quota", code="insufficient_quota"), 429)
     assert broken(said) == [] and "ERR-007" in found(said).judged
     no_retry = exchange(err("Slow down.", "requests"), 429, headers={"x-should-retry": "false"})
     assert broken(no_retry) == ["ERR-007"]
-    rate = exchange(err("Rate limit reached: 60 requests per minute quota.", "requests"), 429, headers={"retry-after": "2"})
+    rate = exchange(
+        err("Rate limit reached: 60 requests per minute quota.", "requests"), 429, headers={"retry-after": "2"}
+    )
     assert broken(rate) == [] and "ERR-007" in found(rate).unjudged and "ERR-006" in found(rate).judged
 
 
@@ -264,28 +316,55 @@ def test_err008_oversized_prompt():
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("rejudge") / "results.json"
-    r = subprocess.run([sys.executable, "-m", "pytest", "suites/test_response.py", "suites/test_errors.py",
-                        "suites/test_request.py", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--results", str(out)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites/test_response.py",
+            "suites/test_errors.py",
+            "suites/test_request.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "--results",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-2000:]
     return json.loads(out.read_text())
 
 
 def test_a_clean_run_rejudged_hours_later_is_unchanged(clean_run, monkeypatch):
     from chatconform.rejudge import rejudge
+
     later = time.time() + 3 * 3600
     monkeypatch.setattr(time, "time", lambda: later)
     new, changes = rejudge(copy.deepcopy(clean_run))
     assert changes == []
-    assert {k: v["outcome"] for k, v in new["rules"].items()} == {k: v["outcome"] for k, v in clean_run["rules"].items()}
+    assert {k: v["outcome"] for k, v in new["rules"].items()} == {
+        k: v["outcome"] for k, v in clean_run["rules"].items()
+    }
     assert new["rules"]["RESP-022"]["outcome"] == "pass"
-    assert all(x.get("intent") is not None for t in clean_run["tests"] if "test_errors" in t["nodeid"]
-               for x in t["exchanges"][:1] if "context" not in t["nodeid"])
+    assert all(
+        x.get("intent") is not None
+        for t in clean_run["tests"]
+        if "test_errors" in t["nodeid"]
+        for x in t["exchanges"][:1]
+        if "context" not in t["nodeid"]
+    )
 
 
 def test_rejudge_judges_the_recorded_intent_again(clean_run):
     """The intent is recorded with its exchange: a refusal now answered 200 fails its rule."""
     from chatconform.rejudge import rejudge
+
     data = copy.deepcopy(clean_run)
     test = next(t for t in data["tests"] if t["nodeid"].endswith("test_missing_required[no model]"))
     resp = test["exchanges"][0]["response"]
@@ -297,11 +376,21 @@ def test_rejudge_judges_the_recorded_intent_again(clean_run):
 def test_rejudge_keeps_a_relations_verdict(clean_run):
     """A relation between exchanges (recorder.relate) is not replayed: its recorded violation stands."""
     from chatconform.rejudge import rejudge
+
     data = copy.deepcopy(clean_run)
     test = next(t for t in data["tests"] if t["nodeid"].endswith("test_ids_are_unique"))
-    test["violations"].append({"rule": "RESP-005", "level": "SHOULD", "expected": "2 completions with different ids",
-                               "actual": "ids [\"a\", \"a\"]", "where": "/id", "disposition": "fail", "origin": "check",
-                               "exchange": 1})
+    test["violations"].append(
+        {
+            "rule": "RESP-005",
+            "level": "SHOULD",
+            "expected": "2 completions with different ids",
+            "actual": 'ids ["a", "a"]',
+            "where": "/id",
+            "disposition": "fail",
+            "origin": "check",
+            "exchange": 1,
+        }
+    )
     test["outcome"], test["rule_outcomes"]["RESP-005"] = "fail", {"outcome": "fail"}
     new, changes = rejudge(data)
     assert changes == [] and new["rules"]["RESP-005"]["outcome"] == "fail"
@@ -310,6 +399,7 @@ def test_rejudge_keeps_a_relations_verdict(clean_run):
 def test_rejudge_sets_unclaimed_findings_aside(clean_run):
     """n: 2 answered with one choice breaks PARAM-008 only where `n` is claimed."""
     from chatconform.rejudge import rejudge
+
     data = copy.deepcopy(clean_run)
     test = next(t for t in data["tests"] if t["nodeid"].endswith("test_top_level_fields"))
     req = test["exchanges"][0]["request"]
@@ -325,13 +415,36 @@ def test_rejudge_sets_unclaimed_findings_aside(clean_run):
 # -- a refused premise: the other rules are not judged -------------------------------------------
 def test_a_refused_premise_leaves_the_response_rules_not_judged(tmp_path):
     from chatconform.reference import start
+
     out = tmp_path / "results.json"
     with start(api_key="sk-core-premise-0000", defects=["chat-route-404"]) as srv:
-        subprocess.run([sys.executable, "-m", "pytest", "suites/test_response.py", "-q", "-p", "no:cacheprovider",
-                        "-p", "no:randomly", "--base-url", srv.base_url, "--model", "chatconform-reference",
-                        "--api-key-env", "CC_CORE_KEY", "--results", str(out), "--no-preflight"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300,
-                       env={**__import__("os").environ, "CC_CORE_KEY": "sk-core-premise-0000"})
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "suites/test_response.py",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:randomly",
+                "--base-url",
+                srv.base_url,
+                "--model",
+                "chatconform-reference",
+                "--api-key-env",
+                "CC_CORE_KEY",
+                "--results",
+                str(out),
+                "--no-preflight",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**__import__("os").environ, "CC_CORE_KEY": "sk-core-premise-0000"},
+        )
     data = json.loads(out.read_text())
     assert data["rules"]["REQ-001"]["outcome"] == "fail"
     for rid in ("RESP-002", "RESP-003", "RESP-010", "RESP-015"):
@@ -342,6 +455,7 @@ def test_failure_text_shows_the_body_that_came_back():
     # An error-format failure is about the body: the log must show it, not only the status.
     from chatconform.report import render_failure
     from chatconform.violations import Violation
+
     ex = json_exchange({"detail": "Not Found"}, status=404)
     text = render_failure([Violation("ERR-001", "an error object", "no 'error' key", exchange=ex)], {}, None)
     assert '"detail": "Not Found"' in text or '{"detail":' in text

@@ -1,4 +1,5 @@
 """Same server, same seed: the same verdicts, run after run and with -n 2."""
+
 import json
 import pathlib
 import subprocess
@@ -11,11 +12,34 @@ MODULES = ["suites/test_response.py", "suites/test_stream.py", "suites/test_para
 
 
 def verdicts(base_url: str, out: pathlib.Path, *extra) -> dict:
-    cmd = [sys.executable, "-m", "pytest", *MODULES, "-q", "-p", "no:cacheprovider", "--base-url", base_url,
-           "--model", "chatconform-reference", "--capabilities", "all", "--hypothesis-seed", "1234",
-           "--results", str(out), *extra]
-    subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                   env={**__import__("os").environ, "CHATCONFORM_HYPOTHESIS_DIR": "off"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *MODULES,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--base-url",
+        base_url,
+        "--model",
+        "chatconform-reference",
+        "--capabilities",
+        "all",
+        "--hypothesis-seed",
+        "1234",
+        "--results",
+        str(out),
+        *extra,
+    ]
+    subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**__import__("os").environ, "CHATCONFORM_HYPOTHESIS_DIR": "off"},
+    )
     data = json.loads(out.read_text())
     return {t["nodeid"]: t["outcome"] for t in data["tests"]} | {r: v["outcome"] for r, v in data["rules"].items()}
 

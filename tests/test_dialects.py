@@ -14,6 +14,7 @@ Three things are shown here:
 The reference's dialect switch itself (base path, tiers, key handling, typed
 extensions) and the targets-file keys are unit-tested at the end.
 """
+
 import json
 import os
 import pathlib
@@ -42,8 +43,11 @@ SHARED = ("model", "capabilities", "extensions", "gated", "expectations")
 # "stale".  Judged over the whole run (results.expectation_status) it is seen elsewhere;
 # until that is in place this one test is deselected for that one vendor.
 RUN_LEVEL_EXPECTATIONS = hasattr(results, "expectation_status")
-DESELECT = {} if RUN_LEVEL_EXPECTATIONS else {
-    "llmspy": ["--deselect", "suites/test_properties.py::test_invalid_requests_are_refused[values]"]}
+DESELECT = (
+    {}
+    if RUN_LEVEL_EXPECTATIONS
+    else {"llmspy": ["--deselect", "suites/test_properties.py::test_invalid_requests_are_refused[values]"]}
+)
 
 
 def entries() -> dict:
@@ -51,8 +55,20 @@ def entries() -> dict:
 
 
 def run_suite(args: list[str], out: pathlib.Path, paths=("suites",), env=None) -> tuple[int, dict, str]:
-    cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args,
-           "--results", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *paths,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        *args,
+        "--results",
+        str(out),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=600)
     data = json.loads(out.read_text()) if out.exists() else {}
     return proc.returncode, data, proc.stdout[-4000:] + proc.stderr[-2000:]
@@ -74,11 +90,12 @@ def test_profile_declares_what_the_dialect_breaks(vendor):
     assert declared == set(DIALECTS[vendor].breaks)
     for x in ref.get("expectations", []):
         assert x["link"] == DIALECTS[vendor].seed, x
-        assert re.fullmatch(r"\d{3}_[0-9a-f]{16}\.txt", x["link"]), x      # the seed page the profile came from
+        assert re.fullmatch(r"\d{3}_[0-9a-f]{16}\.txt", x["link"]), x  # the seed page the profile came from
 
 
 def test_profiles_load_and_expire_within_a_year():
     import datetime as dt
+
     for name in entries():
         if not name.startswith("reference-as-"):
             continue
@@ -97,8 +114,10 @@ def test_kawai_request_extensions_match_the_dialect():
 # -- the suite against the reference in each dialect --------------------------------------
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_suite_passes_reference_as_vendor_with_known_deviations(vendor, tmp_path):
-    rc, data, tail = run_suite(["--targets", str(PROFILES), "--target", f"reference-as-{vendor}", *DESELECT.get(vendor, [])],
-                               tmp_path / "out.json")
+    rc, data, tail = run_suite(
+        ["--targets", str(PROFILES), "--target", f"reference-as-{vendor}", *DESELECT.get(vendor, [])],
+        tmp_path / "out.json",
+    )
     assert rc == 0, tail
     assert data["target"]["dialect"] == vendor
     assert not {"fail", "error"} & set(data["counts"]), (data["counts"], tail)
@@ -114,7 +133,12 @@ def test_suite_passes_reference_as_vendor_with_known_deviations(vendor, tmp_path
 
 # -- a dialect server that breaks its own documentation -------------------------------------
 BROKEN = [  # (dialect, breakage, suite modules, rule that must fail)
-    ("kawai", "kawai-tokens-per-second-string", ["suites/test_extensions.py", "suites/test_response.py"], "DIALECT-002"),
+    (
+        "kawai",
+        "kawai-tokens-per-second-string",
+        ["suites/test_extensions.py", "suites/test_response.py"],
+        "DIALECT-002",
+    ),
     ("kawai", "kawai-never-finishes", ["suites/test_stream.py"], "STREAM-011"),
     ("kiwi", "kiwi-gate-open", ["suites/test_extensions.py"], "DIALECT-003"),
     ("vendor002", "vendor002-rejects-top-k", ["suites/test_extensions.py"], "DIALECT-001"),
@@ -136,8 +160,9 @@ def run_broken(tmp_path, vendor: str, breakage: str, paths) -> tuple[int, dict, 
     key = (FREE_KEY_PREFIX if entries()[vendor].get("gated") else "sk-") + secrets.token_hex(8)
     with start(api_key=key, dialect=vendor, defects=[BREAKAGES[breakage]], models=(entries()[vendor]["model"],)) as srv:
         tf = profile_file(tmp_path, vendor, srv.base_url, auth)
-        return run_suite(["--targets", str(tf), "--target", "broken"], tmp_path / "out.json", paths,
-                         env={"CC_DIALECT_KEY": key})
+        return run_suite(
+            ["--targets", str(tf), "--target", "broken"], tmp_path / "out.json", paths, env={"CC_DIALECT_KEY": key}
+        )
 
 
 @pytest.mark.parametrize("vendor,breakage,paths,rule", BROKEN, ids=[b[1] for b in BROKEN])
@@ -164,7 +189,11 @@ def test_declared_deviation_that_stopped_happening_fails(tmp_path):
 
 # -- the reference's dialect switch ------------------------------------------------------------
 def chat(srv, body=None, key=None, path="/chat/completions", **extra):
-    body = body or {"model": srv._httpd.config.models[0], "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    body = body or {
+        "model": srv._httpd.config.models[0],
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 4,
+    }
     body.update(extra)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.post(srv.base_url + path, json=body, headers=headers, timeout=10)
@@ -175,7 +204,11 @@ def test_vendor002_serves_under_api_v1():
         assert srv.base_url.endswith("/api/v1") and srv.dialect == "vendor002"
         assert chat(srv, key="sk-k").status_code == 200
         assert httpx.get(srv.base_url + "/models", headers={"Authorization": "Bearer sk-k"}).status_code == 200
-        wrong = httpx.post(srv.base_url.replace("/api/v1", "/v1") + "/chat/completions", json={}, headers={"Authorization": "Bearer sk-k"})
+        wrong = httpx.post(
+            srv.base_url.replace("/api/v1", "/v1") + "/chat/completions",
+            json={},
+            headers={"Authorization": "Bearer sk-k"},
+        )
         assert wrong.status_code == 404 and wrong.json()["error"]["message"].startswith("Invalid URL (POST /v1/")
 
 
@@ -191,12 +224,22 @@ def test_kiwi_gates_pro_features_by_key_tier():
     for key, gated_status in ((FREE_KEY_PREFIX + "abc", 403), ("sk-pro-abc", 200)):
         with start(dialect="kiwi", api_key=key) as srv:
             assert chat(srv, key=key).status_code == 200
-            r = chat(srv, key=key, messages=[{"role": "user", "content": "JSON please"}], response_format={"type": "json_object"})
+            r = chat(
+                srv,
+                key=key,
+                messages=[{"role": "user", "content": "JSON please"}],
+                response_format={"type": "json_object"},
+            )
             assert r.status_code == gated_status, r.text
-            t = chat(srv, key=key, tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}])
+            t = chat(
+                srv, key=key, tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+            )
             assert t.status_code == gated_status, t.text
             if gated_status == 403:
-                assert r.json()["error"]["code"] == "pro_feature_required" and r.json()["error"]["param"] == "response_format"
+                assert (
+                    r.json()["error"]["code"] == "pro_feature_required"
+                    and r.json()["error"]["param"] == "response_format"
+                )
 
 
 def test_kawai_types_its_extensions_and_shapes_its_answers():
@@ -209,8 +252,13 @@ def test_kawai_types_its_extensions_and_shapes_its_answers():
         assert isinstance(body["usage"]["tokens_per_second"], float) and "logprobs" not in body["choices"][0]
         stream = chat(srv, stream=True).text
         assert '"finish_reason":""' in stream and '"object"' not in stream and '"usage"' in stream
-        img = chat(srv, messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}])
-        assert img.status_code == 400   # "requires vision model": the page's model reads text only
+        img = chat(
+            srv,
+            messages=[
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}
+            ],
+        )
+        assert img.status_code == 400  # "requires vision model": the page's model reads text only
 
 
 def test_unknown_dialect_is_refused():
@@ -219,11 +267,20 @@ def test_unknown_dialect_is_refused():
 
 
 def test_command_line_lists_and_serves_dialects():
-    out = subprocess.run([sys.executable, "-m", "chatconform.reference", "--list-dialects"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "chatconform.reference", "--list-dialects"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0 and [line.split("\t")[0] for line in out.stdout.splitlines()] == list(DIALECTS)
-    proc = subprocess.Popen([sys.executable, "-m", "chatconform.reference", "--dialect", "vendor002"], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chatconform.reference", "--dialect", "vendor002"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("BASE_URL=http://127.0.0.1:") and line.endswith("/api/v1"), line
@@ -234,34 +291,58 @@ def test_command_line_lists_and_serves_dialects():
 
 # -- the declarations: pointers, valid values, targets-file keys --------------------------------
 def test_pointer_wildcards_and_typed_fields():
-    body = {"choices": [{"message": {"reasoning": "", "tool_calls": [{"index": 0}, {"index": "1"}]}}], "usage": {"tokens_per_second": 85.5}}
+    body = {
+        "choices": [{"message": {"reasoning": "", "tool_calls": [{"index": 0}, {"index": "1"}]}}],
+        "usage": {"tokens_per_second": 85.5},
+    }
     assert [p for p, _ in extensions.resolve(body, "/choices/*/message/tool_calls/*/index")] == [
-        "/choices/0/message/tool_calls/0/index", "/choices/0/message/tool_calls/1/index"]
-    declared = {"/choices/*/message/tool_calls/*/index": {"type": "integer"}, "/usage/tokens_per_second": {"type": "number"},
-                "/usage/absent": {"type": "string"}}
+        "/choices/0/message/tool_calls/0/index",
+        "/choices/0/message/tool_calls/1/index",
+    ]
+    declared = {
+        "/choices/*/message/tool_calls/*/index": {"type": "integer"},
+        "/usage/tokens_per_second": {"type": "number"},
+        "/usage/absent": {"type": "string"},
+    }
     vs = extensions.response_violations(json_exchange(body), declared)
     assert [(v.rule, v.where) for v in vs] == [("DIALECT-002", "/choices/0/message/tool_calls/1/index")]
-    chunks = [{"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": {"tokens_per_second": "fast"}}]
+    chunks = [
+        {
+            "id": "c",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {"tokens_per_second": "fast"},
+        }
+    ]
     vs = extensions.response_violations(stream_exchange(sse_of(chunks)), declared)
     assert [(v.rule, v.where) for v in vs] == [("DIALECT-002", "chunk[0]/usage/tokens_per_second")]
 
 
-@pytest.mark.parametrize("schema,value", [({"type": "integer", "default": 40}, 40), ({"type": "boolean", "examples": [True]}, True),
-                                          ({"type": "number", "minimum": 0.5}, 0.5), ({"enum": ["low", "high"]}, "low"),
-                                          ({"type": "integer", "minimum": 3, "maximum": 2}, None)])
+@pytest.mark.parametrize(
+    "schema,value",
+    [
+        ({"type": "integer", "default": 40}, 40),
+        ({"type": "boolean", "examples": [True]}, True),
+        ({"type": "number", "minimum": 0.5}, 0.5),
+        ({"enum": ["low", "high"]}, "low"),
+        ({"type": "integer", "minimum": 3, "maximum": 2}, None),
+    ],
+)
 def test_valid_value_for_a_declared_parameter(schema, value):
     assert extensions.valid_value(schema) == value
 
 
-@pytest.mark.parametrize("extra,needle", [
-    ("dialect: nope, embedded: reference", "unknown dialect 'nope'"),
-    ("dialect: kawai, base_url: 'http://x/v1'", "goes with embedded: reference"),
-    ("base_url: 'http://x/v1', capabilities: [tools], gated: {tools: Pro}", "also claimed"),
-    ("base_url: 'http://x/v1', gated: {telepathy: Pro}", "gated"),
-    ("base_url: 'http://x/v1', extensions: {request: {top_k: {type: integr}}}", "not a valid JSON Schema"),
-    ("base_url: 'http://x/v1', extensions: {response: {'usage/x': {type: number}}}", "usage/x"),
-    ("base_url: 'http://x/v1', extensions: {headers: {}}", "unknown key 'headers'"),
-])
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        ("dialect: nope, embedded: reference", "unknown dialect 'nope'"),
+        ("dialect: kawai, base_url: 'http://x/v1'", "goes with embedded: reference"),
+        ("base_url: 'http://x/v1', capabilities: [tools], gated: {tools: Pro}", "also claimed"),
+        ("base_url: 'http://x/v1', gated: {telepathy: Pro}", "gated"),
+        ("base_url: 'http://x/v1', extensions: {request: {top_k: {type: integr}}}", "not a valid JSON Schema"),
+        ("base_url: 'http://x/v1', extensions: {response: {'usage/x': {type: number}}}", "usage/x"),
+        ("base_url: 'http://x/v1', extensions: {headers: {}}", "unknown key 'headers'"),
+    ],
+)
 def test_dialect_keys_are_validated(tmp_path, extra, needle):
     p = tmp_path / "t.yaml"
     p.write_text(f"targets:\n  a: {{model: m, {extra}}}\n", encoding="utf-8")

@@ -1,6 +1,7 @@
 """The fast validator may only ever answer "valid" where the full, strict jsonschema
 validation agrees: a laxer fast path would hide violations.  Checked by mutating every
 field of real documents into every JSON type."""
+
 import copy
 
 import pytest
@@ -62,21 +63,52 @@ def documents():
 # Requests touching the request schema's conditional parts (dependentSchemas, if/then,
 # message roles, content parts, tools, response formats), each valid as written.
 REQUESTS = [
-    {"model": "m", "messages": [{"role": "user", "content": "hi"}], "logprobs": True, "top_logprobs": 2,
-     "stream": True, "stream_options": {"include_usage": True}, "max_completion_tokens": 5, "stop": ["a"], "n": 2},
-    {"model": "m", "messages": [
-        {"role": "system", "content": "s"},
-        {"role": "user", "content": [{"type": "text", "text": "t"},
-                                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA==", "detail": "low"}}]},
-        {"role": "assistant", "content": None,
-         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": "r"}],
-     "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}],
-     "tool_choice": {"type": "function", "function": {"name": "f"}}, "parallel_tool_calls": False},
-    {"model": "m", "messages": [{"role": "developer", "content": "d"}, {"role": "user", "content": "u"}],
-     "response_format": {"type": "json_schema", "json_schema": {"name": "x", "strict": True,
-                                                                 "schema": {"type": "object", "properties": {}}}},
-     "temperature": 0.5, "top_p": 1, "seed": 7, "presence_penalty": 0, "frequency_penalty": 0},
+    {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "logprobs": True,
+        "top_logprobs": 2,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_completion_tokens": 5,
+        "stop": ["a"],
+        "n": 2,
+    },
+    {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "s"},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "t"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA==", "detail": "low"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "r"},
+        ],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}],
+        "tool_choice": {"type": "function", "function": {"name": "f"}},
+        "parallel_tool_calls": False,
+    },
+    {
+        "model": "m",
+        "messages": [{"role": "developer", "content": "d"}, {"role": "user", "content": "u"}],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "x", "strict": True, "schema": {"type": "object", "properties": {}}},
+        },
+        "temperature": 0.5,
+        "top_p": 1,
+        "seed": 7,
+        "presence_penalty": 0,
+        "frequency_penalty": 0,
+    },
 ]
 
 
@@ -125,6 +157,7 @@ def test_compiled_validators_are_cached_and_a_bad_entry_is_regenerated(tmp_path,
     """The generated code is cached as bytecode (schemas._compiled); a cached validator
     judges like a fresh one, and a torn cache entry is regenerated, not trusted."""
     import fastjsonschema
+
     monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path))
     schema = schemas._for_fast(schemas.load("chunk"))
     fresh = schemas._compiled(schema, fastjsonschema)
@@ -133,8 +166,13 @@ def test_compiled_validators_are_cached_and_a_bad_entry_is_regenerated(tmp_path,
     entry.write_bytes(b"torn")
     regenerated = schemas._compiled(schema, fastjsonschema)
     assert entry.read_bytes() != b"torn"
-    good = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
-            "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
+    good = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}],
+    }
     bad = {**good, "object": "chat.completion"}
     for validate in (fresh, cached, regenerated):
         assert validate(good) == good

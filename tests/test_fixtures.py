@@ -353,9 +353,7 @@ def test_mp3_frames():
 
 
 def test_make_fixtures_check_passes():
-    proc = subprocess.run(
-        [sys.executable, str(MAKE), "--check"], capture_output=True, text=True, cwd=ROOT
-    )
+    proc = subprocess.run([sys.executable, str(MAKE), "--check"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -364,9 +362,7 @@ def test_make_fixtures_check_detects_drift(tmp_path):
     shutil.copytree(MEDIA, out)
     (out / "red-16x16.png").write_bytes(b"tampered")
     (out / "silence.mp3").unlink()
-    proc = subprocess.run(
-        [sys.executable, str(MAKE), "--check", "--out", str(out)], capture_output=True, text=True
-    )
+    proc = subprocess.run([sys.executable, str(MAKE), "--check", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 1
     assert "red-16x16.png" in proc.stderr and "silence.mp3" in proc.stderr
     # Regenerating into the directory repairs it.

@@ -5,6 +5,7 @@ Two levels: the real suite in a subprocess against each hostile mode (as a user 
 it, with a targets file and short timeouts), and the client alone for what needs a
 closer look (retries, the breaker, redirects, the rate limit across processes).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ from .hostile import HostileServer
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-hostile-" + "7f3a9c" * 4
 TIMEOUTS = {"connect": 2, "read": 3, "total": 8}
-RUN_BOUND = 120.0            # seconds any one suite run may take, whatever the server does
+RUN_BOUND = 120.0  # seconds any one suite run may take, whatever the server does
 RSS_BOUND_MB = 300
 
 
@@ -45,25 +46,50 @@ class Run:
     maxrss_mb: float
 
 
-def run_suite(base_url: str, tmp: Path, *, paths=("suites/test_response.py", "suites/test_stream.py"),
-              retries: dict | None = None, rate_limit: dict | None = None, extra=()) -> Run:
+def run_suite(
+    base_url: str,
+    tmp: Path,
+    *,
+    paths=("suites/test_response.py", "suites/test_stream.py"),
+    retries: dict | None = None,
+    rate_limit: dict | None = None,
+    extra=(),
+) -> Run:
     """The suite in a subprocess with a targets file; its peak RSS from wait4 (that child only)."""
-    target = {"base_url": base_url, "model": "m", "api_key": "${HOSTILE_KEY}", "capabilities": ["streaming"],
-              "timeouts": TIMEOUTS}
+    target = {
+        "base_url": base_url,
+        "model": "m",
+        "api_key": "${HOSTILE_KEY}",
+        "capabilities": ["streaming"],
+        "timeouts": TIMEOUTS,
+    }
     if retries:
         target["retries"] = retries
     if rate_limit:
         target["rate_limit"] = rate_limit
     targets = tmp / "targets.yaml"
-    targets.write_text(json.dumps({"targets": {"hostile": target}}))       # JSON is YAML
+    targets.write_text(json.dumps({"targets": {"hostile": target}}))  # JSON is YAML
     return _run([*paths, "--targets", str(targets), "--target", "hostile", *extra], tmp)
 
 
 def run_adhoc(base_url: str, tmp: Path, *extra: str, paths=()) -> Run:
     """The whole suite (or `paths`) against an ad hoc target claiming every capability,
     with the default timeouts, as a user first points it at a server."""
-    return _run([*paths, "--base-url", base_url, "--model", "m", "--api-key-env", "HOSTILE_KEY",
-                 "--capabilities", "all", *extra], tmp)
+    return _run(
+        [
+            *paths,
+            "--base-url",
+            base_url,
+            "--model",
+            "m",
+            "--api-key-env",
+            "HOSTILE_KEY",
+            "--capabilities",
+            "all",
+            *extra,
+        ],
+        tmp,
+    )
 
 
 def _run(args: list, tmp: Path) -> Run:
@@ -83,14 +109,16 @@ def _run(args: list, tmp: Path) -> Run:
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
             time.sleep(0.05)
-    proc.returncode = os.waitstatus_to_exitcode(status)         # reaped here, not by Popen
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     elapsed = time.monotonic() - start
     data = json.loads(results.read_text()) if results.exists() else {}
     return Run(proc.returncode, elapsed, out_path.read_text(errors="replace"), data, usage.ru_maxrss / 1024)
 
 
 def explanation(t: dict) -> str:
-    return " | ".join([t.get("reason") or ""] + [f"{v['rule']} {v['expected']}: {v['actual']}" for v in t["violations"]])
+    return " | ".join(
+        [t.get("reason") or ""] + [f"{v['rule']} {v['expected']}: {v['actual']}" for v in t["violations"]]
+    )
 
 
 # mode -> (outcomes allowed, what every test's reason or violations must name)
@@ -139,8 +167,9 @@ def test_suite_survives_hostile_server(mode, tmp_path):
     if mode in ("hang", "headers-only", "drip", "endless-stream", "huge-body"):
         # The requests that tripped the breaker are the finding: named, with their curl.
         trail = run.data["run"]["breaker"]["trail"]
-        assert len(trail) == 3 and all(e["method"] == "POST" and e["url"].startswith(srv.base_url)
-                                       and e["curl"].startswith("curl ") for e in trail), trail
+        assert len(trail) == 3 and all(
+            e["method"] == "POST" and e["url"].startswith(srv.base_url) and e["curl"].startswith("curl ") for e in trail
+        ), trail
         assert "TARGET UNRESPONSIVE" in run.output and run.output.count("reproduce: curl") >= 3, tail
     if mode == "huge-body":
         # The client stops reading at limits.max_body_bytes (8 MiB) and drops the
@@ -166,8 +195,14 @@ def test_redirect_to_another_origin_drops_credentials(tmp_path):
 
 # -- the client alone -----------------------------------------------------------------------
 def _target(srv, **kw) -> Target:
-    base = dict(name="h", base_url=srv.base_url, model="m", capabilities=frozenset({"streaming"}), api_key=KEY,
-                timeouts={"connect": 1, "read": 0.5, "total": 2})
+    base = dict(
+        name="h",
+        base_url=srv.base_url,
+        model="m",
+        capabilities=frozenset({"streaming"}),
+        api_key=KEY,
+        timeouts={"connect": 1, "read": 0.5, "total": 2},
+    )
     base.update(kw)
     return Target(**base)
 
@@ -236,7 +271,7 @@ def test_partial_body_is_kept_when_the_connection_resets():
 def test_breaker_trips_after_three_timeouts_across_clients():
     breaker = Breaker()
     with HostileServer("hang") as srv:
-        for _ in range(3):                          # one client per test, one breaker per session
+        for _ in range(3):  # one client per test, one breaker per session
             c = Client(_target(srv), breaker=breaker)
             with pytest.raises(CannotJudge, match="timed out"):
                 _chat(c)
@@ -254,7 +289,7 @@ def test_breaker_counts_only_consecutive_timeouts():
     slow = Exchange("POST", "u", {}, None, timed_out=True, transport_error="timed out")
     for ex in (slow, slow, Exchange("POST", "u", {}, None, status=200), slow, slow):
         b.after(ex)
-    b.before()                                      # 2 in a row since the answer: not tripped
+    b.before()  # 2 in a row since the answer: not tripped
 
 
 def test_429_is_retried_as_retry_after_says_then_an_error():
@@ -269,7 +304,7 @@ def test_429_is_retried_as_retry_after_says_then_an_error():
     times = [r.at for r in srv.stats.requests]
     assert len(times) == 3 and 2.0 <= took < 3.5
     assert all(b - a >= 0.95 for a, b in zip(times, times[1:])), times
-    assert len(seen) == 3                           # each 429 is judged too (ERR-001/006)
+    assert len(seen) == 3  # each 429 is judged too (ERR-001/006)
 
 
 def test_retry_after_beyond_max_wait_gives_up_at_once():
@@ -300,9 +335,11 @@ def test_503_backoff_recovers_without_touching_global_random():
 def test_retry_after_forms():
     def ex(**h):
         return Exchange("POST", "u", {}, None, headers=h)
+
     assert _server_delay(ex(**{"retry-after": "2"})) == 2
     assert _server_delay(ex(**{"retry-after-ms": "250", "retry-after": "9"})) == 0.25
     from email.utils import formatdate
+
     assert 8 <= _server_delay(ex(**{"retry-after": formatdate(time.time() + 10, usegmt=True)})) <= 10.5
     assert _server_delay(ex(**{"retry-after": "soon"})) is None
     assert _server_delay(ex(**{"retry-after": "nan"})) is None
@@ -329,8 +366,9 @@ def test_redirect_keeps_credentials_only_on_the_same_origin(same_origin):
 # -- the client-side rate limit ---------------------------------------------------------------
 def _spaced(times: list[float], interval: float, slack: float) -> bool:
     times = sorted(times)
-    return all(times[j] - times[i] >= (j - i) * interval - slack
-               for i in range(len(times)) for j in range(i + 1, len(times)))
+    return all(
+        times[j] - times[i] >= (j - i) * interval - slack for i in range(len(times)) for j in range(i + 1, len(times))
+    )
 
 
 def test_rate_limit_holds_across_processes(tmp_path):
@@ -358,15 +396,20 @@ def test_rate_limit_is_keyed_by_target(tmp_path):
     slept = []
     a = RateLimiter("a|http://x", 60, directory=tmp_path, sleep=slept.append)
     b = RateLimiter("b|http://x", 60, directory=tmp_path, sleep=slept.append)
-    assert a.acquire() == 0 and b.acquire() == 0         # different targets do not share a budget
-    assert 0.9 < a.acquire() <= 1.0                        # 60/min: one a second
+    assert a.acquire() == 0 and b.acquire() == 0  # different targets do not share a budget
+    assert 0.9 < a.acquire() <= 1.0  # 60/min: one a second
 
 
 def test_rate_limit_holds_across_xdist_workers(tmp_path):
     pytest.importorskip("xdist")
     with HostileServer("ok") as srv:
-        run = run_suite(srv.base_url, tmp_path, paths=("suites/test_response.py",),
-                        rate_limit={"requests_per_minute": 240}, extra=("-n", "2", "-v"))
+        run = run_suite(
+            srv.base_url,
+            tmp_path,
+            paths=("suites/test_response.py",),
+            rate_limit={"requests_per_minute": 240},
+            extra=("-n", "2", "-v"),
+        )
     assert "Traceback" not in run.output and run.rc in (0, 1), run.output[-3000:]
     assert re.search(r"\b2 workers\b", run.output), run.output[-3000:]
     times = sorted(r.at for r in srv.stats.requests)
@@ -383,21 +426,43 @@ def test_unreachable_target_stops_after_three_refused_connections(tmp_path):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
-    s.close()                                    # nothing listens there now
+    s.close()  # nothing listens there now
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "suites/test_response.py", "suites/test_errors.py", "-q",
-                           "-p", "no:cacheprovider", "--base-url", f"http://127.0.0.1:{port}/v1", "--model", "m",
-                           "--no-preflight", "--results", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites/test_response.py",
+            "suites/test_errors.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--model",
+            "m",
+            "--no-preflight",
+            "--results",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     data = json.loads(out.read_text())
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stdout[-2000:]
     assert data["spend"]["requests"] == 3, data["spend"]
     judged = [t for t in data["tests"] if t["outcome"] not in SKIPS]
     assert len(judged) > 10 and all(t["outcome"] == "error" for t in judged)
-    assert all("cannot connect" in t["reason"] or "could not connect" in t["reason"] for t in judged), judged[-1]["reason"]
+    assert all("cannot connect" in t["reason"] or "could not connect" in t["reason"] for t in judged), judged[-1][
+        "reason"
+    ]
 
 
 # -- bounded time whatever the server does (preflight, breaker, --max-time) ----------------------------
-RUN_GOAL = 60.0              # seconds: a whole run against an unresponsive server, default timeouts
+RUN_GOAL = 60.0  # seconds: a whole run against an unresponsive server, default timeouts
 
 
 @pytest.mark.selftest_slow
@@ -419,9 +484,16 @@ def test_max_time_ends_the_run_with_the_verdict_so_far(tmp_path):
     """A server slow on every answer, well within each request's timeouts: --max-time ends
     the run; the request in flight is cut, the tests not run are errors (not judged), and
     the summary says why."""
-    with HostileServer("drip", drip_interval=0.005) as srv:          # ~2 s an answer
-        run = run_adhoc(srv.base_url, tmp_path, "--max-time", "8", "--timeout", "5",
-                        paths=("suites/test_response.py", "suites/test_errors.py"))
+    with HostileServer("drip", drip_interval=0.005) as srv:  # ~2 s an answer
+        run = run_adhoc(
+            srv.base_url,
+            tmp_path,
+            "--max-time",
+            "8",
+            "--timeout",
+            "5",
+            paths=("suites/test_response.py", "suites/test_errors.py"),
+        )
     tail = run.output[-3000:]
     assert run.elapsed < 8 + 15, f"{run.elapsed:.0f}s\n{tail}"
     assert run.rc == 1 and "RUN STOPPED: the run reached its time limit (--max-time 8s)" in run.output, tail
@@ -437,6 +509,7 @@ def test_max_time_from_targets_yaml_cuts_the_request_in_flight(tmp_path):
     """max_time in targets.yaml: the request in flight ends at the run's limit (not its
     own, longer deadline), as not judged, and the breaker does not count it."""
     from chatconform import runclock
+
     with HostileServer("hang") as srv:
         runclock.start(1.0, "max_time")
         try:
@@ -447,7 +520,7 @@ def test_max_time_from_targets_yaml_cuts_the_request_in_flight(tmp_path):
                 _chat(c)
             assert time.monotonic() - t0 < 1.5 and b.consecutive == 0
             with pytest.raises(CannotJudge, match="time limit"):
-                _chat(c)                            # nothing more is sent
+                _chat(c)  # nothing more is sent
             assert len(srv.stats.requests) == 1
             c.close()
         finally:
@@ -455,13 +528,25 @@ def test_max_time_from_targets_yaml_cuts_the_request_in_flight(tmp_path):
 
 
 def test_breaker_counts_answers_cut_at_a_cap():
-    for kind, what in (("size-cap", "body larger than 8 bytes (limits.max_body_bytes)"),
-                       ("event-cap", "more than 10 SSE events (limits.max_events)"),
-                       ("deadline", "answer still arriving after 2s (timeouts.total)")):
+    for kind, what in (
+        ("size-cap", "body larger than 8 bytes (limits.max_body_bytes)"),
+        ("event-cap", "more than 10 SSE events (limits.max_events)"),
+        ("deadline", "answer still arriving after 2s (timeouts.total)"),
+    ):
         b = Breaker()
         for i in range(3):
-            b.after(Exchange("POST", "http://h/v1/chat/completions", {"Authorization": "Bearer x"}, b"{}",
-                             status=200, truncated=what, error_kind=kind, label=f"probe {i}"))
+            b.after(
+                Exchange(
+                    "POST",
+                    "http://h/v1/chat/completions",
+                    {"Authorization": "Bearer x"},
+                    b"{}",
+                    status=200,
+                    truncated=what,
+                    error_kind=kind,
+                    label=f"probe {i}",
+                )
+            )
         with pytest.raises(CannotJudge, match="target marked unresponsive: 3 consecutive exchanges"):
             b.before()
         assert [e["label"] for e in b.trail] == ["probe 0", "probe 1", "probe 2"]
@@ -483,7 +568,7 @@ def test_breaker_is_shared_by_processes(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
     b = Breaker(path=path)
-    b.before()                                      # two so far: not tripped
+    b.before()  # two so far: not tripped
     b.after(Exchange("POST", "u", {}, None, timed_out=True, transport_error="timed out", error_kind="read-timeout"))
     with pytest.raises(CannotJudge, match="3 consecutive exchanges timed out"):
         b.before()
@@ -498,8 +583,9 @@ def test_breaker_holds_across_xdist_workers(tmp_path):
     worker; the summary names the requests that tripped it."""
     pytest.importorskip("xdist")
     with HostileServer("hang", healthy_first=1) as srv:
-        run = run_suite(srv.base_url, tmp_path, paths=("suites/test_response.py", "suites/test_errors.py"),
-                        extra=("-n", "2"))
+        run = run_suite(
+            srv.base_url, tmp_path, paths=("suites/test_response.py", "suites/test_errors.py"), extra=("-n", "2")
+        )
     tail = run.output[-3000:]
     assert run.rc == 1 and "TARGET UNRESPONSIVE" in run.output and "reproduce: curl" in run.output, tail
     # the preflight, three timeouts, and at most one more in flight on the other worker
@@ -510,6 +596,7 @@ def test_breaker_holds_across_xdist_workers(tmp_path):
 
 def test_deadline_holds_through_a_proxy(monkeypatch):
     from .proxy import LoopbackProxy
+
     with LoopbackProxy() as proxy, HostileServer("drip", drip_interval=0.2) as srv:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         monkeypatch.delenv("NO_PROXY", raising=False)

@@ -9,6 +9,7 @@ Targets: the embedded reference (passes), and a reference server with defects, s
 here with an API key (fails), so exit statuses and the key's secrecy are seen end to end.
 What cannot run here: installing from an index, docker, the runners themselves.
 """
+
 from __future__ import annotations
 
 import copy
@@ -32,19 +33,22 @@ from chatconform.reporting.common import load
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 INTEG = ROOT / "integrations"
-BIN = pathlib.Path(sys.executable).parent          # where this environment's `chatconform` script is
+BIN = pathlib.Path(sys.executable).parent  # where this environment's `chatconform` script is
 KEY = "sk-FAKE-chatconform-ci-key-5a17e3d0c9b24f68"  # recognizable: any trace of it is a leak
 SERVER_KEY_ENV = "CC_INTEGRATION_SERVER_KEY"
 DEFECTS = ["length-reported-as-stop", "json-object-fenced", "auth-key-echoed"]
-FAILING = {"AUTH-005", "PARAM-002", "PARAM-024"}    # what those defects break (all SHOULD rules)
-SELECT = '-k "auth or limit_one or json_object_content"'   # the tests that meet them, and no more
+FAILING = {"AUTH-005", "PARAM-002", "PARAM-024"}  # what those defects break (all SHOULD rules)
+SELECT = '-k "auth or limit_one or json_object_content"'  # the tests that meet them, and no more
 
 
 def base_env(**extra: str) -> dict[str, str]:
     """This environment without any CI runner's variables, `chatconform` first on PATH."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_", "CI_", "PYTEST_ADDOPTS", "PYTEST_XDIST"))
-           and k not in ("CI", "CHATCONFORM_API_KEY", SERVER_KEY_ENV)}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_", "CI_", "PYTEST_ADDOPTS", "PYTEST_XDIST"))
+        and k not in ("CI", "CHATCONFORM_API_KEY", SERVER_KEY_ENV)
+    }
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)
     return env
@@ -53,9 +57,13 @@ def base_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server():
     """`chatconform serve` with defects and an API key; its base URL."""
-    proc = subprocess.Popen([str(BIN / "chatconform"), "serve", "--api-key-env", SERVER_KEY_ENV]
-                            + [a for d in DEFECTS for a in ("--defect", d)],
-                            env=base_env(**{SERVER_KEY_ENV: KEY}), stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(BIN / "chatconform"), "serve", "--api-key-env", SERVER_KEY_ENV]
+        + [a for d in DEFECTS for a in ("--defect", d)],
+        env=base_env(**{SERVER_KEY_ENV: KEY}),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 30)
         line = proc.stdout.readline() if ready else ""
@@ -77,7 +85,7 @@ def assert_no_key(tmp: pathlib.Path, *streams: str) -> None:
 
 
 def check_artifacts(results: pathlib.Path, junit: pathlib.Path) -> dict:
-    data = load(results)                    # parses and validates against schemas/results.schema.json
+    data = load(results)  # parses and validates against schemas/results.schema.json
     cases = ET.parse(junit).getroot().iter("testcase")
     assert len(list(cases)) == len(data["tests"]) > 0
     return data
@@ -110,7 +118,7 @@ def parse_github_output(text: str) -> dict[str, str]:
         if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
             name, delim = line.split("<<", 1)
             j = lines.index(delim, i + 1)
-            out[name], i = "\n".join(lines[i + 1:j]), j + 1
+            out[name], i = "\n".join(lines[i + 1 : j]), j + 1
         else:
             name, value = line.split("=", 1)
             out[name], i = value, i + 1
@@ -130,6 +138,7 @@ def run_action(tmp: pathlib.Path, files: dict[str, str] | None = None, **inputs:
         def one(m):
             assert m.group(1) in ctx, f"an expression this runner stand-in does not know: {m.group(1)}"
             return ctx[m.group(1)]
+
         return EXPR.sub(one, text)
 
     step = next(s for s in spec["runs"]["steps"] if s.get("id") == "run")
@@ -141,16 +150,30 @@ def run_action(tmp: pathlib.Path, files: dict[str, str] | None = None, **inputs:
     output, summary = tmp / "github_output", tmp / "step_summary.md"
     output.touch()
     summary.touch()
-    env = base_env(GITHUB_ACTIONS="true", CI="true", GITHUB_WORKSPACE=str(ws), GITHUB_OUTPUT=str(output),
-                   GITHUB_STEP_SUMMARY=str(summary), GITHUB_ACTION_PATH=str(ACTION.parent),
-                   RUNNER_TEMP=str(runner_temp))
+    env = base_env(
+        GITHUB_ACTIONS="true",
+        CI="true",
+        GITHUB_WORKSPACE=str(ws),
+        GITHUB_OUTPUT=str(output),
+        GITHUB_STEP_SUMMARY=str(summary),
+        GITHUB_ACTION_PATH=str(ACTION.parent),
+        RUNNER_TEMP=str(runner_temp),
+    )
     env.update({k: evaluate(str(v)) for k, v in step["env"].items()})
     script = runner_temp / "step.sh"
     script.write_text(step["run"])
-    p = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=ws, env=env,
-                       capture_output=True, text=True, timeout=600, check=False)
-    return ActionRun(p.returncode, p.stdout, p.stderr, parse_github_output(output.read_text()),
-                     summary.read_text(), tmp)
+    p = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        cwd=ws,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return ActionRun(
+        p.returncode, p.stdout, p.stderr, parse_github_output(output.read_text()), summary.read_text(), tmp
+    )
 
 
 def test_action_inputs_reach_scripts_only_through_env():
@@ -161,8 +184,9 @@ def test_action_inputs_reach_scripts_only_through_env():
     run = next(s for s in steps if s.get("id") == "run")
     passed = {m for v in run["env"].values() for m in EXPR.findall(str(v))}
     # Every input reaches run.py, except those the earlier steps consume.
-    assert passed == {f"inputs.{k}" for k in spec["inputs"]} - {"inputs.install", "inputs.python-version"} \
-        | {"steps.install.outputs.python"}
+    assert passed == {f"inputs.{k}" for k in spec["inputs"]} - {"inputs.install", "inputs.python-version"} | {
+        "steps.install.outputs.python"
+    }
     assert run["env"]["INPUT_API_KEY"] == "${{ inputs.api-key }}"
     assert all("api-key" not in str(s.get("with", "")) for s in steps), "the key goes to no other action"
     for name, out in spec["outputs"].items():
@@ -185,8 +209,9 @@ def test_action_on_embedded_reference_passes(tmp_path):
 
 
 def test_action_on_failing_server_fails_and_keeps_the_key_secret(tmp_path, server):
-    r = run_action(tmp_path, base_url=server, model="chatconform-reference", api_key=KEY,
-                   capabilities="all", args=SELECT)
+    r = run_action(
+        tmp_path, base_url=server, model="chatconform-reference", api_key=KEY, capabilities="all", args=SELECT
+    )
     assert r.rc == 1, r.stdout[-3000:] + r.stderr[-2000:]
     assert r.outputs["exit-code"] == "1" and r.outputs["verdict"] == "fail"
     data = check_artifacts(pathlib.Path(r.outputs["results"]), pathlib.Path(r.outputs["junit"]))
@@ -205,8 +230,15 @@ def test_action_on_failing_server_fails_and_keeps_the_key_secret(tmp_path, serve
 
 
 def test_action_level_must_reports_should_rules_as_warnings(tmp_path, server):
-    r = run_action(tmp_path, base_url=server, model="chatconform-reference", api_key=KEY,
-                   capabilities="all", args=SELECT, level="must")
+    r = run_action(
+        tmp_path,
+        base_url=server,
+        model="chatconform-reference",
+        api_key=KEY,
+        capabilities="all",
+        args=SELECT,
+        level="must",
+    )
     assert r.rc == 0 and r.outputs["verdict"] == "pass", r.stdout[-3000:]
     line = next(x for x in r.summary.splitlines() if "warnings (SHOULD rules at level must)" in x)
     assert all(rid in line for rid in FAILING) and "with warnings)" in r.summary
@@ -232,8 +264,15 @@ STALE = """\
 
 @pytest.mark.parametrize("stale", [False, True], ids=["clean", "stale-expectation"])
 def test_action_with_target_file(tmp_path, stale):
-    r = run_action(tmp_path, files={"targets.yaml": TARGETS + (STALE if stale else "")}, target_file="targets.yaml",
-                   target="ci-reference", api_key=KEY, api_key_env="MY_TARGET_KEY", budget="smoke")
+    r = run_action(
+        tmp_path,
+        files={"targets.yaml": TARGETS + (STALE if stale else "")},
+        target_file="targets.yaml",
+        target="ci-reference",
+        api_key=KEY,
+        api_key_env="MY_TARGET_KEY",
+        budget="smoke",
+    )
     assert r.rc == (1 if stale else 0), r.stdout[-3000:] + r.stderr[-2000:]
     assert r.outputs["verdict"] == ("fail" if stale else "pass")
     data = check_artifacts(pathlib.Path(r.outputs["results"]), pathlib.Path(r.outputs["junit"]))
@@ -244,12 +283,16 @@ def test_action_with_target_file(tmp_path, stale):
     assert_no_key(tmp_path, r.stdout, r.stderr)
 
 
-@pytest.mark.parametrize("inputs, message", [
-    ({"level": "sometimes"}, "level: 'sometimes' is not one of must, should"),
-    ({"base_url": "http://127.0.0.1:9/v1", "model": "m", "target": "reference"}, "not both"),
-    ({"api_key_env": "NOT A NAME"}, "is not an environment variable name"),
-    ({"target_file": "targets.yaml", "target": "ci-reference"}, "unknown key 'bogus'"),   # chatconform's own
-], ids=["bad-level", "url-and-target", "bad-env-name", "bad-targets-file"])
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        ({"level": "sometimes"}, "level: 'sometimes' is not one of must, should"),
+        ({"base_url": "http://127.0.0.1:9/v1", "model": "m", "target": "reference"}, "not both"),
+        ({"api_key_env": "NOT A NAME"}, "is not an environment variable name"),
+        ({"target_file": "targets.yaml", "target": "ci-reference"}, "unknown key 'bogus'"),  # chatconform's own
+    ],
+    ids=["bad-level", "url-and-target", "bad-env-name", "bad-targets-file"],
+)
 def test_action_usage_errors_exit_4(tmp_path, inputs, message):
     r = run_action(tmp_path, files={"targets.yaml": TARGETS + "    bogus: 1\n"}, api_key=KEY, **inputs)
     assert r.rc == 4, r.stdout[-3000:] + r.stderr[-2000:]
@@ -269,8 +312,13 @@ def action_module():
 
 def test_action_command_line_never_holds_the_key(tmp_path, monkeypatch):
     mod = action_module()
-    for k, v in {"INPUT_BASE_URL": "http://127.0.0.1:9/v1", "INPUT_MODEL": "m", "INPUT_API_KEY": KEY,
-                 "INPUT_ARGS": "-k 'a or b' --hypothesis-seed 3", "INPUT_BUDGET": "Smoke"}.items():
+    for k, v in {
+        "INPUT_BASE_URL": "http://127.0.0.1:9/v1",
+        "INPUT_MODEL": "m",
+        "INPUT_API_KEY": KEY,
+        "INPUT_ARGS": "-k 'a or b' --hypothesis-seed 3",
+        "INPUT_BUDGET": "Smoke",
+    }.items():
         monkeypatch.setenv(k, v)
     cmd, key_env = mod.build_command(tmp_path, tmp_path / "out", KEY)
     assert key_env == "CHATCONFORM_API_KEY" and not any(KEY in a for a in cmd)
@@ -285,12 +333,29 @@ def runs(server, tmp_path_factory) -> dict[str, pathlib.Path]:
     """results.json of a passing run (embedded reference, smoke) and a failing one (the server)."""
     d = tmp_path_factory.mktemp("md")
     out = {"pass": d / "pass.json", "fail": d / "fail.json"}
-    cmds = {"pass": ["--budget", "smoke"],
-            "fail": ["--base-url", server, "--model", "chatconform-reference", "--api-key-env", SERVER_KEY_ENV,
-                     "--capabilities", "all", *shlex.split(SELECT)]}
+    cmds = {
+        "pass": ["--budget", "smoke"],
+        "fail": [
+            "--base-url",
+            server,
+            "--model",
+            "chatconform-reference",
+            "--api-key-env",
+            SERVER_KEY_ENV,
+            "--capabilities",
+            "all",
+            *shlex.split(SELECT),
+        ],
+    }
     for name, args in cmds.items():
-        subprocess.run([str(BIN / "chatconform"), "run", f"--results={out[name]}", *args], cwd=d,
-                       env=base_env(**{SERVER_KEY_ENV: KEY}), capture_output=True, timeout=600, check=False)
+        subprocess.run(
+            [str(BIN / "chatconform"), "run", f"--results={out[name]}", *args],
+            cwd=d,
+            env=base_env(**{SERVER_KEY_ENV: KEY}),
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
         assert out[name].exists(), name
     return out
 
@@ -332,8 +397,8 @@ def test_md_verdict_escapes_server_text_and_caps_rows(runs):
     assert "<script>" not in md and "&lt;script&gt;" in md
     for line in md.splitlines():
         if line.startswith("| **"):
-            assert len(re.findall(r"(?<!\\)\|", line)) == 5, line     # four cells, no cell broken
-    ids = sorted(data["rules"])[:verdict_md.MAX_ROWS + 7]
+            assert len(re.findall(r"(?<!\\)\|", line)) == 5, line  # four cells, no cell broken
+    ids = sorted(data["rules"])[: verdict_md.MAX_ROWS + 7]
     for rid in ids:
         data["rules"][rid]["outcome"] = "fail"
     failing = sum(1 for x in data["rules"].values() if x["outcome"] == "fail")
@@ -348,8 +413,15 @@ def test_md_verdict_errors_lapsed_expectations_warnings(runs):
     data["tests"][1]["outcome"] = "warning"
     rid = data["tests"][1]["rules"][0]
     data["rules"][rid]["outcome"] = "warning"
-    data["expectations"] = [{"rule": "STREAM-017", "reason": "r", "link": "https://example.invalid/1",
-                             "expires": "2020-01-01", "status": "expired"}]
+    data["expectations"] = [
+        {
+            "rule": "STREAM-017",
+            "reason": "r",
+            "link": "https://example.invalid/1",
+            "expires": "2020-01-01",
+            "status": "expired",
+        }
+    ]
     verdict, why = verdict_md.headline(data)
     assert verdict == "fail" and why == "1 test could not be judged; 1 declared deviation stale or expired"
     md = verdict_md.render(data)
@@ -376,8 +448,11 @@ DOCKERFILE = INTEG / "container" / "Dockerfile"
 
 def dockerfile_stages() -> list[list[tuple[str, str]]]:
     """[(INSTRUCTION, arguments)] per build stage; continuations joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", "\n".join(line for line in DOCKERFILE.read_text().splitlines()
-                                          if not line.lstrip().startswith("#")))
+    text = re.sub(
+        r"\\\n",
+        " ",
+        "\n".join(line for line in DOCKERFILE.read_text().splitlines() if not line.lstrip().startswith("#")),
+    )
     stages: list[list[tuple[str, str]]] = []
     for line in text.splitlines():
         if line.strip():
@@ -394,10 +469,17 @@ def image() -> dict:
     for instr, args in final:
         if instr == "ENV":
             env.update(kv.split("=", 1) for kv in shlex.split(args))
-    one = {instr: args for instr, args in final}           # the last of each, as docker takes it
-    return {"from": one["FROM"], "user": one["USER"], "workdir": one["WORKDIR"], "env": env,
-            "volume": json.loads(one["VOLUME"]), "entrypoint": json.loads(one["ENTRYPOINT"]),
-            "cmd": json.loads(one["CMD"]), "run": [a for i, a in final if i == "RUN"]}
+    one = {instr: args for instr, args in final}  # the last of each, as docker takes it
+    return {
+        "from": one["FROM"],
+        "user": one["USER"],
+        "workdir": one["WORKDIR"],
+        "env": env,
+        "volume": json.loads(one["VOLUME"]),
+        "entrypoint": json.loads(one["ENTRYPOINT"]),
+        "cmd": json.loads(one["CMD"]),
+        "run": [a for i, a in final if i == "RUN"],
+    }
 
 
 def test_dockerfile_shape():
@@ -428,8 +510,9 @@ def test_container_command_writes_results_to_out(tmp_path, args):
 
     env = base_env(**{k: mapped(v) for k, v in img["env"].items()})
     cmd = img["entrypoint"] + (img["cmd"] if args is None else args)
-    p = subprocess.run(cmd, cwd=mapped(img["workdir"]), env=env, capture_output=True, text=True, timeout=600,
-                       check=False)
+    p = subprocess.run(
+        cmd, cwd=mapped(img["workdir"]), env=env, capture_output=True, text=True, timeout=600, check=False
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     check_artifacts(mounts["/out"] / "results.json", mounts["/out"] / "junit.xml")
 
@@ -443,8 +526,14 @@ def gitlab_job() -> dict:
 
 
 def documented_options(*command: str) -> set[str]:
-    out = subprocess.run([str(BIN / "chatconform"), *command, "--help"], capture_output=True, text=True,
-                         env=base_env(), timeout=60, check=False).stdout
+    out = subprocess.run(
+        [str(BIN / "chatconform"), *command, "--help"],
+        capture_output=True,
+        text=True,
+        env=base_env(),
+        timeout=60,
+        check=False,
+    ).stdout
     return set(re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", out))
 
 
@@ -478,12 +567,22 @@ def test_gitlab_script_runs(tmp_path, server, failing):
     job = gitlab_job()
     variables = {**job["variables"], "CHATCONFORM_INSTALL": "", "CHATCONFORM_BUDGET": "smoke"}
     if failing:
-        variables.update(CHATCONFORM_BASE_URL=server, CHATCONFORM_MODEL="chatconform-reference",
-                         CHATCONFORM_CAPABILITIES="all", CHATCONFORM_API_KEY=KEY)
+        variables.update(
+            CHATCONFORM_BASE_URL=server,
+            CHATCONFORM_MODEL="chatconform-reference",
+            CHATCONFORM_CAPABILITIES="all",
+            CHATCONFORM_API_KEY=KEY,
+        )
     script = "set -eo pipefail\n" + "\n".join(job["script"]) + "\n"
-    p = subprocess.run(["bash", "--noprofile", "--norc", "-c", script], cwd=tmp_path,
-                       env=base_env(CI="true", **variables), capture_output=True, text=True, timeout=600,
-                       check=False)
+    p = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-c", script],
+        cwd=tmp_path,
+        env=base_env(CI="true", **variables),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert p.returncode == (1 if failing else 0), p.stdout[-3000:] + p.stderr[-2000:]
     out = tmp_path / "chatconform-results"
     data = check_artifacts(out / "results.json", out / job["artifacts"]["reports"]["junit"].split("/")[-1])
@@ -493,10 +592,14 @@ def test_gitlab_script_runs(tmp_path, server, failing):
         # The smoke budget's refusal probes (a wrong key, invalid values, an unknown model)
         # are refused on purpose; every other request carried the key and was answered.
         refused_on_purpose = ("test_wrong_key", "test_error_envelope", "test_unknown_model")
-        statuses = {ex["response"]["status"] for t in data["tests"] for ex in t["exchanges"]
-                    if ex.get("response") and not t["nodeid"].split("::")[-1].startswith(refused_on_purpose)}
+        statuses = {
+            ex["response"]["status"]
+            for t in data["tests"]
+            for ex in t["exchanges"]
+            if ex.get("response") and not t["nodeid"].split("::")[-1].startswith(refused_on_purpose)
+        }
         assert statuses == {200}, "the key reached the server"
-        assert {rid for rid, x in data["rules"].items() if x["outcome"] == "fail"} == FAILING   # smoke reaches all three
+        assert {rid for rid, x in data["rules"].items() if x["outcome"] == "fail"} == FAILING  # smoke reaches all three
     assert_no_key(tmp_path, p.stdout, p.stderr)
 
 
@@ -505,15 +608,18 @@ def readme_yaml_blocks(section: str) -> list:
     text = (ROOT / "README.md").read_text()
     start = text.index(f"### {section}\n")
     end = re.compile(r"\n##+ ").search(text, start + 4)
-    body = text[start:end.start() if end else len(text)]
+    body = text[start : end.start() if end else len(text)]
     return [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", body, re.DOTALL)]
 
 
 def test_readme_snippets_use_real_inputs_and_variables():
     inputs = set(action()["inputs"])
-    withs = [step["with"] for block in readme_yaml_blocks("GitHub Actions")
-             for step in (block["jobs"]["conformance"]["steps"] if isinstance(block, dict) else block)
-             if "integrations/github@" in step.get("uses", "")]
+    withs = [
+        step["with"]
+        for block in readme_yaml_blocks("GitHub Actions")
+        for step in (block["jobs"]["conformance"]["steps"] if isinstance(block, dict) else block)
+        if "integrations/github@" in step.get("uses", "")
+    ]
     assert len(withs) == 2 and all(set(w) <= inputs for w in withs), [set(w) - inputs for w in withs]
     [gitlab] = readme_yaml_blocks("GitLab CI")
     assert gitlab["conformance"]["extends"] == ".chatconform"

@@ -7,6 +7,7 @@
 * Suite modules send requests and declare intents; they never judge (no Violation,
   no expect helpers), and every rule they cite is judged by some check.
 """
+
 import ast
 import pathlib
 
@@ -59,10 +60,11 @@ def test_declared_rules_not_reported_unjudged_are_judged(scratch_check):
 def test_schema_rules_are_judged_only_where_the_answer_has_their_node():
     found = checks.run(json_exchange(good_response()))
     assert {"RESP-001", "RESP-010", "RESP-012"} <= found.judged
-    assert "TOOL-004" not in found.judged and "TOOL-004" in found.unjudged     # no tool call in the answer
+    assert "TOOL-004" not in found.judged and "TOOL-004" in found.unjudged  # no tool call in the answer
     with_call = good_response()
-    with_call["choices"][0]["message"].update(content=None, tool_calls=[
-        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}])
+    with_call["choices"][0]["message"].update(
+        content=None, tool_calls=[{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    )
     with_call["choices"][0]["finish_reason"] = "tool_calls"
     assert "TOOL-004" in checks.run(json_exchange(with_call)).judged
 
@@ -71,7 +73,9 @@ def test_intent_checks_judge_the_rule_the_test_names():
     ok = json_exchange(good_response())
     ok.intent = Intent("accept", "TOOL-001")
     assert "TOOL-001" in checks.run(ok).judged
-    refused = json_exchange({"error": {"message": "no", "type": "invalid_request_error", "param": None, "code": None}}, status=422)
+    refused = json_exchange(
+        {"error": {"message": "no", "type": "invalid_request_error", "param": None, "code": None}}, status=422
+    )
     refused.intent = Intent("accept", "TOOL-001")
     assert [v.rule for v in checks.run(refused).violations] == ["TOOL-001"]
     wrong_status = json_exchange({"error": {"message": "no", "type": "x", "param": None, "code": None}}, status=401)
@@ -84,8 +88,16 @@ def test_intent_checks_judge_the_rule_the_test_names():
 
 
 def _verdict(rec: Recorder, cited):
-    return judge(rec.violations, rec.exchanges, cited, (), "should", judged=rec.judged, unjudged=rec.unjudged,
-                 refused=rec.refused_premises)
+    return judge(
+        rec.violations,
+        rec.exchanges,
+        cited,
+        (),
+        "should",
+        judged=rec.judged,
+        unjudged=rec.unjudged,
+        refused=rec.refused_premises,
+    )
 
 
 def test_a_rule_no_check_judged_is_not_exercised_never_passed():
@@ -98,8 +110,17 @@ def test_a_rule_no_check_judged_is_not_exercised_never_passed():
 
 def test_a_refused_premise_fails_its_rule_and_leaves_the_others_not_judged():
     rec = Recorder()
-    ex = json_exchange({"error": {"message": "tool_choice required is not supported", "type": "invalid_request_error",
-                                  "param": "tool_choice", "code": None}}, status=422)
+    ex = json_exchange(
+        {
+            "error": {
+                "message": "tool_choice required is not supported",
+                "type": "invalid_request_error",
+                "param": "tool_choice",
+                "code": None,
+            }
+        },
+        status=422,
+    )
     ex.intent = Intent("accept", "TOOL-010")
     rec.observe(ex)
     v = _verdict(rec, ["TOOL-012", "TOOL-007", "TOOL-010"])
@@ -112,10 +133,23 @@ def test_a_refused_premise_fails_its_rule_and_leaves_the_others_not_judged():
 
 def test_rule_outcome_over_a_run_never_passes_an_unjudged_rule():
     from chatconform.results import rule_outcomes
-    tests = [{"nodeid": "a", "rules": ["ERR-006"], "outcome": "not-exercised", "violations": [],
-              "rule_outcomes": {"ERR-006": {"outcome": "not-exercised", "reason": "not a 429"}}},
-             {"nodeid": "b", "rules": ["TOOL-007"], "outcome": "fail", "violations": [{"rule": "TOOL-010", "disposition": "fail"}],
-              "rule_outcomes": {"TOOL-007": {"outcome": "not-judged", "reason": "refused"}}}]
+
+    tests = [
+        {
+            "nodeid": "a",
+            "rules": ["ERR-006"],
+            "outcome": "not-exercised",
+            "violations": [],
+            "rule_outcomes": {"ERR-006": {"outcome": "not-exercised", "reason": "not a 429"}},
+        },
+        {
+            "nodeid": "b",
+            "rules": ["TOOL-007"],
+            "outcome": "fail",
+            "violations": [{"rule": "TOOL-010", "disposition": "fail"}],
+            "rule_outcomes": {"TOOL-007": {"outcome": "not-judged", "reason": "refused"}},
+        },
+    ]
     out = rule_outcomes(tests)
     assert out["ERR-006"]["outcome"] == "not-exercised" and out["ERR-006"]["reason"] == "not a 429"
     assert out["TOOL-007"]["outcome"] == "not-judged"
@@ -145,13 +179,18 @@ def intent_rules() -> set[str]:
     out = set()
     for path in SUITES.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.keyword) and node.arg in ("accept", "refuse") and isinstance(node.value, ast.Constant):
+            if (
+                isinstance(node, ast.keyword)
+                and node.arg in ("accept", "refuse")
+                and isinstance(node.value, ast.Constant)
+            ):
                 out.add(node.value.value)
     return out
 
 
 def judged_somewhere() -> set[str]:
     from chatconform.strategies.attribution import intent_rules as property_intent_rules
+
     # the property tests compute their intents (strategies/attribution.py): no constant shows them
     out = set(intent_rules()) | set(property_intent_rules())
     for c in checks.REGISTRY:
@@ -192,9 +231,13 @@ def test_every_rule_has_a_defect_that_breaks_it_or_a_reason(area):
     """The kill matrix proves a rule only if some defect of the reference breaks it; a rule
     no server fault can break says why in the catalogue (`no_defect:`)."""
     from chatconform.reference import DEFECTS
+
     broken = {r for d in DEFECTS.values() for r in d.breaks}
-    missing = [r.id for r in rules.catalogue().values() if r.area == area and not r.retired
-               and r.id not in broken and not r.no_defect]
+    missing = [
+        r.id
+        for r in rules.catalogue().values()
+        if r.area == area and not r.retired and r.id not in broken and not r.no_defect
+    ]
     if area in DEFECT_PENDING:
         pytest.skip(f"{len(missing)} rule(s) without a defect yet: {missing}")
     assert not missing, f"rules with no defect and no written reason: {missing}"

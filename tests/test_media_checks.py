@@ -2,6 +2,7 @@
 keys they depend on (`lacks`, `restricted_key`), and the suite run against the reference
 with the defects the ad hoc kill matrix cannot reach (a model without vision, a restricted key).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,30 @@ from chatconform.violations import Intent, UsageError
 from tests.helpers import good_response, json_exchange
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-IMAGE_REQUEST = {"model": "m", "messages": [{"role": "user", "content": [
-    {"type": "text", "text": "What colour?"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}
-FILE_REQUEST = {"model": "m", "messages": [{"role": "user", "content": [
-    {"type": "text", "text": "Read it."}, {"type": "file", "file": {"filename": "a.txt", "file_data": "data:text/plain;base64,YQ=="}}]}]}
+IMAGE_REQUEST = {
+    "model": "m",
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What colour?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            ],
+        }
+    ],
+}
+FILE_REQUEST = {
+    "model": "m",
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Read it."},
+                {"type": "file", "file": {"filename": "a.txt", "file_data": "data:text/plain;base64,YQ=="}},
+            ],
+        }
+    ],
+}
 
 
 def write(tmp_path, text: str) -> pathlib.Path:
@@ -48,7 +69,19 @@ def with_key(ex, key: str):
 
 
 def run_suite(args: list[str], out: pathlib.Path, env=None) -> tuple[int, dict, str]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args, "--results", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        *args,
+        "--results",
+        str(out),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=300)
     data = json.loads(out.read_text()) if out.exists() else {}
     return proc.returncode, data, proc.stdout[-4000:] + proc.stderr[-2000:]
@@ -60,11 +93,14 @@ def outcome(data: dict, rule: str) -> str:
 
 # -- item 1: `lacks` is a declaration, distinct from not claiming ---------------------------------
 def test_lacks_is_declared_apart_from_not_claiming(tmp_path):
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         targets:
           text-only: {base_url: http://127.0.0.1:9/v1, model: m, capabilities: [streaming], lacks: [vision, audio]}
           silent:    {base_url: http://127.0.0.1:9/v1, model: m, capabilities: [streaming]}
-    """)
+    """,
+    )
     t = targets.resolve("text-only", p)
     assert t.lacks("vision") and t.lacks("audio") and not t.claims("vision")
     assert t.redacted()["lacks"] == ["audio", "vision"]
@@ -74,12 +110,18 @@ def test_lacks_is_declared_apart_from_not_claiming(tmp_path):
     assert adhoc.lacks("vision") and not adhoc.lacks("tools")
 
 
-@pytest.mark.parametrize("entry,needle", [
-    ("{base_url: http://x/v1, model: m, capabilities: [vision, tools], lacks: [vision]}", "targets.a.lacks: vision also claimed"),
-    ("{base_url: http://x/v1, model: m, capabilities: all, lacks: [audio]}", "targets.a.lacks: audio also claimed"),
-    ("{base_url: http://x/v1, model: m, lacks: [telepathy]}", "lacks"),
-    ("{base_url: http://x/v1, model: m, lacks: all}", "lacks"),
-])
+@pytest.mark.parametrize(
+    "entry,needle",
+    [
+        (
+            "{base_url: http://x/v1, model: m, capabilities: [vision, tools], lacks: [vision]}",
+            "targets.a.lacks: vision also claimed",
+        ),
+        ("{base_url: http://x/v1, model: m, capabilities: all, lacks: [audio]}", "targets.a.lacks: audio also claimed"),
+        ("{base_url: http://x/v1, model: m, lacks: [telepathy]}", "lacks"),
+        ("{base_url: http://x/v1, model: m, lacks: all}", "lacks"),
+    ],
+)
 def test_claimed_and_lacked_is_a_usage_error_naming_the_field(tmp_path, entry, needle):
     p = write(tmp_path, f"targets:\n  a: {entry}\n")
     with pytest.raises(UsageError) as exc:
@@ -90,9 +132,29 @@ def test_claimed_and_lacked_is_a_usage_error_naming_the_field(tmp_path, entry, n
 def test_lacks_option_is_validated_like_the_file():
     with pytest.raises(UsageError, match="--lacks: vision also claimed"):
         targets.adhoc("http://127.0.0.1:9/v1", "m", None, "all", "vision")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "suites", "--base-url",
-                        "http://127.0.0.1:9/v1", "--model", "m", "--capabilities", "vision", "--lacks", "vision"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "suites",
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--model",
+            "m",
+            "--capabilities",
+            "vision",
+            "--lacks",
+            "vision",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 4 and "--lacks: vision also claimed" in r.stderr and "Traceback" not in r.stderr + r.stdout
 
 
@@ -100,8 +162,15 @@ def test_vision_006_needs_a_declared_lack(tmp_path):
     """The README's own example (vision not claimed) against a server that reads images:
     VISION-006 is not applicable, not failed; declared lacking vision, the same server
     fails it (it answered the image), and a model without vision passes it."""
-    some = ["suites/test_vision_audio.py", "-k", "text_only_model", "--model", "chatconform-reference",
-            "--capabilities", "streaming,stream_usage,tools,n"]
+    some = [
+        "suites/test_vision_audio.py",
+        "-k",
+        "text_only_model",
+        "--model",
+        "chatconform-reference",
+        "--capabilities",
+        "streaming,stream_usage,tools,n",
+    ]
     with start() as srv:
         rc, data, tail = run_suite([*some, "--base-url", srv.base_url], tmp_path / "a.json")
         assert rc == 0 and outcome(data, "VISION-006") == "not-applicable", tail
@@ -121,13 +190,18 @@ def test_vision_006_needs_a_declared_lack(tmp_path):
 # -- item 2: AUTH-006 with a restricted key ---------------------------------------------------------
 def test_restricted_key_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("CC_RESTRICTED", "sk-readonly-0123456789abcdef")
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         targets:
           a: {base_url: http://127.0.0.1:9/v1, model: m, capabilities: [auth], restricted_key: '${CC_RESTRICTED}'}
-    """)
+    """,
+    )
     t = targets.resolve("a", p)
     assert t.restricted() == "sk-readonly-0123456789abcdef" and t.redacted()["restricted_key"] == "${CC_RESTRICTED}"
-    assert "0123456789abcdef" not in repr(t) and "0123456789abcdef" not in redact.text("key sk-readonly-0123456789abcdef")
+    assert "0123456789abcdef" not in repr(t) and "0123456789abcdef" not in redact.text(
+        "key sk-readonly-0123456789abcdef"
+    )
     p = write(tmp_path, "targets:\n  b: {base_url: http://127.0.0.1:9/v1, model: m, restricted_key: sk-literal-key}\n")
     with pytest.raises(UsageError, match="targets.b.restricted_key"):
         targets.resolve("b", p)
@@ -147,11 +221,14 @@ def test_reference_refuses_its_restricted_key_with_403():
 
 
 def restricted_profile(tmp_path, base_url: str) -> pathlib.Path:
-    return write(tmp_path, f"""
+    return write(
+        tmp_path,
+        f"""
         targets:
           t: {{base_url: '{base_url}', model: chatconform-reference, capabilities: [auth],
               api_key: '${{CC_K}}', restricted_key: '${{CC_R}}'}}
-    """)
+    """,
+    )
 
 
 @pytest.mark.parametrize("broken", [None, *sorted(auth_defects.OUTSIDE_MATRIX)])
@@ -160,8 +237,11 @@ def test_restricted_key_refusal_is_judged(tmp_path, broken):
     defects = [auth_defects.OUTSIDE_MATRIX[broken]] if broken else []
     with start(api_key=key, defects=defects) as srv:
         tf = restricted_profile(tmp_path, srv.base_url)
-        rc, data, tail = run_suite(["suites/test_auth.py", "--targets", str(tf), "--target", "t"], tmp_path / "out.json",
-                                   env={"CC_K": key, "CC_R": restricted_key_for(key)})
+        rc, data, tail = run_suite(
+            ["suites/test_auth.py", "--targets", str(tf), "--target", "t"],
+            tmp_path / "out.json",
+            env={"CC_K": key, "CC_R": restricted_key_for(key)},
+        )
     assert outcome(data, "AUTH-006") == ("fail" if broken else "pass"), tail
     failed = {r for r, v in data["rules"].items() if v["outcome"] == "fail"}
     # ERR-011 (SHOULD: a status of the class its cause maps to) states the same fault in
@@ -173,9 +253,24 @@ def test_restricted_key_refusal_is_judged(tmp_path, broken):
 def test_without_a_restricted_key_auth_006_says_how_to_enable_it(tmp_path):
     key = "sk-ref-" + secrets.token_hex(8)
     with start(api_key=key) as srv:
-        rc, data, tail = run_suite(["suites/test_auth.py", "suites/test_vision_audio.py", "-k", "restricted or https_image",
-                                    "--base-url", srv.base_url, "--model", "chatconform-reference", "--api-key-env", "CC_K",
-                                    "--capabilities", "all"], tmp_path / "out.json", env={"CC_K": key})
+        rc, data, tail = run_suite(
+            [
+                "suites/test_auth.py",
+                "suites/test_vision_audio.py",
+                "-k",
+                "restricted or https_image",
+                "--base-url",
+                srv.base_url,
+                "--model",
+                "chatconform-reference",
+                "--api-key-env",
+                "CC_K",
+                "--capabilities",
+                "all",
+            ],
+            tmp_path / "out.json",
+            env={"CC_K": key},
+        )
     assert rc == 0, tail
     assert outcome(data, "AUTH-006") == "disabled" and "restricted_key" in data["rules"]["AUTH-006"]["reason"]
     # item 3: the verdict says how to turn the remote-image test on.
@@ -196,11 +291,13 @@ def test_auth_005_judges_the_echo_of_the_submitted_key():
     key = "sk-conformance-" + "ab" * 16
     echoed = checks.run(with_key(json_exchange(error(401, f"Incorrect API key provided: {key}."), status=401), key))
     assert [v.rule for v in echoed.violations] == ["AUTH-005"]
-    masked = checks.run(with_key(json_exchange(error(401, "Incorrect API key provided: sk-c****abab."), status=401), key))
+    masked = checks.run(
+        with_key(json_exchange(error(401, "Incorrect API key provided: sk-c****abab."), status=401), key)
+    )
     assert "AUTH-005" in masked.judged and not masked.violations
-    recorded = checks.run(with_key(json_exchange(error(401), status=401), redact.MASK))     # rejudge: the key is masked
+    recorded = checks.run(with_key(json_exchange(error(401), status=401), redact.MASK))  # rejudge: the key is masked
     assert "AUTH-005" in recorded.unjudged and "AUTH-005" not in recorded.judged
-    assert "AUTH-005" not in checks.run(json_exchange(error(401), status=401)).judged      # no key was sent
+    assert "AUTH-005" not in checks.run(json_exchange(error(401), status=401)).judged  # no key was sent
 
 
 @pytest.mark.parametrize("status,judged", [(200, True), (401, True), (500, False)])
@@ -218,7 +315,7 @@ def test_content_003_a_file_part_is_answered_or_refused_never_a_crash(status, br
     found = checks.run(ex)
     assert "CONTENT-003" in found.judged
     assert ("CONTENT-003" in {v.rule for v in found.violations}) == broken
-    assert "CONTENT-003" not in checks.run(json_exchange(good_response())).judged      # no file part, nothing to judge
+    assert "CONTENT-003" not in checks.run(json_exchange(good_response())).judged  # no file part, nothing to judge
 
 
 DECLARED = {"/usage/tokens_per_second": {"type": "number", "minimum": 0}}
@@ -238,9 +335,9 @@ def test_dialect_002_is_a_registered_check_that_counts_as_judged():
     observe(json_exchange(bad))
     assert [(v.rule, v.where) for v in rec.violations] == [("DIALECT-002", "/usage/tokens_per_second")]
     rec2 = Recorder()
-    extensions.observer(rec2.observe, rec2, DECLARED)(json_exchange(good_response()))      # field absent
+    extensions.observer(rec2.observe, rec2, DECLARED)(json_exchange(good_response()))  # field absent
     assert "DIALECT-002" not in rec2.judged and "DIALECT-002" in rec2.unjudged
-    assert "DIALECT-002" not in checks.run(json_exchange(bad)).judged                      # nothing declared
+    assert "DIALECT-002" not in checks.run(json_exchange(bad)).judged  # nothing declared
 
 
 # -- item 5: an unclaimed feature answered 200 still has its answer's format judged ----------------
@@ -252,6 +349,6 @@ def test_image_answered_by_a_target_without_vision_is_still_judged_for_format():
     ex.intent = Intent("refuse", "VISION-006", "messages")
     rec = Recorder()
     rec.observe(ex)
-    kept, notes = set_aside_unclaimed(rec.violations, lambda cap: False)      # claims nothing, vision included
+    kept, notes = set_aside_unclaimed(rec.violations, lambda cap: False)  # claims nothing, vision included
     # The refusal rule itself, and the 200 body's format (RESP rules bind every server).
     assert {v.rule for v in kept} == {"VISION-006", "RESP-003", "RESP-008"} and not notes

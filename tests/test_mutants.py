@@ -7,6 +7,7 @@ as a user would run it (`--base-url ... --capabilities all`), and its results.js
 says which rules failed.  The kill matrix (defect x rules that caught it) is printed
 at the end of the self-test run and written to artifacts/kill-matrix.md.
 """
+
 import json
 import os
 import pathlib
@@ -21,7 +22,7 @@ from tests.helpers import suite_tests
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MATRIX_DIR = ROOT / "artifacts" / "kill-matrix"
-MIN_DEFECTS = 70            # 30 for the core areas (engine issue) + 40 for the feature areas
+MIN_DEFECTS = 70  # 30 for the core areas (engine issue) + 40 for the feature areas
 
 # Each defect is judged by the suite modules whose tests cite a rule it breaks (the
 # observer still runs every check on every exchange they make), which keeps the
@@ -45,13 +46,32 @@ def suites_for(defect) -> list[str]:
 
 
 def run_suite(base_url: str, key: str, out: pathlib.Path, defect=None) -> tuple[int, dict, str]:
-    env = {**os.environ, "CC_MUTANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}   # no example database per port
-    cmd = [sys.executable, "-m", "pytest", *suites_for(defect), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-           "--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_MUTANT_KEY",
-           "--capabilities", "all", "--allow-remote-images", "--results", str(out),
-           # The kill matrix judges rules: a defect that makes the target unusable to the
-           # preflight (a 404 chat route) must still show which rule it breaks.
-           "--no-preflight"]
+    env = {**os.environ, "CC_MUTANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}  # no example database per port
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *suites_for(defect),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--base-url",
+        base_url,
+        "--model",
+        "chatconform-reference",
+        "--api-key-env",
+        "CC_MUTANT_KEY",
+        "--capabilities",
+        "all",
+        "--allow-remote-images",
+        "--results",
+        str(out),
+        # The kill matrix judges rules: a defect that makes the target unusable to the
+        # preflight (a 404 chat route) must still show which rule it breaks.
+        "--no-preflight",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     data = json.loads(out.read_text()) if out.exists() else {}
     return proc.returncode, data, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -69,7 +89,19 @@ def record(name: str, row: dict) -> None:
 def test_enough_distinct_defects():
     assert len(DEFECTS) >= MIN_DEFECTS, f"{len(DEFECTS)} defects, want >= {MIN_DEFECTS}"
     areas = {d.area for d in DEFECTS.values()}
-    for area in ("http", "auth", "request", "response", "stream", "errors", "tools", "params", "vision", "audio", "structured"):
+    for area in (
+        "http",
+        "auth",
+        "request",
+        "response",
+        "stream",
+        "errors",
+        "tools",
+        "params",
+        "vision",
+        "audio",
+        "structured",
+    ):
         assert area in areas, f"no defect in area {area}"
     for d in DEFECTS.values():
         assert d.breaks, f"{d.name} names no rule it breaks"
@@ -88,12 +120,19 @@ def test_clean_reference_passes(tmp_path):
 # Defects that show only for some inputs (a 17th tool, a 25th message, usage of the
 # second choice...): the property tests reach them, and tests/test_properties_selftest.py
 # proves each is caught there for its rule; the fixed probes here do not send those inputs.
-PROPERTY_ONLY = {"accepts-tool-parts-without-id", "prompt-tokens-last-message-only", "rejects-long-conversation",
-                 "rejects-many-content-parts", "rejects-many-tools", "stream-usage-first-choice-only"}
+PROPERTY_ONLY = {
+    "accepts-tool-parts-without-id",
+    "prompt-tokens-last-message-only",
+    "rejects-long-conversation",
+    "rejects-many-content-parts",
+    "rejects-many-tools",
+    "stream-usage-first-choice-only",
+}
 
 
 def test_property_only_defects_are_proven_by_the_property_selftest():
     from tests.test_properties_selftest import CASES
+
     assert PROPERTY_ONLY <= set(CASES) and PROPERTY_ONLY <= set(DEFECTS)
 
 
@@ -106,9 +145,13 @@ def test_defect_is_caught_for_the_right_rule(name, tmp_path):
     with start(api_key=key, defects=[name]) as srv:
         rc, data, tail = run_suite(srv.base_url, key, tmp_path / "mutant.json", defect)
     caught = failed_rules(data)
-    record(name, {"defect": name, "area": defect.area, "breaks": list(defect.breaks), "caught": sorted(caught), "rc": rc})
+    record(
+        name, {"defect": name, "area": defect.area, "breaks": list(defect.breaks), "caught": sorted(caught), "rc": rc}
+    )
     assert rc == 1, f"{name}: the suite did not fail (exit {rc})\n{tail}"
     missing = set(defect.breaks) - caught
-    assert not missing, f"{name} ({defect.description}) breaks {sorted(missing)} but the suite reported {sorted(caught)}"
+    assert not missing, (
+        f"{name} ({defect.description}) breaks {sorted(missing)} but the suite reported {sorted(caught)}"
+    )
     errors = data.get("counts", {}).get("error", 0)
     assert errors == 0, f"{name}: {errors} tests could not be judged\n{tail}"

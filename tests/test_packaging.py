@@ -9,6 +9,7 @@
   `--model` option and `client` fixture keep working, and no verdict is printed.
 * The build works on the oldest setuptools pyproject.toml admits.
 """
+
 import json
 import os
 import pathlib
@@ -19,7 +20,7 @@ import pytest
 
 try:
     import tomllib
-except ModuleNotFoundError:                 # Python 3.10
+except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -34,8 +35,11 @@ def test_every_engine_package_is_distributed():
 
 
 def test_top_level_folders_are_mapped_not_moved():
-    assert SETUPTOOLS["package-dir"] == {"chatconform.suites": "suites", "chatconform.data.schemas": "schemas",
-                                         "chatconform.data.fixtures": "fixtures"}
+    assert SETUPTOOLS["package-dir"] == {
+        "chatconform.suites": "suites",
+        "chatconform.data.schemas": "schemas",
+        "chatconform.data.fixtures": "fixtures",
+    }
     for folder in ("suites", "schemas", "fixtures"):
         assert (ROOT / folder).is_dir()
     # every data folder is a listed package, so its files are carried
@@ -48,8 +52,12 @@ def test_top_level_folders_are_mapped_not_moved():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (whl,) = out.glob("chatconform-*.whl")
     return whl
@@ -60,8 +68,12 @@ def installed(wheel, tmp_path_factory) -> pathlib.Path:
     """The wheel unpacked into a directory of its own (`pip install --target`); this
     interpreter provides the dependencies, PYTHONPATH puts the installed copy first."""
     target = tmp_path_factory.mktemp("site")
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return target
 
@@ -74,10 +86,17 @@ def _env(installed: pathlib.Path) -> dict:
 
 def test_wheel_carries_the_suites_and_their_data(installed):
     pkg = installed / "chatconform"
-    for rel in ("suites/test_stream.py", "suites/conftest.py", "data/schemas/request.schema.json",
-                "data/schemas/openai/openai-chat-completions.normalized.openapi.yaml",
-                "data/fixtures/tools/get_weather.json", "data/fixtures/media/red-16x16.png",
-                "data/fixtures/sdk-stream-captures/parse_nothing.sse", "rules.yaml", "pytest.ini"):
+    for rel in (
+        "suites/test_stream.py",
+        "suites/conftest.py",
+        "data/schemas/request.schema.json",
+        "data/schemas/openai/openai-chat-completions.normalized.openapi.yaml",
+        "data/fixtures/tools/get_weather.json",
+        "data/fixtures/media/red-16x16.png",
+        "data/fixtures/sdk-stream-captures/parse_nothing.sse",
+        "rules.yaml",
+        "pytest.ini",
+    ):
         assert (pkg / rel).is_file(), rel
     entry_points = next(installed.glob("chatconform-*.dist-info")) / "entry_points.txt"
     assert "[pytest11]" in entry_points.read_text() and "chatconform.plugin" in entry_points.read_text()
@@ -92,30 +111,57 @@ def _verdict(path: pathlib.Path) -> dict:
 def test_installed_wheel_runs_from_any_directory_with_the_checkouts_verdict(installed, tmp_path):
     elsewhere = tmp_path / "their-project"
     elsewhere.mkdir()
-    where = subprocess.run([sys.executable, "-c", "import chatconform; print(chatconform.__file__)"], cwd=elsewhere,
-                           env=_env(installed), capture_output=True, text=True, timeout=60)
+    where = subprocess.run(
+        [sys.executable, "-c", "import chatconform; print(chatconform.__file__)"],
+        cwd=elsewhere,
+        env=_env(installed),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert where.stdout.strip().startswith(str(installed)), where.stdout
     runs = {
         "cli": [sys.executable, "-m", "chatconform", "run", "--budget", "smoke", "-p", "no:cacheprovider"],
-        "pyargs": [sys.executable, "-m", "pytest", "--pyargs", "chatconform.suites", "--budget", "smoke", "-p", "no:cacheprovider"],
+        "pyargs": [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "chatconform.suites",
+            "--budget",
+            "smoke",
+            "-p",
+            "no:cacheprovider",
+        ],
     }
     verdicts = {}
     for name, cmd in runs.items():
         out = tmp_path / f"{name}.json"
-        proc = subprocess.run(cmd + ["--results", str(out)], cwd=elsewhere, env=_env(installed),
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            cmd + ["--results", str(out)],
+            cwd=elsewhere,
+            env=_env(installed),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, f"{name}: exit {proc.returncode}\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
         assert "chatconform verdict" in proc.stdout
         verdicts[name] = _verdict(out)
     checkout = tmp_path / "checkout.json"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--budget", "smoke", "-p", "no:cacheprovider", "--results", str(checkout)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--budget", "smoke", "-p", "no:cacheprovider", "--results", str(checkout)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert verdicts["cli"] == verdicts["pyargs"] == _verdict(checkout)
     assert not (elsewhere / ".hypothesis").exists()
 
 
-CONFTEST = '''
+CONFTEST = """
 import pytest
 
 def pytest_addoption(parser):
@@ -124,24 +170,36 @@ def pytest_addoption(parser):
 @pytest.fixture
 def client():
     return "their client"
-'''
-TEST = '''
+"""
+TEST = """
 def test_their_own(client, request):
     assert client == "their client"
     assert request.config.getoption("model") == "x"
-'''
+"""
 
 
 def test_installed_plugin_is_inert_in_an_unrelated_project(installed, tmp_path):
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "test_theirs.py").write_text(TEST)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "--model", "x", "-p", "no:cacheprovider", "-W", "error"],
-                          cwd=tmp_path, env=_env(installed), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "--model", "x", "-p", "no:cacheprovider", "-W", "error"],
+        cwd=tmp_path,
+        env=_env(installed),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout and "chatconform" not in proc.stdout
-    plugins = subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", "--trace-config"],
-                             cwd=tmp_path, env=_env(installed), capture_output=True, text=True, timeout=120)
-    assert "chatconform" in plugins.stdout          # loaded, yet it changed nothing above
+    plugins = subprocess.run(
+        [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", "--trace-config"],
+        cwd=tmp_path,
+        env=_env(installed),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "chatconform" in plugins.stdout  # loaded, yet it changed nothing above
 
 
 @pytest.mark.selftest_slow
@@ -151,10 +209,18 @@ def test_builds_with_the_oldest_setuptools_admitted(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
-    proc = subprocess.run([str(py), "-m", "pip", "install", "-q", f"setuptools=={version}.*", "wheel"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", f"setuptools=={version}.*", "wheel"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    proc = subprocess.run([str(py), "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(py), "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert list(tmp_path.glob("chatconform-*.whl"))

@@ -6,6 +6,7 @@ One test per cause, as a user meets it: `pytest --base-url ...` in a subprocess 
 a loopback server (the reference, or a hostile one), checking the exit status, what
 the message says, its length, how long it took, and that no key is ever printed.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,17 +29,34 @@ from .hostile import HostileServer
 from .proxy import LoopbackProxy
 
 ROOT = Path(__file__).resolve().parents[1]
-KEY = "sk-preflight-" + "9c2e7d" * 4          # recognizable: must appear in no output
+KEY = "sk-preflight-" + "9c2e7d" * 4  # recognizable: must appear in no output
 ONE_TEST = "suites/test_response.py::test_usage"
-DEAD_BOUND = 10.0                             # seconds: a dead target is diagnosed within this
+DEAD_BOUND = 10.0  # seconds: a dead target is diagnosed within this
 
 
-def run(tmp_path, base_url: str, *extra, env: dict | None = None, model: str = "chatconform-reference",
-        paths=(ONE_TEST,)) -> tuple[int, str, float, dict]:
+def run(
+    tmp_path, base_url: str, *extra, env: dict | None = None, model: str = "chatconform-reference", paths=(ONE_TEST,)
+) -> tuple[int, str, float, dict]:
     """pytest against an ad hoc target: (exit status, all output, seconds, results.json)."""
     results = tmp_path / "r.json"
-    cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", "--base-url", base_url,
-           "--model", model, "--capabilities", "all", "--results", str(results), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *paths,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--base-url",
+        base_url,
+        "--model",
+        model,
+        "--capabilities",
+        "all",
+        "--results",
+        str(results),
+        *extra,
+    ]
     full_env = {**os.environ, "CHATCONFORM_RATELIMIT_DIR": str(tmp_path / "state"), **(env or {})}
     for name in [k for k, v in full_env.items() if v is None]:
         del full_env[name]
@@ -130,9 +148,28 @@ def cert(tmp_path_factory) -> tuple[str, str]:
     if not shutil.which("openssl"):
         pytest.skip("the openssl command is not installed")
     d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(d / "key.pem"),
-                    "-out", str(d / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(d / "cert.pem"), str(d / "key.pem")
 
 
@@ -151,8 +188,13 @@ def test_tls_certificate_problem_names_the_ca_bundle(tmp_path, cert):
 
 def test_https_through_a_connect_proxy(tmp_path, cert):
     with HostileServer("ok", tls=cert) as srv, LoopbackProxy() as proxy:
-        rc, out, _, data = run(tmp_path, srv.base_url, "--ca-bundle", cert[0],
-                               env={"HTTPS_PROXY": proxy.url, "NO_PROXY": None, "no_proxy": None})
+        rc, out, _, data = run(
+            tmp_path,
+            srv.base_url,
+            "--ca-bundle",
+            cert[0],
+            env={"HTTPS_PROXY": proxy.url, "NO_PROXY": None, "no_proxy": None},
+        )
     assert rc in (0, 1) and data["run"]["preflight"]["usable"], out[-2000:]
     assert proxy.seen and all(s == f"CONNECT 127.0.0.1:{srv.port}" for s in proxy.seen), proxy.seen
 
@@ -167,28 +209,66 @@ def test_http_to_a_tls_port(tmp_path, cert):
 # -- the key ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", ["wrong", "empty", "unset", "none"])
 def test_refused_key_names_the_variable_never_the_value(tmp_path, case):
-    with start(api_key=KEY[::-1]) as srv:           # the server wants another key
+    with start(api_key=KEY[::-1]) as srv:  # the server wants another key
         if case == "unset":
             # Only a targets file can name a variable that is unset (with a default).
             f = tmp_path / "t.yaml"
-            f.write_text(json.dumps({"targets": {"x": {"base_url": srv.base_url, "model": "chatconform-reference",
-                                                       "api_key": "${PREFLIGHT_KEY:-}", "capabilities": "all"}}}))
+            f.write_text(
+                json.dumps(
+                    {
+                        "targets": {
+                            "x": {
+                                "base_url": srv.base_url,
+                                "model": "chatconform-reference",
+                                "api_key": "${PREFLIGHT_KEY:-}",
+                                "capabilities": "all",
+                            }
+                        }
+                    }
+                )
+            )
             t0 = time.monotonic()
-            proc = subprocess.run([sys.executable, "-m", "pytest", ONE_TEST, "-q", "-p", "no:cacheprovider",
-                                   "--targets", str(f), "--target", "x"], cwd=ROOT, capture_output=True, text=True,
-                                  env={k: v for k, v in os.environ.items() if k != "PREFLIGHT_KEY"}, timeout=120)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    ONE_TEST,
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "--targets",
+                    str(f),
+                    "--target",
+                    "x",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                env={k: v for k, v in os.environ.items() if k != "PREFLIGHT_KEY"},
+                timeout=120,
+            )
             rc, out, took = proc.returncode, proc.stdout + proc.stderr, time.monotonic() - t0
         elif case == "none":
             rc, out, took, _ = run(tmp_path, srv.base_url)
         else:
-            rc, out, took, _ = run(tmp_path, srv.base_url, "--api-key-env", "PREFLIGHT_KEY",
-                                   env={"PREFLIGHT_KEY": KEY if case == "wrong" else ""})
+            rc, out, took, _ = run(
+                tmp_path,
+                srv.base_url,
+                "--api-key-env",
+                "PREFLIGHT_KEY",
+                env={"PREFLIGHT_KEY": KEY if case == "wrong" else ""},
+            )
     assert KEY not in out and KEY[::-1] not in out
-    said = {"wrong": ["the key from the environment variable PREFLIGHT_KEY was sent, and refused",
-                      "put a valid key for this server in PREFLIGHT_KEY"],
-            "empty": ["PREFLIGHT_KEY is set but empty: no key was sent", "export PREFLIGHT_KEY="],
-            "unset": ["PREFLIGHT_KEY is unset: no key was sent", "export PREFLIGHT_KEY="],
-            "none": ["no API key is configured", "--api-key-env"]}[case]
+    said = {
+        "wrong": [
+            "the key from the environment variable PREFLIGHT_KEY was sent, and refused",
+            "put a valid key for this server in PREFLIGHT_KEY",
+        ],
+        "empty": ["PREFLIGHT_KEY is set but empty: no key was sent", "export PREFLIGHT_KEY="],
+        "unset": ["PREFLIGHT_KEY is unset: no key was sent", "export PREFLIGHT_KEY="],
+        "none": ["no API key is configured", "--api-key-env"],
+    }[case]
     unusable(rc, out, "HTTP 401 (unauthorized)", *said)
     assert took < DEAD_BOUND
 
@@ -198,8 +278,13 @@ def test_404_without_v1_tries_v1(tmp_path):
     with start() as srv:
         bare = srv.base_url.removesuffix("/v1")
         rc, out, took, _ = run(tmp_path, bare)
-        unusable(rc, out, f"HTTP 404: no chat completions at {bare}/chat/completions",
-                 f"{bare}/v1/chat/completions answers (HTTP 200)", f"use {bare}/v1 as the base URL")
+        unusable(
+            rc,
+            out,
+            f"HTTP 404: no chat completions at {bare}/chat/completions",
+            f"{bare}/v1/chat/completions answers (HTTP 200)",
+            f"use {bare}/v1 as the base URL",
+        )
         assert took < DEAD_BOUND
         rc, out, _, _ = run(tmp_path, bare + "/api")
         unusable(rc, out, f"{bare}/api/v1/chat/completions does not answer either (HTTP 404)", "/api/v1")
@@ -208,13 +293,17 @@ def test_404_without_v1_tries_v1(tmp_path):
 def test_unknown_model_lists_what_the_target_offers(tmp_path):
     with start() as srv:
         rc, out, took, _ = run(tmp_path, srv.base_url, model="gpt-nonexistent")
-    unusable(rc, out, "does not know the model 'gpt-nonexistent'", "/models offers: chatconform-reference", "--model ID")
+    unusable(
+        rc, out, "does not know the model 'gpt-nonexistent'", "/models offers: chatconform-reference", "--model ID"
+    )
     assert took < DEAD_BOUND
 
 
 def test_proxy_is_used_and_a_dead_proxy_is_named(tmp_path):
     with start() as srv, LoopbackProxy() as proxy:
-        rc, out, _, data = run(tmp_path, srv.base_url, env={"HTTP_PROXY": proxy.url, "NO_PROXY": None, "no_proxy": None})
+        rc, out, _, data = run(
+            tmp_path, srv.base_url, env={"HTTP_PROXY": proxy.url, "NO_PROXY": None, "no_proxy": None}
+        )
         assert rc == 0 and data["run"]["preflight"]["requests"][0]["proxy"] == proxy.url, out[-2000:]
         assert any(s.startswith(f"POST {srv.base_url}/chat/completions") for s in proxy.seen), proxy.seen
         dead = f"http://127.0.0.1:{free_port()}"
@@ -226,8 +315,14 @@ def test_proxy_is_used_and_a_dead_proxy_is_named(tmp_path):
 
 # -- what a usable target learns, and what is never unusable --------------------------------------------
 def _target(base_url: str, **kw) -> Target:
-    return Target(name="t", base_url=base_url, model="chatconform-reference", capabilities=frozenset(),
-                  timeouts={"connect": 2, "read": 3, "total": 6}, **kw)
+    return Target(
+        name="t",
+        base_url=base_url,
+        model="chatconform-reference",
+        capabilities=frozenset(),
+        timeouts={"connect": 2, "read": 3, "total": 6},
+        **kw,
+    )
 
 
 def test_token_field_falls_back_to_max_tokens(tmp_path):
@@ -273,8 +368,13 @@ def test_no_reference_defect_makes_the_target_unusable():
 
 def test_embedded_reference_needs_no_preflight(tmp_path):
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "pytest", ONE_TEST, "-q", "-p", "no:cacheprovider", "--results", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", ONE_TEST, "-q", "-p", "no:cacheprovider", "--results", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "preflight" not in json.loads(out.read_text()).get("run", {})
 
@@ -290,19 +390,25 @@ def test_a_server_echoing_the_key_never_gets_it_printed(tmp_path):
     with HostileServer("echo-key") as srv:
         rc, out, _, _ = run(tmp_path, srv.base_url, "--api-key-env", "PREFLIGHT_KEY", env={"PREFLIGHT_KEY": KEY})
         assert srv.stats.requests[0].headers["authorization"] == f"Bearer {KEY}"
-    unusable(rc, out, "HTTP 401 (unauthorized): the key was refused", "the server said: Incorrect API key provided",
-             "REDACTED")
+    unusable(
+        rc,
+        out,
+        "HTTP 401 (unauthorized): the key was refused",
+        "the server said: Incorrect API key provided",
+        "REDACTED",
+    )
 
 
 def test_targets_yaml_keys(tmp_path):
     from chatconform.targets import ADHOC_MAX_TIME, ADHOC_TIMEOUTS, adhoc, override, resolve
+
     (tmp_path / "ca").mkdir()
     (tmp_path / "ca" / "corp.pem").write_text("-----BEGIN CERTIFICATE-----\n")
     f = tmp_path / "t.yaml"
     f.write_text("targets:\n  x: {base_url: 'https://h.example/v1', model: m, max_time: 90, ca_bundle: ca/corp.pem}\n")
     t = resolve("x", f)
     assert t.max_time == 90 and t.ca_bundle == str(tmp_path / "ca" / "corp.pem")
-    assert t.timeouts == {"connect": 5.0, "read": 30.0, "total": 120.0}      # a named target's defaults
+    assert t.timeouts == {"connect": 5.0, "read": 30.0, "total": 120.0}  # a named target's defaults
     override(t, read=50, max_time=20)
     assert t.timeouts["read"] == 50 and t.timeouts["total"] == 120 and t.max_time == 20
     a = adhoc("http://127.0.0.1:1/v1", "m", None, None)

@@ -8,6 +8,7 @@ subprocess, against the embedded reference started here, with or without one def
 * the per-target example database retries a found failure first;
 * differential mode tells a defective reference from a clean one.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,12 +43,20 @@ CASES = {
     "rejects-developer-role": ("test_valid_requests_are_answered[core]", "REQ-006", "messages"),
     "accepts-temperature-above-2": ("test_invalid_requests_are_refused[values]", "PARAM-011", "temperature"),
     "accepts-five-stops": ("test_invalid_requests_are_refused[dependencies]", "PARAM-006", "stop"),
-    "accepts-top-logprobs-without-logprobs": ("test_invalid_requests_are_refused[dependencies]", "PARAM-015", "top_logprobs"),
+    "accepts-top-logprobs-without-logprobs": (
+        "test_invalid_requests_are_refused[dependencies]",
+        "PARAM-015",
+        "top_logprobs",
+    ),
     "error-not-enveloped": ("test_invalid_requests_are_refused[values]", "ERR-001", None),
     "accepts-part-without-payload": ("test_invalid_requests_are_refused[structure]", "REQ-011", "messages"),
     "accepts-unknown-role": ("test_invalid_requests_are_refused[structure]", "REQ-010", "messages"),
     "accepts-unknown-part-type": ("test_invalid_requests_are_refused[structure]", "REQ-011", "messages"),
-    "accepts-json-schema-without-name": ("test_invalid_requests_are_refused[structure]", "PARAM-027", "response_format"),
+    "accepts-json-schema-without-name": (
+        "test_invalid_requests_are_refused[structure]",
+        "PARAM-027",
+        "response_format",
+    ),
     "accepts-orphan-tool-message": ("test_invalid_requests_are_refused[tools]", "TOOL-018", "messages"),
     "accepts-unanswered-tool-calls": ("test_invalid_requests_are_refused[tools]", "TOOL-018", "messages"),
     # TOOL-006 judges arguments only for strict: true tools (without strict they are the
@@ -70,8 +79,16 @@ CASES = {
     "rejects-many-content-parts": ("test_valid_requests_are_answered[core]", "CONTENT-001", "messages"),
     "stop-spanning-tokens-missed": ("test_valid_requests_are_answered[core]", "PARAM-005", "stop"),
     "stream-stop-spanning-chunks-missed": ("test_valid_requests_are_answered[streaming]", "PARAM-005", "stop"),
-    "json-schema-typed-enums-as-strings": ("test_valid_requests_are_answered[json_schema]", "PARAM-026", "response_format"),
-    "json-schema-nested-arrays-flattened": ("test_valid_requests_are_answered[json_schema]", "PARAM-026", "response_format"),
+    "json-schema-typed-enums-as-strings": (
+        "test_valid_requests_are_answered[json_schema]",
+        "PARAM-026",
+        "response_format",
+    ),
+    "json-schema-nested-arrays-flattened": (
+        "test_valid_requests_are_answered[json_schema]",
+        "PARAM-026",
+        "response_format",
+    ),
     "prompt-tokens-last-message-only": ("test_relations_hold[prompt-tokens]", "RESP-018", "messages"),
     "stream-usage-first-choice-only": ("test_relations_hold[stream-usage-n]", "STREAM-018", "stream_options"),
     "accepts-tool-parts-without-id": ("test_invalid_requests_are_refused[tools]", "TOOL-018", "messages"),
@@ -85,22 +102,43 @@ EXTRA_ARGS = {"ignores-max-tokens": ("--token-limit-field", "max_tokens")}
 def _astral_500(call):
     text = json.dumps(call.body.get("messages"), ensure_ascii=False) if isinstance(call.body, dict) else ""
     if any(ord(c) > 0xFFFF for c in text):
-        return ApiError(500, "The server had an error while processing your request.", type="server_error", check="defect")
+        return ApiError(
+            500, "The server had an error while processing your request.", type="server_error", check="defect"
+        )
     return None
 
 
 # Our own defect, met only by generated requests (no boundary example has an astral
 # character): a server that crashes on text outside the Basic Multilingual Plane.
-ASTRAL_500 = Defect("astral-500", "request", ("REQ-001",), "Text with a character outside the BMP gets 500.",
-                    on_request=_astral_500)
+ASTRAL_500 = Defect(
+    "astral-500", "request", ("REQ-001",), "Text with a character outside the BMP gets 500.", on_request=_astral_500
+)
 
 
-def run_properties(base_url: str, out: pathlib.Path, *extra: str, node: str | None = None,
-                   db: str = "off") -> tuple[int, dict, str]:
+def run_properties(
+    base_url: str, out: pathlib.Path, *extra: str, node: str | None = None, db: str = "off"
+) -> tuple[int, dict, str]:
     env = {**os.environ, "CHATCONFORM_HYPOTHESIS_DIR": db}
-    cmd = [sys.executable, "-m", "pytest", f"{SUITE}::{node}" if node else SUITE, "-q", "-p", "no:cacheprovider",
-           "-p", "no:randomly", "--base-url", base_url, "--model", MODEL, "--capabilities", "all",
-           "--results", str(out), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"{SUITE}::{node}" if node else SUITE,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--base-url",
+        base_url,
+        "--model",
+        MODEL,
+        "--capabilities",
+        "all",
+        "--results",
+        str(out),
+        *extra,
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     data = json.loads(out.read_text()) if out.exists() else {}
     return proc.returncode, data, proc.stdout + proc.stderr
@@ -130,7 +168,7 @@ def test_clean_reference_passes_every_property(tmp_path):
     assert not failed_rules(data), failed_rules(data)
     outcomes = {t["nodeid"].split("::")[1]: t["outcome"] for t in data["tests"]}
     assert set(outcomes.values()) == {"pass"}, outcomes
-    assert len(outcomes) == 18, outcomes        # every focus of the valid and invalid properties
+    assert len(outcomes) == 18, outcomes  # every focus of the valid and invalid properties
     assert data["spend"]["requests"] >= 18 * 10
 
 
@@ -167,7 +205,9 @@ def test_shrinking_keeps_only_what_the_failure_needs(tmp_path):
     assert "minimal request (shrunk by hypothesis; seed 0)" in out
     # One minimal request per rule the fault breaks (a property goes on looking after the
     # first); REQ-001's is the one that shows what the failure needs.
-    bodies = [b for b in minimal_requests(out) if set(b) <= {"model", "messages", "max_tokens", "max_completion_tokens"}]
+    bodies = [
+        b for b in minimal_requests(out) if set(b) <= {"model", "messages", "max_tokens", "max_completion_tokens"}
+    ]
     shrunk = [b for b in bodies if len(b["messages"]) == 1]
     assert shrunk, minimal_requests(out)
     msg = shrunk[0]["messages"][0]
@@ -180,40 +220,60 @@ def _tool_without_parameters_400(call):
     for t in tools if isinstance(tools, list) else []:
         fn = t.get("function") if isinstance(t, dict) else None
         if isinstance(fn, dict) and "parameters" not in fn:
-            return ApiError(400, "Invalid request.", param=None, check="defect")     # names no field
+            return ApiError(400, "Invalid request.", param=None, check="defect")  # names no field
     return None
 
 
 # A refusal that names no field, of a feature that is never the first in attribution
 # order when other features come along (logprobs, n, ... come before tools).
-TOOL_400_NO_PARAM = Defect("tool-without-parameters-400-no-param", "tools", ("TOOL-002",),
-                           "A tool without parameters gets 400 with param null.", on_request=_tool_without_parameters_400)
+TOOL_400_NO_PARAM = Defect(
+    "tool-without-parameters-400-no-param",
+    "tools",
+    ("TOOL-002",),
+    "A tool without parameters gets 400 with param null.",
+    on_request=_tool_without_parameters_400,
+)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: after TOOL-002 is found, the search for other rules "
-                   "attributes the same refusal to the image parts that came along (VISION-002/003)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: after TOOL-002 is found, the search for other rules "
+    "attributes the same refusal to the image parts that came along (VISION-002/003)",
+)
 def test_refusal_naming_no_field_is_attributed_by_experiment(tmp_path):
     """The error does not say what was refused: the suite finds the feature by sending the
     minimal failing request without each feature in turn, and reports TOOL-002, not the
     rule of whichever feature came first (found by llama-cpp-python: PARAM-014 was blamed)."""
     with start(defects=[TOOL_400_NO_PARAM]) as srv:
-        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node="test_valid_requests_are_answered[logprobs]")
+        rc, data, out = run_properties(
+            srv.base_url, tmp_path / "r.json", node="test_valid_requests_are_answered[logprobs]"
+        )
     assert rc == 1, out[-3000:]
     assert failed_rules(data) == {"TOOL-002"}, (failed_rules(data), out[-3000:])
     (body,) = minimal_requests(out)
     assert any("parameters" not in t["function"] for t in body["tools"]), body
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the property harness keeps the notes of failing examples only, "
-                   "so the STREAM-019 check's note on a passing run is not in results.json")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: the property harness keeps the notes of failing examples only, "
+    "so the STREAM-019 check's note on a passing run is not in results.json",
+)
 def test_tolerated_acceptance_is_a_note(tmp_path):
     """STREAM-019 calls ignoring stream_options without stream a tolerable dialect: a
     server that does so passes the invalid-request property, with a note saying so
     (llama-server and llama-cpp-python both ignore it)."""
-    ignores = Defect("ignores-stream-options-without-stream", "stream", ("STREAM-019",),
-                     "stream_options without stream is ignored.", skip_checks=frozenset({"stream_options.requires-stream"}))
+    ignores = Defect(
+        "ignores-stream-options-without-stream",
+        "stream",
+        ("STREAM-019",),
+        "stream_options without stream is ignored.",
+        skip_checks=frozenset({"stream_options.requires-stream"}),
+    )
     with start(defects=[ignores]) as srv:
-        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node="test_invalid_requests_are_refused[streaming]")
+        rc, data, out = run_properties(
+            srv.base_url, tmp_path / "r.json", node="test_invalid_requests_are_refused[streaming]"
+        )
     assert rc == 0, out[-3000:]
     (test,) = data["tests"]
     assert test["outcome"] == "pass", test
@@ -242,8 +302,9 @@ def test_same_seed_same_verdicts(tmp_path):
     runs = []
     with start(defects=[defect]) as srv:
         for i in range(2):
-            rc, data, out = run_properties(srv.base_url, tmp_path / f"{i}.json", "--hypothesis-seed=12345",
-                                           "-k", "core or values")
+            rc, data, out = run_properties(
+                srv.base_url, tmp_path / f"{i}.json", "--hypothesis-seed=12345", "-k", "core or values"
+            )
             runs.append((rc, verdicts(data), minimal_requests(out), out))
     assert runs[0][0] == runs[1][0] == 1, runs[0][3][-3000:]
     assert runs[0][1] == runs[1][1]
@@ -279,14 +340,27 @@ def test_example_database_retries_a_failure_first(tmp_path):
     assert any(p.is_file() for p in db.rglob("*")), "nothing saved"
     # The saved failure comes back first; the second run may find one more (it starts
     # from the saved example and goes on looking for other rules).
-    assert failed_rules(d1) & failed_rules(d2)       # the saved failure is found again (others may vary)
+    assert failed_rules(d1) & failed_rules(d2)  # the saved failure is found again (others may vary)
     assert d2["spend"]["requests"] < d1["spend"]["requests"], (d1["spend"], d2["spend"])
 
 
 # -- differential mode ----------------------------------------------------------------------------------
 def _diff(a: str, b: str, capsys, *extra) -> tuple[int, str]:
-    rc = differential.main(["--base-url", a, "--model", MODEL, "--against-base-url", b, "--against-model", MODEL,
-                            "--examples", "30", *extra])
+    rc = differential.main(
+        [
+            "--base-url",
+            a,
+            "--model",
+            MODEL,
+            "--against-base-url",
+            b,
+            "--against-model",
+            MODEL,
+            "--examples",
+            "30",
+            *extra,
+        ]
+    )
     return rc, capsys.readouterr().out
 
 
@@ -297,8 +371,10 @@ def test_differential_clean_against_clean(capsys):
     assert "no differences in 30 requests" in out
 
 
-@pytest.mark.parametrize("defect,field", [("usage-missing", "/usage"), ("error-param-null", "error.param"),
-                                          ("stream-role-missing", "stream.role first")])
+@pytest.mark.parametrize(
+    "defect,field",
+    [("usage-missing", "/usage"), ("error-param-null", "error.param"), ("stream-role-missing", "stream.role first")],
+)
 def test_differential_finds_a_defective_candidate(defect, field, capsys):
     if defect not in DEFECTS:
         pytest.skip(f"no defect {defect}")
@@ -324,12 +400,38 @@ def test_differential_without_the_reference_key_stops_with_one_message(capsys, m
     # 401s are not differences of shape: a side whose key is refused is one message, exit 6.
     monkeypatch.setenv("DIFF_REF_KEY", "sk-diffref-" + "8" * 16)
     with start() as cand, start(api_key="sk-diffref-" + "8" * 16) as ref:
-        rc = differential.main(["--base-url", cand.base_url, "--model", MODEL, "--against-base-url", ref.base_url,
-                                "--against-model", MODEL, "--examples", "5"])
+        rc = differential.main(
+            [
+                "--base-url",
+                cand.base_url,
+                "--model",
+                MODEL,
+                "--against-base-url",
+                ref.base_url,
+                "--against-model",
+                MODEL,
+                "--examples",
+                "5",
+            ]
+        )
         err = capsys.readouterr().err
         assert rc == 6 and "--against-api-key-env" in err and "401" in err, err
-        rc = differential.main(["--base-url", cand.base_url, "--model", MODEL, "--against-base-url", ref.base_url,
-                                "--against-model", MODEL, "--against-api-key-env", "DIFF_REF_KEY", "--examples", "5"])
+        rc = differential.main(
+            [
+                "--base-url",
+                cand.base_url,
+                "--model",
+                MODEL,
+                "--against-base-url",
+                ref.base_url,
+                "--against-model",
+                MODEL,
+                "--against-api-key-env",
+                "DIFF_REF_KEY",
+                "--examples",
+                "5",
+            ]
+        )
     assert rc == 0, capsys.readouterr()
     assert "8" * 16 not in capsys.readouterr().out
 
@@ -338,6 +440,7 @@ def test_differential_rows_belong_to_the_request_shown(monkeypatch):
     # Two requests differing in the same field with other values, the second one shorter:
     # the group shows the shorter request with ITS rows, not the first request's.
     from chatconform.targets import Target
+
     monkeypatch.setattr(differential, "shape", lambda ex: len(ex.request_body))
     monkeypatch.setattr(differential, "compare", lambda a, b: [("field", str(a), "ref")])
     long_body = {"model": MODEL, "messages": [{"role": "user", "content": "x" * 50}], "max_completion_tokens": 3}
@@ -351,8 +454,21 @@ def test_differential_rows_belong_to_the_request_shown(monkeypatch):
 
 def test_differential_usage_errors(capsys):
     assert differential.main(["--base-url", "http://127.0.0.1:1/v1"]) == 4
-    assert differential.main(["--base-url", "ftp://x", "--model", "m", "--against-base-url", "http://127.0.0.1:1/v1",
-                              "--against-model", "m"]) == 4
+    assert (
+        differential.main(
+            [
+                "--base-url",
+                "ftp://x",
+                "--model",
+                "m",
+                "--against-base-url",
+                "http://127.0.0.1:1/v1",
+                "--against-model",
+                "m",
+            ]
+        )
+        == 4
+    )
     assert differential.main(["--help"]) == 0
 
 
@@ -371,16 +487,26 @@ def test_one_rule_broken_everywhere_hides_no_other(tmp_path):
 
 def _refuses_max_tokens(call):
     if isinstance(call.body, dict) and "max_tokens" in call.body:
-        return ApiError(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                        "Use 'max_completion_tokens' instead.", param="max_tokens", code="unsupported_parameter",
-                        check="defect")
+        return ApiError(
+            400,
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            param="max_tokens",
+            code="unsupported_parameter",
+            check="defect",
+        )
     return None
 
 
 # Not a defect for a target whose token field is max_completion_tokens: api.openai.com answers
 # reasoning models so.
-REFUSES_MAX_TOKENS = Defect("refuses-max-tokens", "params", ("PARAM-001",), "max_tokens is refused (unsupported_parameter).",
-                            on_request=_refuses_max_tokens)
+REFUSES_MAX_TOKENS = Defect(
+    "refuses-max-tokens",
+    "params",
+    ("PARAM-001",),
+    "max_tokens is refused (unsupported_parameter).",
+    on_request=_refuses_max_tokens,
+)
 
 
 def test_generated_requests_use_the_targets_token_field(tmp_path):
@@ -389,8 +515,13 @@ def test_generated_requests_use_the_targets_token_field(tmp_path):
     max_tokens, the properties send it, and the refusal is PARAM-001's."""
     with start(defects=[REFUSES_MAX_TOKENS]) as srv:
         rc, data, out = run_properties(srv.base_url, tmp_path / "a.json", "-k", "core or prompt or streaming or n]")
-        rc2, data2, out2 = run_properties(srv.base_url, tmp_path / "b.json", "--token-limit-field", "max_tokens",
-                                          node="test_valid_requests_are_answered[core]")
+        rc2, data2, out2 = run_properties(
+            srv.base_url,
+            tmp_path / "b.json",
+            "--token-limit-field",
+            "max_tokens",
+            node="test_valid_requests_are_answered[core]",
+        )
     assert rc == 0 and not failed_rules(data), (failed_rules(data), out[-3000:])
     assert len(data["tests"]) >= 4
     assert rc2 == 1 and "PARAM-001" in failed_rules(data2), out2[-3000:]
@@ -401,7 +532,10 @@ def test_leniency_fails_a_refusal_rule_never_an_acceptance_rule(defect, rule, tm
     """A server that accepts what it should refuse breaks the SHOULD rule about refusing it,
     never a MUST rule about accepting valid input."""
     from chatconform import rules
+
     with start(defects=[defect]) as srv:
-        rc, data, out = run_properties(srv.base_url, tmp_path / "r.json", node="test_invalid_requests_are_refused[values]")
+        rc, data, out = run_properties(
+            srv.base_url, tmp_path / "r.json", node="test_invalid_requests_are_refused[values]"
+        )
     assert rc == 1 and rule in failed_rules(data), out[-3000:]
     assert all(rules.get(r).statuses for r in failed_rules(data)), failed_rules(data)

@@ -5,6 +5,7 @@ Two halves:
   * defects: every entry of DEFECTS changes at least one answer, compared with the
     clean server, for a request of its area (a smoke check, not the kill matrix).
 """
+
 from __future__ import annotations
 
 import base64
@@ -59,7 +60,9 @@ def _wav() -> bytes:
 
 B64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
 PNG_URI = "data:image/png;base64," + B64(_png())
-JPEG_URI = "data:image/jpeg;base64," + B64(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9")
+JPEG_URI = "data:image/jpeg;base64," + B64(
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+)
 WAV_B64 = B64(_wav())
 MP3_B64 = B64(b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" + b"\x00" * 64)
 HTTPS_IMAGE = "https://upload.wikimedia.org/wikipedia/commons/4/47/PNG_transparency_demonstration_1.png"
@@ -80,7 +83,11 @@ TIME = {
     "type": "function",
     "function": {
         "name": "get_time",
-        "parameters": {"type": "object", "properties": {"zone": {"type": "string", "enum": ["UTC", "CET"]}, "hour24": {"type": "boolean"}}, "required": ["zone"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"zone": {"type": "string", "enum": ["UTC", "CET"]}, "hour24": {"type": "boolean"}},
+            "required": ["zone"],
+        },
     },
 }
 P_TOOL = {
@@ -91,9 +98,13 @@ P_TOOL = {
 }
 # Asks for two tools: the fake model, like a real one, calls a tool under auto only when the
 # prompt asks for it, and makes two calls only when it asks for two.
-P_TOOL_2 = {**P_TOOL, "tools": [WEATHER, TIME], "tool_choice": "auto",
-            "messages": [{"role": "user", "content": "What is the weather in Paris, and the time there? Use the tools."}]}
-P_NO_TOOL = {**P_TOOL, "messages": P_MIN["messages"]}       # asks for no tool
+P_TOOL_2 = {
+    **P_TOOL,
+    "tools": [WEATHER, TIME],
+    "tool_choice": "auto",
+    "messages": [{"role": "user", "content": "What is the weather in Paris, and the time there? Use the tools."}],
+}
+P_NO_TOOL = {**P_TOOL, "messages": P_MIN["messages"]}  # asks for no tool
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -110,8 +121,21 @@ SCHEMA = {
     "required": ["name", "age", "score", "tags", "kind", "fixed", "maybe", "address", "tree"],
     "additionalProperties": False,
     "$defs": {
-        "address": {"type": "object", "properties": {"city": {"type": "string"}, "zip": {"type": ["string", "null"]}}, "required": ["city", "zip"], "additionalProperties": False},
-        "node": {"type": "object", "properties": {"value": {"type": "integer"}, "children": {"type": "array", "items": {"$ref": "#/$defs/node"}}}, "required": ["value", "children"], "additionalProperties": False},
+        "address": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "zip": {"type": ["string", "null"]}},
+            "required": ["city", "zip"],
+            "additionalProperties": False,
+        },
+        "node": {
+            "type": "object",
+            "properties": {
+                "value": {"type": "integer"},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+            },
+            "required": ["value", "children"],
+            "additionalProperties": False,
+        },
     },
 }
 RF_SCHEMA = {"type": "json_schema", "json_schema": {"name": "person", "strict": True, "schema": SCHEMA}}
@@ -141,7 +165,17 @@ def roundtrip(tool_content: Any = '{"temp_c": 21}', call_id: str = "call_abc", a
         "tool_choice": "auto",
         "messages": [
             {"role": "user", "content": "What is the weather in Paris?"},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": answer_id or call_id, "content": tool_content},
         ],
     }
@@ -178,7 +212,7 @@ def sse(raw: str) -> list[str]:
     events = raw[:-2].split("\n\n")
     for e in events:
         assert e.startswith("data: ") and "\n" not in e, repr(e)
-    return [e[len("data: "):] for e in events]
+    return [e[len("data: ") :] for e in events]
 
 
 def stream(client: httpx.Client, body: dict, **kw: Any) -> list[dict]:
@@ -191,9 +225,7 @@ def stream(client: httpx.Client, body: dict, **kw: Any) -> list[dict]:
 
 
 def joined(chunks: list[dict], index: int = 0) -> str:
-    return "".join(
-        (it["delta"].get("content") or "") for ch in chunks for it in ch["choices"] if it["index"] == index
-    )
+    return "".join((it["delta"].get("content") or "") for ch in chunks for it in ch["choices"] if it["index"] == index)
 
 
 def error_of(r: httpx.Response, status: int) -> dict:
@@ -220,12 +252,22 @@ def test_success_shape(client):
     assert b["model"] == M and b["system_fingerprint"] == "fp_reference" and b["service_tier"] == "default"
     (ch,) = b["choices"]
     assert ch["index"] == 0 and ch["logprobs"] is None and ch["finish_reason"] == "stop"
-    assert ch["message"] == {"role": "assistant", "content": ch["message"]["content"], "refusal": None, "annotations": []}
+    assert ch["message"] == {
+        "role": "assistant",
+        "content": ch["message"]["content"],
+        "refusal": None,
+        "annotations": [],
+    }
     u = b["usage"]
     assert 8 <= u["completion_tokens"] <= 24 and u["prompt_tokens"] == 6
     assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
     assert u["prompt_tokens_details"] == {"cached_tokens": 0, "audio_tokens": 0}
-    assert set(u["completion_tokens_details"]) == {"reasoning_tokens", "audio_tokens", "accepted_prediction_tokens", "rejected_prediction_tokens"}
+    assert set(u["completion_tokens_details"]) == {
+        "reasoning_tokens",
+        "audio_tokens",
+        "accepted_prediction_tokens",
+        "rejected_prediction_tokens",
+    }
     assert ok(client, P_MIN)["id"] != b["id"]
 
 
@@ -257,16 +299,26 @@ def test_token_limit_leaves_no_room_for_the_end(client):
     full = ok(client, {**P_MIN, "max_tokens": 500})
     n = full["usage"]["completion_tokens"]
     exact = ok(client, {**P_MIN, "max_tokens": n})["choices"][0]
-    assert exact["finish_reason"] == "length" and exact["message"]["content"] == full["choices"][0]["message"]["content"]
+    assert (
+        exact["finish_reason"] == "length" and exact["message"]["content"] == full["choices"][0]["message"]["content"]
+    )
     assert ok(client, {**P_MIN, "max_tokens": n + 1})["choices"][0]["finish_reason"] == "stop"
 
 
 def test_token_limit_cuts_tool_calls(client):
     """A limit binds tool calls too (PARAM-001): arguments stop where the tokens run out,
     finish "length", usage within the limit; with room to spare the call is whole."""
-    tool = {"type": "function", "function": {"name": "book", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}, "nights": {"type": "integer"}, "note": {"type": "string"}},
-        "required": ["city", "nights", "note"]}}}
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "book",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "nights": {"type": "integer"}, "note": {"type": "string"}},
+                "required": ["city", "nights", "note"],
+            },
+        },
+    }
     body = {**P_MIN, "tools": [tool], "tool_choice": "required"}
     whole = ok(client, {**body, "max_tokens": 500})
     args = whole["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
@@ -299,8 +351,17 @@ def test_logprobs(client):
         assert len(e["top_logprobs"]) == 3 and e["top_logprobs"][0]["token"] == e["token"]
         probs = [t["logprob"] for t in e["top_logprobs"]]
         assert probs == sorted(probs, reverse=True)
-    assert all(e["top_logprobs"] == [] for e in ok(client, {**P_MIN, "logprobs": True})["choices"][0]["logprobs"]["content"])
-    assert len(ok(client, {**P_MIN, "logprobs": True, "top_logprobs": 20})["choices"][0]["logprobs"]["content"][0]["top_logprobs"]) == 20
+    assert all(
+        e["top_logprobs"] == [] for e in ok(client, {**P_MIN, "logprobs": True})["choices"][0]["logprobs"]["content"]
+    )
+    assert (
+        len(
+            ok(client, {**P_MIN, "logprobs": True, "top_logprobs": 20})["choices"][0]["logprobs"]["content"][0][
+                "top_logprobs"
+            ]
+        )
+        == 20
+    )
 
 
 def test_stream_framing(client):
@@ -314,7 +375,12 @@ def test_stream_framing(client):
     assert all(c["object"] == "chat.completion.chunk" and c["model"] == M and "usage" not in c for c in chunks)
     items = [c["choices"][0] for c in chunks]
     assert items[0]["delta"] == {"role": "assistant", "content": "", "refusal": None}
-    assert all(it["finish_reason"] is None for it in items[:-1]) and items[-1] == {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
+    assert all(it["finish_reason"] is None for it in items[:-1]) and items[-1] == {
+        "index": 0,
+        "delta": {},
+        "logprobs": None,
+        "finish_reason": "stop",
+    }
     assert sum("role" in it["delta"] for it in items) == 1
     assert joined(chunks) == ok(client, P_MIN)["choices"][0]["message"]["content"]
 
@@ -348,7 +414,13 @@ def test_stream_n_and_logprobs(client):
     full = ok(client, {**P_MIN, "n": 3})
     for i in range(3):
         assert joined(chunks, i) == full["choices"][i]["message"]["content"]
-        toks = [e["token"] for ch in chunks for it in ch["choices"] if it["index"] == i and it["logprobs"] for e in it["logprobs"]["content"]]
+        toks = [
+            e["token"]
+            for ch in chunks
+            for it in ch["choices"]
+            if it["index"] == i and it["logprobs"]
+            for e in it["logprobs"]["content"]
+        ]
         assert "".join(toks) == joined(chunks, i)
         assert sum(1 for ch in chunks for it in ch["choices"] if it["index"] == i and it["finish_reason"]) == 1
 
@@ -370,8 +442,12 @@ def test_tool_calls(client):
     _validate_args(two[0], WEATHER)
     _validate_args(two[1], TIME)
     assert len(ok(client, {**P_TOOL_2, "parallel_tool_calls": False})["choices"][0]["message"]["tool_calls"]) == 1
-    named = ok(client, {**P_TOOL_2, "tool_choice": {"type": "function", "function": {"name": "get_time"}}})["choices"][0]
-    assert named["finish_reason"] == "stop" and [c["function"]["name"] for c in named["message"]["tool_calls"]] == ["get_time"]
+    named = ok(client, {**P_TOOL_2, "tool_choice": {"type": "function", "function": {"name": "get_time"}}})["choices"][
+        0
+    ]
+    assert named["finish_reason"] == "stop" and [c["function"]["name"] for c in named["message"]["tool_calls"]] == [
+        "get_time"
+    ]
     none = ok(client, {**P_TOOL, "tool_choice": "none"})["choices"][0]
     assert "tool_calls" not in none["message"] and isinstance(none["message"]["content"], str)
     bare = ok(client, {**P_TOOL, "tools": [{"type": "function", "function": {"name": "ping"}}]})["choices"][0]
@@ -388,7 +464,11 @@ def test_stream_tool_calls(client):
     for f in frags:
         if f["index"] not in calls:
             assert set(f) == {"index", "id", "type", "function"} and f["function"]["arguments"] == ""
-            calls[f["index"]] = {"id": f["id"], "type": "function", "function": {"name": f["function"]["name"], "arguments": ""}}
+            calls[f["index"]] = {
+                "id": f["id"],
+                "type": "function",
+                "function": {"name": f["function"]["name"], "arguments": ""},
+            }
         else:
             assert set(f) == {"index", "function"} and set(f["function"]) == {"arguments"}
             calls[f["index"]]["function"]["arguments"] += f["function"]["arguments"]
@@ -412,7 +492,10 @@ def test_structured_output(client):
 
 
 def test_echo_non_ascii(client):
-    b = ok(client, {"model": M, "messages": [{"role": "user", "content": "Repeat exactly: `héllo ✓ 你好`"}], "logprobs": True})
+    b = ok(
+        client,
+        {"model": M, "messages": [{"role": "user", "content": "Repeat exactly: `héllo ✓ 你好`"}], "logprobs": True},
+    )
     content = b["choices"][0]["message"]["content"]
     assert content.startswith("héllo ✓ 你好")
     assert all(e["bytes"] == list(e["token"].encode()) for e in b["choices"][0]["logprobs"]["content"])
@@ -433,10 +516,17 @@ def test_auth(server):
 
 def test_http_errors(server, client):
     e = error_of(chat(client, {**P_MIN, "model": "conformance-no-such-model"}), 404)
-    assert e == {"message": "The model `conformance-no-such-model` does not exist or you do not have access to it.", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}
+    assert e == {
+        "message": "The model `conformance-no-such-model` does not exist or you do not have access to it.",
+        "type": "invalid_request_error",
+        "param": "model",
+        "code": "model_not_found",
+    }
     error_of(client.post("/chat/completions", content=b'{"model":', headers={"Content-Type": "application/json"}), 400)
     error_of(client.post("/chat/completions", content=b"[]", headers={"Content-Type": "application/json"}), 400)
-    error_of(client.post("/chat/completions", content=b'{"model": NaN}', headers={"Content-Type": "application/json"}), 400)
+    error_of(
+        client.post("/chat/completions", content=b'{"model": NaN}', headers={"Content-Type": "application/json"}), 400
+    )
     error_of(client.post("/chat/completion", json=P_MIN), 404)
     error_of(client.get("/nothing/here"), 404)
     assert error_of(client.get("/chat/completions"), 405) and client.get("/chat/completions").headers["allow"] == "POST"
@@ -445,7 +535,10 @@ def test_http_errors(server, client):
     r = chat(client, {**P_MIN, "stream": True, "temperature": 5})
     assert error_of(r, 400)["param"] == "temperature"
     models = client.get("/models").json()
-    assert models == {"object": "list", "data": [{"id": M, "object": "model", "created": models["data"][0]["created"], "owned_by": "chatconform"}]}
+    assert models == {
+        "object": "list",
+        "data": [{"id": M, "object": "model", "created": models["data"][0]["created"], "owned_by": "chatconform"}],
+    }
     # 413 is decided from Content-Length alone; the body is never read.
     host, port = server.base_url.split("//")[1].split("/")[0].split(":")
     with socket.create_connection((host, int(port)), timeout=5) as s:
@@ -502,10 +595,19 @@ INVALID = [
     ({**P_MIN, "stream": "yes"}, "stream"),
     ({**P_MIN, "stream_options": {"include_usage": True}}, "stream_options"),
     ({**P_MIN, "response_format": {"type": "yaml"}}, "response_format.type"),
-    ({**P_MIN, "response_format": {"type": "json_schema", "json_schema": {"schema": {}}}}, "response_format.json_schema.name"),
-    ({**P_MIN, "response_format": {"type": "json_schema", "json_schema": {"name": "bad name!"}}}, "response_format.json_schema.name"),
+    (
+        {**P_MIN, "response_format": {"type": "json_schema", "json_schema": {"schema": {}}}},
+        "response_format.json_schema.name",
+    ),
+    (
+        {**P_MIN, "response_format": {"type": "json_schema", "json_schema": {"name": "bad name!"}}},
+        "response_format.json_schema.name",
+    ),
     ({**P_MIN, "response_format": None}, "response_format"),
-    ({**P_TOOL, "tools": [{"type": "function", "function": {"name": "bad name!"}}], "tool_choice": "auto"}, "tools.[0].function.name"),
+    (
+        {**P_TOOL, "tools": [{"type": "function", "function": {"name": "bad name!"}}], "tool_choice": "auto"},
+        "tools.[0].function.name",
+    ),
     ({**P_TOOL, "tool_choice": {"type": "function", "function": {"name": "no_such_fn"}}}, "tool_choice"),
     ({**P_MIN, "tool_choice": "required"}, "tool_choice"),
     ({**P_TOOL, "tool_choice": "sometimes"}, "tool_choice"),
@@ -518,7 +620,10 @@ INVALID = [
     (user(text(), image(PNG_URI, detail="ultra")), "messages.[0].content.[1].image_url.detail"),
     (user(text(), image("data:image/png;base64")), "messages.[0].content.[1].image_url.url"),
     (user(text(), image("data:image/bmp;base64,AAAA")), "messages.[0].content.[1].image_url.url"),
-    (user(text(), image("data:image/png;base64," + B64(b"not a png at all"))), "messages.[0].content.[1].image_url.url"),
+    (
+        user(text(), image("data:image/png;base64," + B64(b"not a png at all"))),
+        "messages.[0].content.[1].image_url.url",
+    ),
     (user(text(), image("data:image/png;base64,%%%")), "messages.[0].content.[1].image_url.url"),
     (user(text(), image("https://conformance.invalid/cat.png")), "messages.[0].content.[1].image_url.url"),
     (user(text(), image("ftp://example.com/cat.png")), "messages.[0].content.[1].image_url.url"),
@@ -542,13 +647,41 @@ VALID = [
     {**P_MIN, **{k: None for k in NULLABLE}},
     {**P_MIN, "temperature": 0, "top_p": 0, "presence_penalty": -2, "frequency_penalty": 2},
     {**P_MIN, "temperature": 2, "top_p": 1, "presence_penalty": 2, "frequency_penalty": -2},
-    {**P_MIN, "stop": ["a", "b", "c", "d"], "seed": 42, "logit_bias": {"50256": -100}, "user": "u1", "metadata": {"a": "b"}},
+    {
+        **P_MIN,
+        "stop": ["a", "b", "c", "d"],
+        "seed": 42,
+        "logit_bias": {"50256": -100},
+        "user": "u1",
+        "metadata": {"a": "b"},
+    },
     {**P_MIN, "store": False, "service_tier": "auto", "reasoning_effort": "low", "x_conformance_probe": 1},
     {**P_MIN, "response_format": {"type": "text"}, "n": 128, "max_tokens": 1},
-    {"model": M, "messages": [{"role": "developer", "content": [text("Be brief.")]}, {"role": "system", "content": [text("Be nice.")]}, {"role": "user", "content": "Hi", "name": "alice"}, {"role": "assistant", "content": "Hello", "refusal": None, "name": "bot"}, {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]}, {"role": "user", "content": [text("Again")]}]},
+    {
+        "model": M,
+        "messages": [
+            {"role": "developer", "content": [text("Be brief.")]},
+            {"role": "system", "content": [text("Be nice.")]},
+            {"role": "user", "content": "Hi", "name": "alice"},
+            {"role": "assistant", "content": "Hello", "refusal": None, "name": "bot"},
+            {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
+            {"role": "user", "content": [text("Again")]},
+        ],
+    },
     user(text(), image(PNG_URI), image(JPEG_URI, detail="high"), image(HTTPS_IMAGE, detail="low"), text("and")),
-    user(text(), audio(WAV_B64, "wav"), audio(MP3_B64, "mp3"), {"type": "file", "file": {"filename": "a.txt", "file_data": B64(b"hello")}}),
-    {**P_TOOL, "tools": [{"type": "function", "function": {"name": "ping", "strict": None}}, {**WEATHER, "function": {**WEATHER["function"], "strict": True}}]},
+    user(
+        text(),
+        audio(WAV_B64, "wav"),
+        audio(MP3_B64, "mp3"),
+        {"type": "file", "file": {"filename": "a.txt", "file_data": B64(b"hello")}},
+    ),
+    {
+        **P_TOOL,
+        "tools": [
+            {"type": "function", "function": {"name": "ping", "strict": None}},
+            {**WEATHER, "function": {**WEATHER["function"], "strict": True}},
+        ],
+    },
     {**P_TOOL, "tools": []} | {"tool_choice": "none"},
     roundtrip([text("21 degrees")]),
 ]
@@ -556,7 +689,11 @@ VALID = [
 
 @pytest.mark.parametrize("body", VALID)
 def test_valid_requests_200(client, body):
-    r = chat(client, body, headers={"X-Stainless-Lang": "python", "OpenAI-Organization": "org-x", "X-Stainless-Retry-Count": "0"})
+    r = chat(
+        client,
+        body,
+        headers={"X-Stainless-Lang": "python", "OpenAI-Organization": "org-x", "X-Stainless-Retry-Count": "0"},
+    )
     assert r.status_code == 200, r.text
 
 
@@ -569,7 +706,11 @@ def test_cli_runs_and_exits_cleanly(tmp_path):
     env = {**os.environ, "REF_KEY": KEY, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "chatconform.reference", "--api-key-env", "REF_KEY", "--defect", "usage-missing"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+        cwd=tmp_path,
     )
     try:
         line = proc.stdout.readline().strip()
@@ -581,8 +722,11 @@ def test_cli_runs_and_exits_cleanly(tmp_path):
         host, port = base.split("//")[1].split("/")[0].split(":")
         with socket.create_connection((host, int(port))) as s:
             body = json.dumps({**P_LONG, "stream": True}).encode()
-            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            s.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
             s.recv(100)
         time.sleep(0.3)
         proc.send_signal(signal.SIGTERM)
@@ -590,7 +734,13 @@ def test_cli_runs_and_exits_cleanly(tmp_path):
     finally:
         proc.kill() if proc.poll() is None else None
     assert proc.returncode == 0 and err == "" and out == ""
-    listing = subprocess.run([sys.executable, "-m", "chatconform.reference", "--list-defects"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    listing = subprocess.run(
+        [sys.executable, "-m", "chatconform.reference", "--list-defects"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert listing.returncode == 0 and len(listing.stdout.splitlines()) == len(DEFECTS)
 
 
@@ -609,7 +759,9 @@ def test_catalogue_metadata():
     for name, d in DEFECTS.items():
         assert d.name == name and re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name)
         assert d.area in AREAS and d.breaks and d.description
-        assert all(re.fullmatch(r"(HTTP|AUTH|REQ|RESP|STREAM|TOOL|PARAM|CONTENT|VISION|AUDIO|ERR)-\d{3}", r) for r in d.breaks)
+        assert all(
+            re.fullmatch(r"(HTTP|AUTH|REQ|RESP|STREAM|TOOL|PARAM|CONTENT|VISION|AUDIO|ERR)-\d{3}", r) for r in d.breaks
+        )
     catalogue = REPO / "chatconform" / "rules.yaml"
     if catalogue.exists():  # the engine's catalogue, once it is there: every rule must exist
         known = catalogue.read_text()
@@ -629,12 +781,24 @@ def _normalize(text: str) -> str:
         text = re.sub(pattern, lambda m: seen.setdefault(m.group(0), f"<{tag}#{len(seen)}>"), text)
     seen_t: dict[str, str] = {}
     # Quoted, so a normalized JSON body still parses.
-    return re.sub(r'"created":(\d{10})(?=[,}])', lambda m: '"created":"' + seen_t.setdefault(m.group(1), f"<t#{len(seen_t)}>") + '"', text)
+    return re.sub(
+        r'"created":(\d{10})(?=[,}])',
+        lambda m: '"created":"' + seen_t.setdefault(m.group(1), f"<t#{len(seen_t)}>") + '"',
+        text,
+    )
 
 
 def _sender(client: httpx.Client, base: str) -> Send:
-    def send(body: Any = None, *, path: str = "/chat/completions", method: str = "POST", headers: dict | None = None,
-             content: bytes | None = None, auth: bool = True, timing: bool = False) -> Any:
+    def send(
+        body: Any = None,
+        *,
+        path: str = "/chat/completions",
+        method: str = "POST",
+        headers: dict | None = None,
+        content: bytes | None = None,
+        auth: bool = True,
+        timing: bool = False,
+    ) -> Any:
         h = dict(AUTH if auth else {})
         h.update(headers or {})
         kw: dict[str, Any] = {"headers": h}
@@ -694,17 +858,42 @@ JSON_OBJ = {**P_MIN, "response_format": {"type": "json_object"}}
 JSON_SCHEMA = {**P_MIN, "response_format": RF_SCHEMA}
 NAMED = {**P_TOOL, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}
 BAD_KEY = {"Authorization": "Bearer sk-conformance-invalid-0000"}
-HISTORY = {"model": M, "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."},
-                                    {"role": "assistant", "content": "Hello."}, P_MIN["messages"][0]]}
-LONG_CHAT = {"model": M, "messages": [{"role": ("user", "assistant")[i % 2], "content": f"turn {i}"} for i in range(24)] + P_MIN["messages"]}
+HISTORY = {
+    "model": M,
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Say hello."},
+        {"role": "assistant", "content": "Hello."},
+        P_MIN["messages"][0],
+    ],
+}
+LONG_CHAT = {
+    "model": M,
+    "messages": [{"role": ("user", "assistant")[i % 2], "content": f"turn {i}"} for i in range(24)] + P_MIN["messages"],
+}
 MANY_PARTS = user(*[text(f"part {i}") for i in range(17)])
-MANY_TOOLS = {**P_TOOL, "tools": [WEATHER] + [{"type": "function", "function": {**WEATHER["function"], "name": f"get_weather_{i}"}} for i in range(16)]}
-FILE_PART = user(text(), {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64," + B64(b"%PDF-1.4\n%%EOF\n")}})
-TOOL_PARTS_NO_ID = {**roundtrip(), "messages": roundtrip()["messages"][:2] + [{"role": "tool", "content": [text("21 degrees")]}]}
+MANY_TOOLS = {
+    **P_TOOL,
+    "tools": [WEATHER]
+    + [{"type": "function", "function": {**WEATHER["function"], "name": f"get_weather_{i}"}} for i in range(16)],
+}
+FILE_PART = user(
+    text(),
+    {
+        "type": "file",
+        "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64," + B64(b"%PDF-1.4\n%%EOF\n")},
+    },
+)
+TOOL_PARTS_NO_ID = {
+    **roundtrip(),
+    "messages": roundtrip()["messages"][:2] + [{"role": "tool", "content": [text("21 degrees")]}],
+}
 
 SMOKE: dict[str, Callable[[Send], Any]] = {
     # http
-    "rejects-charset-param": one(P_MIN, content=json.dumps(P_MIN).encode(), headers={"Content-Type": "application/json; charset=utf-8"}),
+    "rejects-charset-param": one(
+        P_MIN, content=json.dumps(P_MIN).encode(), headers={"Content-Type": "application/json; charset=utf-8"}
+    ),
     "unknown-field-500": one({**P_MIN, "x_conformance_probe": 1}),
     "rejects-null-sampling": one({**P_MIN, "temperature": None}),
     "rejects-sdk-headers": one(P_MIN, headers={"X-Stainless-Lang": "python"}),
@@ -726,13 +915,36 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "auth-401-plain-text": one(P_MIN, auth=False),
     "auth-bearer-ignored": one(P_MIN),
     # request
-    "rejects-developer-role": one({"model": M, "messages": [{"role": "developer", "content": "Be brief."}, P_MIN["messages"][0]]}),
-    "rejects-system-text-parts": one({"model": M, "messages": [{"role": "system", "content": [text("Be brief.")]}, P_MIN["messages"][0]]}),
+    "rejects-developer-role": one(
+        {"model": M, "messages": [{"role": "developer", "content": "Be brief."}, P_MIN["messages"][0]]}
+    ),
+    "rejects-system-text-parts": one(
+        {"model": M, "messages": [{"role": "system", "content": [text("Be brief.")]}, P_MIN["messages"][0]]}
+    ),
     "rejects-user-text-parts": one(user(text("Reply with the single word OK."))),
     "rejects-message-name": one({"model": M, "messages": [{**P_MIN["messages"][0], "name": "alice"}]}),
-    "rejects-assistant-refusal-field": one({"model": M, "messages": [P_MIN["messages"][0], {"role": "assistant", "content": "OK", "refusal": None}, P_MIN["messages"][0]]}),
+    "rejects-assistant-refusal-field": one(
+        {
+            "model": M,
+            "messages": [
+                P_MIN["messages"][0],
+                {"role": "assistant", "content": "OK", "refusal": None},
+                P_MIN["messages"][0],
+            ],
+        }
+    ),
     "rejects-assistant-null-content": one(roundtrip()),
-    "rejects-assistant-history": one({"model": M, "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]}),
+    "rejects-assistant-history": one(
+        {
+            "model": M,
+            "messages": [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"},
+                {"role": "user", "content": "c"},
+            ],
+        }
+    ),
     "accepts-unknown-role": one({"model": M, "messages": [{"role": "robot", "content": "hi"}]}),
     "accepts-missing-content": one({"model": M, "messages": [{"role": "user"}]}),
     "accepts-empty-content-parts": one(user()),
@@ -746,26 +958,79 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "rejects-long-conversation": one(LONG_CHAT),
     "rejects-many-content-parts": one(MANY_PARTS),
     "prompt-tokens-last-message-only": one(HISTORY),
-    "rejects-assistant-text-parts": one({"model": M, "messages": [P_MIN["messages"][0], {"role": "assistant", "content": [text("OK")]}, P_MIN["messages"][0]]}),
+    "rejects-assistant-text-parts": one(
+        {
+            "model": M,
+            "messages": [P_MIN["messages"][0], {"role": "assistant", "content": [text("OK")]}, P_MIN["messages"][0]],
+        }
+    ),
     # response
-    **{name: one(P_MIN) for name in [
-        "response-object-wrong", "response-id-missing", "response-id-not-string", "response-id-constant", "response-created-float",
-        "response-created-milliseconds", "response-created-string", "response-model-missing", "response-model-empty",
-        "response-choices-empty", "response-service-tier-invalid", "response-two-choices-without-n", "response-choice-index-missing",
-        "response-logprobs-key-missing", "response-role-bot", "response-content-missing", "response-refusal-missing",
-        "response-finish-reason-empty", "response-finish-reason-null", "response-finish-reason-eos",
-        "response-finish-reason-tool-calls-without-calls", "usage-missing", "usage-total-wrong", "usage-as-strings",
-        "usage-integers-as-floats", "usage-prompt-tokens-zero", "usage-cached-exceeds-prompt",
-        "response-as-list", "response-created-fixed"]},
+    **{
+        name: one(P_MIN)
+        for name in [
+            "response-object-wrong",
+            "response-id-missing",
+            "response-id-not-string",
+            "response-id-constant",
+            "response-created-float",
+            "response-created-milliseconds",
+            "response-created-string",
+            "response-model-missing",
+            "response-model-empty",
+            "response-choices-empty",
+            "response-service-tier-invalid",
+            "response-two-choices-without-n",
+            "response-choice-index-missing",
+            "response-logprobs-key-missing",
+            "response-role-bot",
+            "response-content-missing",
+            "response-refusal-missing",
+            "response-finish-reason-empty",
+            "response-finish-reason-null",
+            "response-finish-reason-eos",
+            "response-finish-reason-tool-calls-without-calls",
+            "usage-missing",
+            "usage-total-wrong",
+            "usage-as-strings",
+            "usage-integers-as-floats",
+            "usage-prompt-tokens-zero",
+            "usage-cached-exceeds-prompt",
+            "response-as-list",
+            "response-created-fixed",
+        ]
+    },
     # stream
-    **{name: one(S(P_MIN)) for name in [
-        "stream-finish-reason-empty-string", "stream-finish-reason-eos", "stream-missing-done", "stream-data-after-done",
-        "stream-events-single-newline", "stream-no-space-after-colon", "stream-non-json-event", "stream-chunk-object-wrong",
-        "stream-chunk-model-missing", "stream-id-changes", "stream-created-changes", "stream-model-changes", "stream-role-missing",
-        "stream-role-repeated", "stream-delta-refusal-boolean", "stream-finish-reason-twice", "stream-finish-reason-missing",
-        "stream-delta-after-finish", "stream-finish-chunk-without-delta", "stream-content-as-text-field", "stream-usage-without-include",
-        "stream-obfuscation-not-string"]},
-    **{name: one(SU(P_MIN)) for name in ["stream-usage-ignored", "stream-usage-chunk-has-choices", "stream-usage-before-finish"]},
+    **{
+        name: one(S(P_MIN))
+        for name in [
+            "stream-finish-reason-empty-string",
+            "stream-finish-reason-eos",
+            "stream-missing-done",
+            "stream-data-after-done",
+            "stream-events-single-newline",
+            "stream-no-space-after-colon",
+            "stream-non-json-event",
+            "stream-chunk-object-wrong",
+            "stream-chunk-model-missing",
+            "stream-id-changes",
+            "stream-created-changes",
+            "stream-model-changes",
+            "stream-role-missing",
+            "stream-role-repeated",
+            "stream-delta-refusal-boolean",
+            "stream-finish-reason-twice",
+            "stream-finish-reason-missing",
+            "stream-delta-after-finish",
+            "stream-finish-chunk-without-delta",
+            "stream-content-as-text-field",
+            "stream-usage-without-include",
+            "stream-obfuscation-not-string",
+        ]
+    },
+    **{
+        name: one(SU(P_MIN))
+        for name in ["stream-usage-ignored", "stream-usage-chunk-has-choices", "stream-usage-before-finish"]
+    },
     "stream-n-missing-index": one(S({**P_MIN, "n": 2})),
     "stream-indexes-out-of-order": one(S({**P_MIN, "n": 2})),
     "stream-options-without-stream-500": one({**P_MIN, "stream_options": {"include_usage": True}}),
@@ -773,9 +1038,18 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "stream-error-event-malformed": one(S(P_MIN)),
     "stream-usage-first-choice-only": one(SU({**P_MIN, "n": 2})),
     # errors
-    **{name: one({**P_MIN, "temperature": 2.1}) for name in [
-        "error-not-enveloped", "error-html", "error-param-missing", "error-code-missing", "error-code-integer",
-        "error-message-empty", "error-param-null"]},
+    **{
+        name: one({**P_MIN, "temperature": 2.1})
+        for name in [
+            "error-not-enveloped",
+            "error-html",
+            "error-param-missing",
+            "error-code-missing",
+            "error-code-integer",
+            "error-message-empty",
+            "error-param-null",
+        ]
+    },
     "invalid-json-500": one(content=b'{"model":', headers={"Content-Type": "application/json"}),
     "non-object-body-500": one([]),
     "empty-messages-500": one({"model": M, "messages": []}),
@@ -794,11 +1068,22 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "rate-limit-retry-after-fraction": lambda send: [send({**P_MIN, "user": "u-1"}) for _ in range(2)],
     "quota-429-as-rate-limit": lambda send: [send({**P_MIN, "user": "u-1"}) for _ in range(2)],
     # tools
-    **{name: one(P_TOOL) for name in [
-        "tool-arguments-object", "tool-arguments-invalid-json", "tool-arguments-not-object", "tool-arguments-missing-required",
-        "tool-name-not-offered",
-        "tool-call-type-func", "tool-call-id-missing", "tool-call-id-empty", "tool-finish-reason-stop", "tool-choice-required-ignored",
-        "tool-call-content-array"]},
+    **{
+        name: one(P_TOOL)
+        for name in [
+            "tool-arguments-object",
+            "tool-arguments-invalid-json",
+            "tool-arguments-not-object",
+            "tool-arguments-missing-required",
+            "tool-name-not-offered",
+            "tool-call-type-func",
+            "tool-call-id-missing",
+            "tool-call-id-empty",
+            "tool-finish-reason-stop",
+            "tool-choice-required-ignored",
+            "tool-call-content-array",
+        ]
+    },
     "tool-call-ids-duplicate": one(P_TOOL_2),
     "tool-choice-none-ignored": one({**P_TOOL, "tool_choice": "none"}),
     "rejects-tool-choice-none": one({**P_TOOL, "tool_choice": "none"}),
@@ -806,26 +1091,45 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "tool-parallel-false-ignored": one({**P_TOOL, "parallel_tool_calls": False}),
     "rejects-tool-array-content": one(roundtrip([text("21 degrees")])),
     "rejects-tool-without-parameters": one({**P_TOOL, "tools": [{"type": "function", "function": {"name": "ping"}}]}),
-    "rejects-tool-strict-null": one({**P_TOOL, "tools": [{**WEATHER, "function": {**WEATHER["function"], "strict": None}}]}),
+    "rejects-tool-strict-null": one(
+        {**P_TOOL, "tools": [{**WEATHER, "function": {**WEATHER["function"], "strict": None}}]}
+    ),
     "accepts-invalid-tool-name": one({**P_TOOL, "tools": [{"type": "function", "function": {"name": "bad name!"}}]}),
-    "accepts-unknown-named-tool": one({**P_TOOL, "tool_choice": {"type": "function", "function": {"name": "no_such_fn"}}}),
+    "accepts-unknown-named-tool": one(
+        {**P_TOOL, "tool_choice": {"type": "function", "function": {"name": "no_such_fn"}}}
+    ),
     "accepts-tool-choice-without-tools": one({**P_MIN, "tool_choice": "required"}),
-    "accepts-orphan-tool-message": one({"model": M, "messages": [P_MIN["messages"][0], {"role": "tool", "tool_call_id": "call_x", "content": "1"}]}),
+    "accepts-orphan-tool-message": one(
+        {"model": M, "messages": [P_MIN["messages"][0], {"role": "tool", "tool_call_id": "call_x", "content": "1"}]}
+    ),
     "accepts-tool-parts-without-id": one(TOOL_PARTS_NO_ID),
     "rejects-many-tools": one(MANY_TOOLS),
-    "accepts-unanswered-tool-calls": one({**roundtrip(), "messages": roundtrip()["messages"][:2] + [P_MIN["messages"][0]]}),
-    **{name: one(S(P_TOOL)) for name in [
-        "stream-tool-index-missing", "stream-tool-id-repeated", "stream-tool-type-missing", "stream-tool-arguments-broken",
-        "stream-tool-index-from-one",
-        "stream-tool-finish-reason-stop"]},
+    "accepts-unanswered-tool-calls": one(
+        {**roundtrip(), "messages": roundtrip()["messages"][:2] + [P_MIN["messages"][0]]}
+    ),
+    **{
+        name: one(S(P_TOOL))
+        for name in [
+            "stream-tool-index-missing",
+            "stream-tool-id-repeated",
+            "stream-tool-type-missing",
+            "stream-tool-arguments-broken",
+            "stream-tool-index-from-one",
+            "stream-tool-finish-reason-stop",
+        ]
+    },
     "tool-choice-required-as-auto": one(P_NO_TOOL),
-    "tool-choice-named-as-auto": one({**P_TOOL_2, "tool_choice": {"type": "function", "function": {"name": "get_time"}}}),
+    "tool-choice-named-as-auto": one(
+        {**P_TOOL_2, "tool_choice": {"type": "function", "function": {"name": "get_time"}}}
+    ),
     "tool-choice-none-as-auto": one({**P_TOOL, "tool_choice": "none"}),
     "tool-parallel-false-as-true": one({**P_TOOL_2, "parallel_tool_calls": False}),
     "stream-tool-ids-duplicate": one(S(P_TOOL_2)),
     "rejects-tool-choice-required": one(P_TOOL),
     "tool-choice-required-as-text": one(P_TOOL),
-    "tool-choice-named-as-text": one({**P_TOOL, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}),
+    "tool-choice-named-as-text": one(
+        {**P_TOOL, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}
+    ),
     "rejects-tools": one(P_TOOL),
     "rejects-parallel-tool-calls-false": one({**P_TOOL, "parallel_tool_calls": False}),
     "stream-delta-function-call-null": one(S(P_TOOL)),
@@ -854,9 +1158,18 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "rejects-seed": one({**P_MIN, "seed": 42}),
     "accepts-max-tokens-zero": one({**P_MIN, "max_tokens": 0}),
     "accepts-fractional-max-tokens": one({**P_MIN, "max_tokens": 1.5}),
-    **{name: one(LP) for name in [
-        "logprobs-ignored", "logprobs-refusal-key-missing", "logprob-positive", "top-logprobs-too-many", "logprobs-bytes-wrong",
-        "logprobs-tokens-mismatch", "rejects-logprobs"]},
+    **{
+        name: one(LP)
+        for name in [
+            "logprobs-ignored",
+            "logprobs-refusal-key-missing",
+            "logprob-positive",
+            "top-logprobs-too-many",
+            "logprobs-bytes-wrong",
+            "logprobs-tokens-mismatch",
+            "rejects-logprobs",
+        ]
+    },
     "logprobs-when-not-requested": one(P_MIN),
     "stream-logprobs-missing": one(S(LP)),
     "accepts-top-logprobs-without-logprobs": one({**P_MIN, "top_logprobs": 2}),
@@ -876,19 +1189,45 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "stream-stop-spanning-chunks-missed": spanning_stop_streamed,
     "rejects-large-token-limit": one({**P_MIN, "max_completion_tokens": 4096}),
     "stream-rejects-top-logprobs-above-10": one(S({**P_MIN, "logprobs": True, "top_logprobs": 15})),
-    **{name: one(S(LP)) for name in ["stream-logprob-positive", "stream-top-logprobs-too-many", "stream-logprobs-refusal-key-missing"]},
+    **{
+        name: one(S(LP))
+        for name in ["stream-logprob-positive", "stream-top-logprobs-too-many", "stream-logprobs-refusal-key-missing"]
+    },
     "stream-logprobs-when-not-requested": one(S(P_MIN)),
     "range-error-names-no-field": one({**P_MIN, "temperature": 2.1}),
     "clamps-seed-to-int64": one({**P_MIN, "seed": 2**63}),
     "coerces-numeric-stop": one({**P_MIN, "stop": 7}),
     "ignores-bad-logit-bias": one({**P_MIN, "logit_bias": {"hello": 1}}),
     "accepts-numeric-content": one({**P_MIN, "messages": [{"role": "user", "content": 5}]}),
-    **{name: one({**P_MIN, "max_completion_tokens": 200, "response_format": {"type": "json_schema", "json_schema": {
-        "name": "typed", "strict": True, "schema": {
-            "type": "object", "additionalProperties": False, "required": ["p", "grid"],
-            "properties": {"p": {"type": "integer", "enum": [1, 2]},
-                           "grid": {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": {"type": "integer"}}}}}}}})
-       for name in ("json-schema-typed-enums-as-strings", "json-schema-nested-arrays-flattened")},
+    **{
+        name: one(
+            {
+                **P_MIN,
+                "max_completion_tokens": 200,
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": "typed",
+                        "strict": True,
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["p", "grid"],
+                            "properties": {
+                                "p": {"type": "integer", "enum": [1, 2]},
+                                "grid": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "items": {"type": "array", "minItems": 1, "items": {"type": "integer"}},
+                                },
+                            },
+                        },
+                    },
+                },
+            }
+        )
+        for name in ("json-schema-typed-enums-as-strings", "json-schema-nested-arrays-flattened")
+    },
     # structured
     "json-object-fenced": one(JSON_OBJ),
     "rejects-json-object": one(JSON_OBJ),
@@ -896,7 +1235,9 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "json-schema-wrong-type": one(JSON_SCHEMA),
     "json-schema-ignored": one(JSON_SCHEMA),
     "rejects-json-schema": one(JSON_SCHEMA),
-    "accepts-json-schema-without-name": one({**P_MIN, "response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}}}),
+    "accepts-json-schema-without-name": one(
+        {**P_MIN, "response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}}}
+    ),
     "accepts-unknown-response-format": one({**P_MIN, "response_format": {"type": "yaml"}}),
     "stream-structured-output-invalid": one(S(JSON_SCHEMA)),
     # vision
@@ -910,7 +1251,9 @@ SMOKE: dict[str, Callable[[Send], Any]] = {
     "file-part-500": one(FILE_PART),
     "undecodable-image-500": one(user(text(), image("data:image/png;base64," + B64(b"not a png")))),
     "accepts-unreachable-image-url": one(user(text(), image("https://conformance.invalid/cat.png"))),
-    "accepts-image-in-system-message": one({"model": M, "messages": [{"role": "system", "content": [image(PNG_URI)]}, P_MIN["messages"][0]]}),
+    "accepts-image-in-system-message": one(
+        {"model": M, "messages": [{"role": "system", "content": [image(PNG_URI)]}, P_MIN["messages"][0]]}
+    ),
     # audio
     "rejects-wav": one(user(text(), audio(WAV_B64, "wav"))),
     "rejects-mp3": one(user(text(), audio(MP3_B64, "mp3"))),
@@ -959,13 +1302,18 @@ def test_record_writes_each_request_without_the_key():
         body = {"model": M, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
         with httpx.Client() as c:
             c.post(f"{srv.base_url}/chat/completions", json=body, headers={**AUTH, "X-Echo": KEY})
-            c.post(f"{srv.base_url}/chat/completions", content=b"{not json", headers={"Authorization": "Bearer sk-wrong"})
+            c.post(
+                f"{srv.base_url}/chat/completions", content=b"{not json", headers={"Authorization": "Bearer sk-wrong"}
+            )
             c.get(f"{srv.base_url}/models")
     text = out.getvalue()
     assert KEY not in text
     lines = [json.loads(line) for line in text.splitlines()]
     assert [(r["method"], r["path"], r["auth"]) for r in lines] == [
-        ("POST", "/v1/chat/completions", "valid"), ("POST", "/v1/chat/completions", "other"), ("GET", "/v1/models", None)]
+        ("POST", "/v1/chat/completions", "valid"),
+        ("POST", "/v1/chat/completions", "other"),
+        ("GET", "/v1/models", None),
+    ]
     assert json.loads(lines[0]["body"]) == body
     assert lines[0]["headers"]["X-Echo"] == "{KEY}"
     assert lines[1]["body"] == "{not json"
@@ -974,6 +1322,9 @@ def test_record_writes_each_request_without_the_key():
 def test_record_never_writes_the_key_in_a_body():
     out = io.StringIO()
     with start(api_key=KEY, record=out) as srv, httpx.Client() as c:
-        c.post(f"{srv.base_url}/chat/completions", headers=AUTH,
-               json={"model": M, "messages": [{"role": "user", "content": f"my key is {KEY}"}], "max_tokens": 2})
+        c.post(
+            f"{srv.base_url}/chat/completions",
+            headers=AUTH,
+            json={"model": M, "messages": [{"role": "user", "content": f"my key is {KEY}"}], "max_tokens": 2},
+        )
     assert KEY not in out.getvalue() and "my key is {KEY}" in json.loads(out.getvalue())["body"]

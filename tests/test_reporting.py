@@ -4,6 +4,7 @@ Rendered from real runs (tests/browser/samples.py: the reference and two faulty
 reference servers), so the renderers are checked against what results.py really
 writes; hostile and odd inputs are hand-edited copies of those runs.
 """
+
 from __future__ import annotations
 
 import copy
@@ -82,18 +83,18 @@ def test_report_of_faulty_run_has_a_card_per_failed_rule(runs, data, tmp_path):
     assert main_report([str(runs["faulty-a"]), "-o", str(out)]) == 0
     text = out.read_text()
     dom = Dom(text)
-    assert failed(d), "the faulty sample must fail some rules"     # which ones is test_mutants' business
+    assert failed(d), "the faulty sample must fail some rules"  # which ones is test_mutants' business
     cards = {c["data-rule"] for c in dom.find("div", "card")}
     assert cards == failed(d)
     for rid in failed(d):
-        card = text[text.index(f'id="rule-{rid}"'):]
-        card = card[:card.index("</div>\n<div class=\"card") if "</div>\n<div class=\"card" in card else len(card)]
+        card = text[text.index(f'id="rule-{rid}"') :]
+        card = card[: card.index('</div>\n<div class="card') if '</div>\n<div class="card' in card else len(card)]
         rule = rules_mod.get(rid)
         assert f"{rid} <span" in card
         assert _esc(rule.text) in card, rid
         assert f"{rule.level} fail" in card
         assert '<pre class="curl">curl ' in card
-        assert 'class="transcript"' in card and "&lt; HTTP " in card      # the response, escaped
+        assert 'class="transcript"' in card and "&lt; HTTP " in card  # the response, escaped
         v = next(v for t in d["tests"] for v in t["violations"] if v["rule"] == rid)
         assert _esc(v["expected"]) in card and _esc(v["actual"]) in card
     # the profile verdicts and the failed MUST rules they name
@@ -104,6 +105,7 @@ def test_report_of_faulty_run_has_a_card_per_failed_rule(runs, data, tmp_path):
 
 def _esc(s: str) -> str:
     import html
+
     return html.escape(s, quote=True)
 
 
@@ -186,12 +188,12 @@ def test_no_api_key_leaks(runs, data, tmp_path, monkeypatch):
     assert main_compare([str(runs["faulty-a"]), str(unredacted), "-o", str(outs / "m.html")]) == 0
     assert main_compare([str(runs["faulty-a"]), str(unredacted), "--format", "md", "-o", str(outs / "m.md")]) == 0
     assert main_badge([str(runs["faulty-a"]), "-o", str(outs / "badges")]) == 0
-    assert "AUTH-005" in (outs / "a.html").read_text()      # the echo was caught ...
+    assert "AUTH-005" in (outs / "a.html").read_text()  # the echo was caught ...
     for f in outs.rglob("*"):
         if f.is_file():
             text = f.read_text()
             for secret in (samples.KEY, secret_env, raw):
-                assert secret not in text, f"{secret} leaked into {f.name}"   # ... and not repeated
+                assert secret not in text, f"{secret} leaked into {f.name}"  # ... and not repeated
 
 
 # -- comparison ----------------------------------------------------------------------------
@@ -222,7 +224,8 @@ def test_matrix_rows_are_grouped_by_area_and_flag_shared_failures(data, matrix_h
     assert len({a for a, _ in body_by_area}) == len(body_by_area), "one group per area"
     for area, body in body_by_area:
         for rid, row_area, failing, shared in re.findall(
-                r'data-rule="([^"]+)" data-area="([^"]+)" data-level="[^"]+" data-failing="(\d)" data-shared="(\d)"', body):
+            r'data-rule="([^"]+)" data-area="([^"]+)" data-level="[^"]+" data-failing="(\d)" data-shared="(\d)"', body
+        ):
             assert row_area == area
             outcomes = [data[n]["rules"][rid]["outcome"] for n in names]
             bad = [o in ("fail", "known-deviation", "warning") for o in outcomes]
@@ -297,23 +300,34 @@ def test_badges(runs, data, tmp_path):
         assert main_badge([str(runs[name]), "-o", str(out)]) == 0
         d = data[name]
         from chatconform.reporting.common import slug
+
         target = slug(d["target"]["name"])
         assert sorted(p.name for p in out.iterdir()) == sorted(f"badge-{target}-{p}.json" for p in d["profiles"])
         for profile, p in d["profiles"].items():
             b = json.loads((out / f"badge-{target}-{profile}.json").read_text())
             assert set(b) == {"schemaVersion", "label", "message", "color"} and b["schemaVersion"] == 1
             assert b["label"] == f"chat completions: {profile}"
-            want = {"met": ("passing", "brightgreen"), "not met": (f"{len(p['failed'])} failing", "red"),
-                    "incomplete": ("incomplete", "yellow"), "not claimed": ("not claimed", "lightgrey")}[p["verdict"]]
+            want = {
+                "met": ("passing", "brightgreen"),
+                "not met": (f"{len(p['failed'])} failing", "red"),
+                "incomplete": ("incomplete", "yellow"),
+                "not claimed": ("not claimed", "lightgrey"),
+            }[p["verdict"]]
             assert (b["message"], b["color"]) == want
     faulty = next((tmp_path / "faulty-a").glob("badge-*-core.json"))
     assert json.loads(faulty.read_text())["color"] == "red"
 
 
-@pytest.mark.parametrize("verdict, failed_rules, message, color", [
-    ("met", [], "passing", "brightgreen"), ("not met", ["A-001", "B-002"], "2 failing", "red"),
-    ("incomplete", [], "incomplete", "yellow"), ("not claimed", [], "not claimed", "lightgrey"),
-    ("something new", [], "incomplete", "yellow")])
+@pytest.mark.parametrize(
+    "verdict, failed_rules, message, color",
+    [
+        ("met", [], "passing", "brightgreen"),
+        ("not met", ["A-001", "B-002"], "2 failing", "red"),
+        ("incomplete", [], "incomplete", "yellow"),
+        ("not claimed", [], "not claimed", "lightgrey"),
+        ("something new", [], "incomplete", "yellow"),
+    ],
+)
 def test_badge_messages(verdict, failed_rules, message, color):
     b = badge_mod.badge("core", {"verdict": verdict, "failed": failed_rules})
     assert b == {"schemaVersion": 1, "label": "chat completions: core", "message": message, "color": color}
@@ -327,7 +341,14 @@ def test_warnings_known_deviations_errors_and_unknown_rules(data, tmp_path):
     tests[-1]["violations"][0]["disposition"] = "known-deviation"
     plain = next(t for t in d["tests"] if t["outcome"] == "pass")
     plain["outcome"], plain["reason"] = "error", "CannotJudge: the server closed the connection"
-    d["rules"]["ZZZ-999"] = {"level": "MUST", "area": "future", "profile": "core", "outcome": "pass", "tests": [], "violations": 0}
+    d["rules"]["ZZZ-999"] = {
+        "level": "MUST",
+        "area": "future",
+        "profile": "core",
+        "outcome": "pass",
+        "tests": [],
+        "violations": 0,
+    }
     f = write(tmp_path / "mixed.json", d)
     out = tmp_path / "r.html"
     assert main_report([str(f), "-o", str(out)]) == 0
@@ -339,9 +360,15 @@ def test_warnings_known_deviations_errors_and_unknown_rules(data, tmp_path):
 
 
 # -- bad input ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("content, message", [
-    (None, "no such file"), ("not json", "not JSON"), ("{}", "not a chatconform results file"),
-    ('{"format": "chatconform-results/1"}', "not a valid results file")])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        ("not json", "not JSON"),
+        ("{}", "not a chatconform results file"),
+        ('{"format": "chatconform-results/1"}', "not a valid results file"),
+    ],
+)
 @pytest.mark.parametrize("main", [main_report, main_compare, main_badge])
 def test_bad_input_exits_4_with_one_line(main, content, message, tmp_path, capsys):
     f = tmp_path / "results.json"

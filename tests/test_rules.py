@@ -1,4 +1,5 @@
 """The suite lints its own data: every rule tested, every test citing a known rule, every citation resolving."""
+
 import pathlib
 
 import yaml
@@ -7,7 +8,7 @@ from chatconform import rules
 from tests.helpers import suite_tests
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SPEC = ROOT / "schemas" / "openai" / "openai-chat-completions.normalized.openapi.yaml"   # vendored
+SPEC = ROOT / "schemas" / "openai" / "openai-chat-completions.normalized.openapi.yaml"  # vendored
 
 
 def test_every_suite_test_cites_a_rule():
@@ -40,8 +41,20 @@ def test_catalogue_fields():
         assert r.level in rules.LEVELS, r.id
         assert r.citation.get("source") or r.citation.get("spec"), r.id
         assert r.profile, r.id
-        assert r.capability in (None, "streaming", "stream_usage", "tools", "parallel_tools", "vision", "audio",
-                                "json_object", "json_schema", "logprobs", "n", "auth"), r.id
+        assert r.capability in (
+            None,
+            "streaming",
+            "stream_usage",
+            "tools",
+            "parallel_tools",
+            "vision",
+            "audio",
+            "json_object",
+            "json_schema",
+            "logprobs",
+            "n",
+            "auth",
+        ), r.id
 
 
 def test_spec_pointers_resolve():
@@ -63,6 +76,7 @@ def test_spec_pointers_resolve():
 
 def test_rule_ids_cited_by_checks_exist():
     from chatconform import checks
+
     for c in checks.REGISTRY:
         for rid in c.rules:
             assert rid == checks.INTENT or rid in rules.catalogue(), f"check {c.name} cites unknown {rid}"
@@ -70,6 +84,7 @@ def test_rule_ids_cited_by_checks_exist():
 
 def test_schema_x_rules_exist():
     import json
+
     cat = rules.catalogue()
 
     def walk(node, path):

@@ -11,6 +11,7 @@
 
 Run: python -m pytest tests/test_schemas.py -q
 """
+
 from __future__ import annotations
 
 import copy
@@ -78,6 +79,7 @@ def spec_validator(component: str) -> Draft202012Validator:
 
 def rule_ids() -> set[str]:
     from chatconform import rules
+
     return set(rules.catalogue())
 
 
@@ -337,10 +339,22 @@ def _show_constraint(values):
 def node_diffs(s_node, s_ptr, o_node, o_ptr) -> Iterator[dict]:
     st, ot = types_of(SPEC, s_node), types_of(OUR_DOC[0], o_node)
     if st != ot:
-        yield {"keyword": "type", "spec": _show_types(st), "ours": _show_types(ot), "pointer": o_ptr, "spec_pointer": s_ptr}
+        yield {
+            "keyword": "type",
+            "spec": _show_types(st),
+            "ours": _show_types(ot),
+            "pointer": o_ptr,
+            "spec_pointer": s_ptr,
+        }
     se, oe = enums_of(SPEC, s_node), enums_of(OUR_DOC[0], o_node)
     if se != oe:
-        yield {"keyword": "enum", "spec": _show_enum(se), "ours": _show_enum(oe), "pointer": o_ptr, "spec_pointer": s_ptr}
+        yield {
+            "keyword": "enum",
+            "spec": _show_enum(se),
+            "ours": _show_enum(oe),
+            "pointer": o_ptr,
+            "spec_pointer": s_ptr,
+        }
     sc, oc = constraints_of(SPEC, s_node), constraints_of(OUR_DOC[0], o_node)
     for k in sorted(set(sc) | set(oc)):
         if sc.get(k) != oc.get(k):
@@ -499,7 +513,16 @@ def compare(name: str) -> dict[tuple[str, str, str], dict]:
         s_props, s_req, s_optr = s_view
         o_props, o_req, o_optr = o_view
         if s_req != o_req:
-            add({"keyword": "required", "spec": sorted(s_req), "ours": sorted(o_req), "pointer": o_optr, "spec_pointer": s_optr}, path)
+            add(
+                {
+                    "keyword": "required",
+                    "spec": sorted(s_req),
+                    "ours": sorted(o_req),
+                    "pointer": o_optr,
+                    "spec_pointer": s_optr,
+                },
+                path,
+            )
         for prop in sorted(set(s_props) | set(o_props)):
             if prop not in o_props or prop not in s_props:
                 add(
@@ -615,16 +638,22 @@ def test_differences_with_spec_are_listed():
     found: dict = {}
     for name in OURS:
         found.update(compare(name))
-    unlisted = [f"{d['schema']} {d['pointer']} [{d['keyword']}] spec={d['spec']!r} ours={d['ours']!r} (at {d['path']})"
-                for k, d in sorted(found.items()) if k not in listed]
+    unlisted = [
+        f"{d['schema']} {d['pointer']} [{d['keyword']}] spec={d['spec']!r} ours={d['ours']!r} (at {d['path']})"
+        for k, d in sorted(found.items())
+        if k not in listed
+    ]
     stale = [f"{k[0]} {k[1]} [{k[2]}]" for k in sorted(listed) if k not in found]
     changed = [
         f"{k[0]} {k[1]} [{k[2]}]: listed spec={listed[k]['spec']!r} ours={listed[k]['ours']!r}, "
         f"now spec={found[k]['spec']!r} ours={found[k]['ours']!r} spec_pointer={found[k]['spec_pointer']}"
         for k in sorted(listed)
         if k in found
-        and (listed[k]["spec"] != found[k]["spec"] or listed[k]["ours"] != found[k]["ours"]
-             or listed[k]["spec_pointer"] != found[k]["spec_pointer"])
+        and (
+            listed[k]["spec"] != found[k]["spec"]
+            or listed[k]["ours"] != found[k]["ours"]
+            or listed[k]["spec_pointer"] != found[k]["spec_pointer"]
+        )
     ]
     assert not unlisted, "differences from the spec not listed in DIFFERENCES.yaml:\n" + "\n".join(unlisted)
     assert not stale, "DIFFERENCES.yaml lists differences that no longer exist:\n" + "\n".join(stale)
@@ -662,7 +691,7 @@ def capture_chunks() -> Iterator[tuple[str, dict]]:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
             if not line.startswith("data: "):
                 continue
-            data = line[len("data: "):]
+            data = line[len("data: ") :]
             if data == "[DONE]":
                 continue
             yield f"{path.name}:{n + 1}", json.loads(data)
@@ -697,7 +726,10 @@ def spec_examples() -> Iterator[tuple[str, str, Any]]:
         for i, obj in enumerate(_json_objects(ex["response"])):
             kind = "chunk" if obj.get("object") == "chat.completion.chunk" else "response"
             yield ex["title"] if kind == "response" else f"{ex['title']} #{i}", kind, obj
-    for component, kind in (("CreateChatCompletionResponse", "response"), ("CreateChatCompletionStreamResponse", "chunk")):
+    for component, kind in (
+        ("CreateChatCompletionResponse", "response"),
+        ("CreateChatCompletionStreamResponse", "chunk"),
+    ):
         for i, obj in enumerate(_json_objects(SPEC["components"]["schemas"][component]["x-oaiMeta"]["example"])):
             yield f"{component} #{i}", kind, obj
 
@@ -765,7 +797,7 @@ def _tool_response() -> dict:
         "content": None,
         "refusal": None,
         "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
         ],
     }
     r["choices"][0]["finish_reason"] = "tool_calls"
@@ -779,7 +811,9 @@ def _chunk(**top) -> dict:
         "created": 1727346182,
         "model": "gpt-4o-2024-08-06",
         "system_fingerprint": "fp_1",
-        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}],
+        "choices": [
+            {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
+        ],
     }
     body.update(top)
     return body
@@ -834,8 +868,13 @@ NEGATIVE = [
     ("response", _response, "/service_tier", "gold", {"RESP-020"}),
     ("response", _response, "/choices/0/message/annotations", [{"type": "url_citation"}], {"RESP-020"}),
     ("response", _response, "/choices/0/logprobs", {"content": []}, {"PARAM-016"}),
-    ("response", _response, "/choices/0/logprobs",
-     {"content": [{"token": "OK", "logprob": "-0.1", "bytes": None, "top_logprobs": []}], "refusal": None}, {"PARAM-016"}),
+    (
+        "response",
+        _response,
+        "/choices/0/logprobs",
+        {"content": [{"token": "OK", "logprob": "-0.1", "bytes": None, "top_logprobs": []}], "refusal": None},
+        {"PARAM-016"},
+    ),
     ("response", _tool_response, "/choices/0/message/tool_calls/0/function/arguments", {"city": "Paris"}, {"TOOL-005"}),
     ("response", _tool_response, "/choices/0/message/tool_calls/0/id", DELETE, {"TOOL-004"}),
     ("response", _tool_response, "/choices/0/message/tool_calls/0/type", "fn", {"TOOL-004"}),
@@ -854,7 +893,13 @@ NEGATIVE = [
     ("chunk", _chunk, "/choices/0/delta/content", 5, {"STREAM-014"}),
     ("chunk", _chunk, "/choices/0/delta/refusal", [], {"STREAM-014"}),
     ("chunk", _chunk, "/choices/0/delta/role", "robot", {"STREAM-014"}),
-    ("chunk", _chunk, "/choices/0/delta/tool_calls", [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}], {"TOOL-019"}),
+    (
+        "chunk",
+        _chunk,
+        "/choices/0/delta/tool_calls",
+        [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}],
+        {"TOOL-019"},
+    ),
     ("chunk", _chunk, "/choices/0/delta/tool_calls", [{"index": "0", "function": {"arguments": "{"}}], {"TOOL-019"}),
     ("chunk", _chunk, "/choices/0/delta/tool_calls", [{"index": 0, "function": {"arguments": {}}}], {"TOOL-005"}),
     ("chunk", _chunk, "/usage", {"prompt_tokens": "12", "completion_tokens": 1, "total_tokens": 13}, {"STREAM-018"}),
@@ -935,14 +980,24 @@ VALID_REQUESTS = [
         "messages": [
             {"role": "developer", "content": "Be brief."},
             {"role": "system", "content": [{"type": "text", "text": "Be brief."}], "name": "sys"},
-            {"role": "user", "content": [
-                {"type": "text", "text": "What is this?"},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}},
-                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
-                {"type": "file", "file": {"file_id": "file-1"}},
-            ], "name": "alice"},
-            {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}},
+                    {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+                    {"type": "file", "file": {"file_id": "file-1"}},
+                ],
+                "name": "alice",
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "refusal": None,
+                "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+                ],
+            },
             {"role": "tool", "tool_call_id": "call_1", "content": [{"type": "text", "text": "sunny"}]},
             {"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]},
             {"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
@@ -952,18 +1007,60 @@ VALID_REQUESTS = [
             {"role": "user", "content": "Thanks"},
         ],
     },
-    dict(P_MIN, temperature=0, top_p=1, presence_penalty=-2, frequency_penalty=2, n=128, seed=-9223372036854775808,
-         stop=["a", "b", "c", "d"], logit_bias={"50256": -100}, logprobs=True, top_logprobs=20, max_tokens=16,
-         max_completion_tokens=16, metadata={f"k{i}": "v" for i in range(16)}, store=False, service_tier="flex",
-         reasoning_effort="max", verbosity="low", modalities=["text", "audio"],
-         audio={"voice": {"id": "voice_1234"}, "format": "pcm16"}, prediction={"type": "content", "content": "x"},
-         user="u", safety_identifier="s" * 64, prompt_cache_key="k", prompt_cache_retention="24h",
-         prompt_cache_options={"ttl": "30m", "mode": "explicit"}, moderation={"model": "omni-moderation-latest"},
-         web_search_options={"user_location": {"type": "approximate", "approximate": {"city": "Paris"}}}),
-    dict(P_MIN, response_format={"type": "json_schema", "json_schema": {"name": "answer-1_x", "schema": {"type": "object"}, "strict": True}}),
+    dict(
+        P_MIN,
+        temperature=0,
+        top_p=1,
+        presence_penalty=-2,
+        frequency_penalty=2,
+        n=128,
+        seed=-9223372036854775808,
+        stop=["a", "b", "c", "d"],
+        logit_bias={"50256": -100},
+        logprobs=True,
+        top_logprobs=20,
+        max_tokens=16,
+        max_completion_tokens=16,
+        metadata={f"k{i}": "v" for i in range(16)},
+        store=False,
+        service_tier="flex",
+        reasoning_effort="max",
+        verbosity="low",
+        modalities=["text", "audio"],
+        audio={"voice": {"id": "voice_1234"}, "format": "pcm16"},
+        prediction={"type": "content", "content": "x"},
+        user="u",
+        safety_identifier="s" * 64,
+        prompt_cache_key="k",
+        prompt_cache_retention="24h",
+        prompt_cache_options={"ttl": "30m", "mode": "explicit"},
+        moderation={"model": "omni-moderation-latest"},
+        web_search_options={"user_location": {"type": "approximate", "approximate": {"city": "Paris"}}},
+    ),
+    dict(
+        P_MIN,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "answer-1_x", "schema": {"type": "object"}, "strict": True},
+        },
+    ),
     dict(P_MIN, response_format={"type": "json_object"}, stop="\n"),
-    dict(P_MIN, tools=[{"type": "custom", "custom": {"name": "c", "format": {"type": "grammar", "grammar": {"definition": "x", "syntax": "lark"}}}}],
-         tool_choice={"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [{"type": "custom", "custom": {"name": "c"}}]}}),
+    dict(
+        P_MIN,
+        tools=[
+            {
+                "type": "custom",
+                "custom": {
+                    "name": "c",
+                    "format": {"type": "grammar", "grammar": {"definition": "x", "syntax": "lark"}},
+                },
+            }
+        ],
+        tool_choice={
+            "type": "allowed_tools",
+            "allowed_tools": {"mode": "auto", "tools": [{"type": "custom", "custom": {"name": "c"}}]},
+        },
+    ),
     dict(P_MIN, functions=[{"name": "f"}], function_call={"name": "f"}),
 ]
 
@@ -975,10 +1072,31 @@ def test_valid_requests(index):
 
 
 NULLABLE = [
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "n", "stop", "seed", "logprobs", "logit_bias",
-    "frequency_penalty", "presence_penalty", "stream", "stream_options", "store", "metadata", "service_tier",
-    "reasoning_effort", "verbosity", "modalities", "audio", "prediction", "moderation", "safety_identifier",
-    "prompt_cache_key", "prompt_cache_retention",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "stop",
+    "seed",
+    "logprobs",
+    "logit_bias",
+    "frequency_penalty",
+    "presence_penalty",
+    "stream",
+    "stream_options",
+    "store",
+    "metadata",
+    "service_tier",
+    "reasoning_effort",
+    "verbosity",
+    "modalities",
+    "audio",
+    "prediction",
+    "moderation",
+    "safety_identifier",
+    "prompt_cache_key",
+    "prompt_cache_retention",
 ]
 NOT_NULLABLE = ["top_logprobs", "tools", "tool_choice", "response_format", "user", "parallel_tool_calls"]
 
@@ -1023,14 +1141,59 @@ INVALID_REQUESTS = [
     (dict(P_MIN, messages=[{"role": "user", "content": []}]), {"REQ-011"}),
     (dict(P_MIN, messages=[{"role": "user", "content": [{"type": "text"}]}]), {"REQ-011"}),
     (dict(P_MIN, messages=[{"role": "user", "content": [{"type": "video", "video": {}}]}]), {"REQ-011"}),
-    (dict(P_MIN, messages=[{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]), {"CONTENT-002"}),
-    (dict(P_MIN, messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "ultra"}}]}]), {"VISION-004"}),
-    (dict(P_MIN, messages=[{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "x", "format": "ogg"}}]}]), {"AUDIO-002"}),
+    (
+        dict(
+            P_MIN,
+            messages=[{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}],
+        ),
+        {"CONTENT-002"},
+    ),
+    (
+        dict(
+            P_MIN,
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "ultra"}}],
+                }
+            ],
+        ),
+        {"VISION-004"},
+    ),
+    (
+        dict(
+            P_MIN,
+            messages=[
+                {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "x", "format": "ogg"}}]}
+            ],
+        ),
+        {"AUDIO-002"},
+    ),
     (dict(P_MIN, messages=[{"role": "assistant"}]), {"REQ-008"}),
     (dict(P_MIN, messages=[{"role": "assistant", "content": None}]), {"REQ-008"}),
-    (dict(P_MIN, messages=[{"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}, {"type": "text", "text": "x"}]}]), {"REQ-008"}),
+    (
+        dict(
+            P_MIN,
+            messages=[
+                {"role": "assistant", "content": [{"type": "refusal", "refusal": "no"}, {"type": "text", "text": "x"}]}
+            ],
+        ),
+        {"REQ-008"},
+    ),
     (dict(P_MIN, messages=[{"role": "tool", "content": "sunny"}]), {"TOOL-016"}),
-    (dict(P_MIN, messages=[{"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": {}}}]}]), {"TOOL-005"}),
+    (
+        dict(
+            P_MIN,
+            messages=[
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": {}}}],
+                }
+            ],
+        ),
+        {"TOOL-005"},
+    ),
     (dict(P_TOOL, tools=[{"type": "function", "function": {"name": "bad name!"}}]), {"TOOL-003"}),
     (dict(P_TOOL, tools=[{"type": "function", "function": {"name": "f" * 65}}]), {"TOOL-003"}),
     (dict(P_TOOL, tools=[{"type": "function", "function": {"description": "no name"}}]), {"TOOL-001"}),

@@ -8,6 +8,7 @@ Three servers: the clean reference, the reference mutant that echoes the submitt
 key in its 401, and a hostile server that answers every request with a 401 echoing
 the Authorization header it received (the real key) in its body and headers.
 """
+
 from __future__ import annotations
 
 import base64
@@ -35,7 +36,7 @@ def forms(key: str) -> dict[str, bytes]:
         for name, enc in (("b64", base64.b64encode), ("b64url", base64.urlsafe_b64encode)):
             text = enc(b"\0" * pad + raw)
             # Drop the characters that mix in bytes before and after the key.
-            out[f"{name}+{pad}"] = text[{0: 0, 1: 2, 2: 3}[pad]:-4]
+            out[f"{name}+{pad}"] = text[{0: 0, 1: 2, 2: 3}[pad] : -4]
     return out
 
 
@@ -52,15 +53,44 @@ def leaks(key: str, tmp: Path, streams: dict[str, bytes]) -> list[str]:
     return found
 
 
-def run_everything(base_url: str, key: str, tmp: Path, capabilities: str = "all", extra=()) -> subprocess.CompletedProcess:
+def run_everything(
+    base_url: str, key: str, tmp: Path, capabilities: str = "all", extra=()
+) -> subprocess.CompletedProcess:
     out = tmp / "artefacts"
     out.mkdir()
-    cmd = [sys.executable, "-m", "pytest", "suites", "-p", "no:cacheprovider", "-rA", "-v",
-           "--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_SECRET_KEY",
-           "--capabilities", capabilities,
-           "--junitxml", str(out / "junit.xml"), "-o", "junit_logging=all",
-           "--alluredir", str(out / "allure"), "--results", str(out / "results.json"),
-           "--log-level", "DEBUG", "--log-file", str(out / "run.log"), "--log-file-level", "DEBUG", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+        "-v",
+        "--base-url",
+        base_url,
+        "--model",
+        "chatconform-reference",
+        "--api-key-env",
+        "CC_SECRET_KEY",
+        "--capabilities",
+        capabilities,
+        "--junitxml",
+        str(out / "junit.xml"),
+        "-o",
+        "junit_logging=all",
+        "--alluredir",
+        str(out / "allure"),
+        "--results",
+        str(out / "results.json"),
+        "--log-level",
+        "DEBUG",
+        "--log-file",
+        str(out / "run.log"),
+        "--log-file-level",
+        "DEBUG",
+        *extra,
+    ]
     env = {**os.environ, "CC_SECRET_KEY": key}
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, timeout=900)
 
@@ -72,7 +102,7 @@ def _key() -> str:
 
 def _check(proc, key: str, tmp: Path) -> None:
     tail = proc.stdout[-3000:].decode(errors="replace") + proc.stderr[-2000:].decode(errors="replace")
-    assert proc.returncode in (0, 1), tail                     # the run itself worked
+    assert proc.returncode in (0, 1), tail  # the run itself worked
     assert (tmp / "artefacts" / "junit.xml").exists() and (tmp / "artefacts" / "results.json").exists(), tail
     assert any((tmp / "artefacts" / "allure").glob("*-attachment*")), "no Allure attachments were written"
     found = leaks(key, tmp, {"stdout": proc.stdout, "stderr": proc.stderr})
@@ -84,17 +114,20 @@ def test_key_absent_from_every_output_clean_reference(tmp_path):
     key = _key()
     with start(api_key=key) as srv:
         proc = run_everything(srv.base_url, key, tmp_path)
-    _check(proc, key, tmp_path)      # its verdict is the mutant harness's business, not this test's
+    _check(proc, key, tmp_path)  # its verdict is the mutant harness's business, not this test's
 
 
 @pytest.mark.selftest_slow
-@pytest.mark.parametrize("defect", ECHO_DEFECTS or [pytest.param("auth-key-echoed", marks=pytest.mark.skip("no auth echo defect in the reference"))])
+@pytest.mark.parametrize(
+    "defect",
+    ECHO_DEFECTS or [pytest.param("auth-key-echoed", marks=pytest.mark.skip("no auth echo defect in the reference"))],
+)
 def test_key_absent_from_every_output_echo_mutant(defect, tmp_path):
     key = _key()
     with start(api_key=key, defects=[defect]) as srv:
         proc = run_everything(srv.base_url, key, tmp_path)
     _check(proc, key, tmp_path)
-    assert proc.returncode == 1                                 # AUTH-005 is caught
+    assert proc.returncode == 1  # AUTH-005 is caught
 
 
 @pytest.mark.selftest_slow
@@ -126,8 +159,22 @@ def test_key_absent_from_tracebacks_with_locals(tmp_path):
     headers: {{api-key: "${{CC_SECRET_KEY}}"}}
     timeouts: {{connect: 1, read: 1, total: 2}}
 """)
-        cmd = [sys.executable, "-m", "pytest", "suites/test_response.py", "-p", "no:cacheprovider", "-l", "--tb=long",
-               "-rA", "--targets", str(targets), "--target", "hang", "--no-preflight"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites/test_response.py",
+            "-p",
+            "no:cacheprovider",
+            "-l",
+            "--tb=long",
+            "-rA",
+            "--targets",
+            str(targets),
+            "--target",
+            "hang",
+            "--no-preflight",
+        ]
         proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "CC_SECRET_KEY": key}, capture_output=True, timeout=300)
     assert proc.returncode == 1 and b"timed out" in proc.stdout, proc.stdout[-3000:].decode(errors="replace")
     assert not leaks(key, tmp_path / "none", {"stdout": proc.stdout, "stderr": proc.stderr})
@@ -139,10 +186,18 @@ def test_key_absent_from_client_frame_locals():
     from chatconform.client import Client
     from chatconform.targets import Target
     from chatconform.violations import CannotJudge
+
     key = _key()
     with HostileServer("hang") as srv:
-        t = Target(name="h", base_url=srv.base_url, model="m", capabilities=frozenset(), api_key=key,
-                   headers={"api-key": key}, timeouts={"connect": 1, "read": 0.3, "total": 1})
+        t = Target(
+            name="h",
+            base_url=srv.base_url,
+            model="m",
+            capabilities=frozenset(),
+            api_key=key,
+            headers={"api-key": key},
+            timeouts={"connect": 1, "read": 0.3, "total": 1},
+        )
         c = Client(t)
         with pytest.raises(CannotJudge) as info:
             c.chat({"model": "m", "messages": []}, label="x")

@@ -1,5 +1,6 @@
 """The request strategies: valid means valid (schema + prose rules + claims), invalid means
 exactly one thing broken under the rule its mutation declares, and cost stays bounded."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,12 @@ MODEL = "m"
 ALL = S.Profile.all(MODEL, max_tokens=16)
 NONE = S.Profile(model=MODEL, capabilities=frozenset(), max_tokens=16)
 EXAMPLES = 40
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def walk(value, path=""):
@@ -113,10 +118,11 @@ def test_valid_requests_validate(focus):
 def test_core_requests_claim_nothing():
     """The core focus uses no capability, even when everything is claimed; and nothing
     unclaimed appears when nothing is claimed."""
+
     @SETTINGS
     @given(S.valid_requests(ALL, "core"), S.valid_requests(NONE, "core"))
     def run(a, b):
-        check_valid(a, NONE)          # judged as if nothing were claimed
+        check_valid(a, NONE)  # judged as if nothing were claimed
         check_valid(b, NONE)
 
     run()
@@ -124,6 +130,7 @@ def test_core_requests_claim_nothing():
 
 def test_unclaimed_focus_is_refused_by_profile():
     assert NONE.needs("tools") == ("tools",) and NONE.needs("core") == ()
+
     @settings(max_examples=1, database=None)
     @given(S.valid_requests(ALL, "telepathy"))
     def run(body):
@@ -153,10 +160,22 @@ def test_conversation_shapes_cover_the_roles():
             if isinstance(c, list) and any(p.get("type") == "refusal" for p in c):
                 seen.add("refusal part")
 
-    with harness.fixed_constants():         # coverage, not luck: the same draws in any process
+    with harness.fixed_constants():  # coverage, not luck: the same draws in any process
         run()
-    for want in ("system", "developer", "user", "assistant", "tool", "tool_calls", "name", "user:str", "user:list",
-                 "assistant:NoneType", "tool:list", "system:list"):
+    for want in (
+        "system",
+        "developer",
+        "user",
+        "assistant",
+        "tool",
+        "tool_calls",
+        "name",
+        "user:str",
+        "user:list",
+        "assistant:NoneType",
+        "tool:list",
+        "system:list",
+    ):
         assert want in seen, (want, sorted(seen))
 
 
@@ -209,6 +228,7 @@ def test_generated_json_schemas_are_schemas(strict):
         assert schema["type"] == "object"
         if strict:
             from chatconform import fixtures
+
             assert fixtures.strict_compatible(schema)
 
     run()
@@ -222,11 +242,14 @@ def test_boundary_examples_are_valid_one_edge_requests(focus):
         check_valid(body, ALL, generated=False)
 
 
-@pytest.mark.parametrize("profile", [ALL, S.Profile.all(MODEL, 16, token_field="max_tokens")], ids=["default", "max_tokens"])
+@pytest.mark.parametrize(
+    "profile", [ALL, S.Profile.all(MODEL, 16, token_field="max_tokens")], ids=["default", "max_tokens"]
+)
 def test_boundary_examples_cost_little(profile):
     """The top of a range without blowing the budget: a limit in the thousands only with a
     prompt whose answer is short; n = 128 only with one token each."""
     from chatconform.strategies.boundaries import BIG_LIMIT, SHORT_PROMPT
+
     for focus in S.FOCUSES:
         for body in S.valid_boundaries(profile, focus):
             check_valid(body, profile, generated=False)
@@ -262,12 +285,19 @@ def test_each_mutation_breaks_one_thing_under_its_rule(mutation):
         assert primary.rule in m.rules, (primary, inv)
         # exactly one thing: every reason is at (or caused by) the broken place
         for r in reasons:
-            related = r.pointer.startswith(inv.pointer.rstrip("/")) or inv.pointer.startswith(r.pointer.rstrip("/") + "/") \
-                or r.pointer == "/" or inv.pointer == "/" or r.rule == "TOOL-018"
+            related = (
+                r.pointer.startswith(inv.pointer.rstrip("/"))
+                or inv.pointer.startswith(r.pointer.rstrip("/") + "/")
+                or r.pointer == "/"
+                or inv.pointer == "/"
+                or r.rule == "TOOL-018"
+            )
             assert related, (r, inv.pointer, inv)
         # a lax server that accepts it still generates little
-        assert any(isinstance(inv.body.get(k), int) and not isinstance(inv.body.get(k), bool) and 1 <= inv.body[k] <= 256
-                   for k in ("max_tokens", "max_completion_tokens")) or mutation in ("missing-required",)
+        assert any(
+            isinstance(inv.body.get(k), int) and not isinstance(inv.body.get(k), bool) and 1 <= inv.body[k] <= 256
+            for k in ("max_tokens", "max_completion_tokens")
+        ) or mutation in ("missing-required",)
 
     run()
 
@@ -278,8 +308,17 @@ def test_mutation_rules_are_catalogue_rules_and_kinds_cover_the_brief():
         for r in m.rules:
             assert r in cat, (m.name, r)
     names = {m.name for m in S.MUTATIONS}
-    for want in ("wrong-type", "out-of-range", "unknown-enum", "missing-required", "stop-count",
-                 "tool-choice-without-tools", "tool-message-without-id", "top-logprobs-without-logprobs", "content-wrong-type"):
+    for want in (
+        "wrong-type",
+        "out-of-range",
+        "unknown-enum",
+        "missing-required",
+        "stop-count",
+        "tool-choice-without-tools",
+        "tool-message-without-id",
+        "top-logprobs-without-logprobs",
+        "content-wrong-type",
+    ):
         assert want in names
 
 
@@ -293,37 +332,77 @@ def test_invalid_requests_respect_claims():
 BASE = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
 
 
-@pytest.mark.parametrize("extra,rule", [
-    ({"max_tokens": 0}, "PARAM-003"),
-    ({"tool_choice": "required"}, "TOOL-014"),
-    ({"tools": [{"type": "function", "function": {"name": "a"}}], "tool_choice": {"type": "function", "function": {"name": "b"}}}, "TOOL-014"),
-    ({"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "x", "content": "1"}]}, "TOOL-018"),
-    ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "a", "arguments": "{}"}}]}, {"role": "user", "content": "x"}]}, "TOOL-018"),
-    ({"top_logprobs": 3}, "PARAM-015"),                 # dependentSchemas (missed by the fast path)
-    ({"stream_options": {"include_usage": True}}, "STREAM-019"),
-    ({"temperature": 2.5}, "PARAM-011"),
-    ({"temperature": "hot"}, "REQ-004"),
-    ({"stop": ["a", "b", "c", "d", "e"]}, "PARAM-006"),
-])
+@pytest.mark.parametrize(
+    "extra,rule",
+    [
+        ({"max_tokens": 0}, "PARAM-003"),
+        ({"tool_choice": "required"}, "TOOL-014"),
+        (
+            {
+                "tools": [{"type": "function", "function": {"name": "a"}}],
+                "tool_choice": {"type": "function", "function": {"name": "b"}},
+            },
+            "TOOL-014",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "x", "content": "1"}]},
+            "TOOL-018",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "a", "arguments": "{}"}}],
+                    },
+                    {"role": "user", "content": "x"},
+                ]
+            },
+            "TOOL-018",
+        ),
+        ({"top_logprobs": 3}, "PARAM-015"),  # dependentSchemas (missed by the fast path)
+        ({"stream_options": {"include_usage": True}}, "STREAM-019"),
+        ({"temperature": 2.5}, "PARAM-011"),
+        ({"temperature": "hot"}, "REQ-004"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "PARAM-006"),
+    ],
+)
 def test_invalid_reasons_attribute(extra, rule):
     body = {**BASE, **extra}
     assert rule in [r.rule for r in S.invalid_reasons(body)]
     assert not S.is_valid(body)
 
 
-@pytest.mark.parametrize("extra,param,rule", [
-    ({"temperature": 2}, "temperature", "PARAM-010"),
-    ({"temperature": None}, None, "HTTP-007"),
-    ({"seed": 1}, None, "PARAM-020"),
-    ({"n": 2}, "n", "PARAM-007"),
-    ({"messages": [{"role": "developer", "content": "x"}, {"role": "user", "content": "hi"}]}, "messages.[0].role", "REQ-006"),
-    ({"messages": [{"role": "system", "content": [{"type": "text", "text": "x"}]}, {"role": "user", "content": "hi"}]}, None, "REQ-007"),
-    ({"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]}, None, "CONTENT-001"),
-    ({"response_format": {"type": "json_object"}}, "response_format", "PARAM-023"),
-    ({"tools": [{"type": "function", "function": {"name": "a"}}]}, None, "TOOL-002"),
-    ({}, None, "REQ-001"),
-])
+@pytest.mark.parametrize(
+    "extra,param,rule",
+    [
+        ({"temperature": 2}, "temperature", "PARAM-010"),
+        ({"temperature": None}, None, "HTTP-007"),
+        ({"seed": 1}, None, "PARAM-020"),
+        ({"n": 2}, "n", "PARAM-007"),
+        (
+            {"messages": [{"role": "developer", "content": "x"}, {"role": "user", "content": "hi"}]},
+            "messages.[0].role",
+            "REQ-006",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "system", "content": [{"type": "text", "text": "x"}]},
+                    {"role": "user", "content": "hi"},
+                ]
+            },
+            None,
+            "REQ-007",
+        ),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}]}, None, "CONTENT-001"),
+        ({"response_format": {"type": "json_object"}}, "response_format", "PARAM-023"),
+        ({"tools": [{"type": "function", "function": {"name": "a"}}]}, None, "TOOL-002"),
+        ({}, None, "REQ-001"),
+    ],
+)
 def test_acceptance_rule(extra, param, rule):
     assert S.acceptance_rule({**BASE, **extra}, param)[0] == rule
 
@@ -332,7 +411,10 @@ def test_focus_rules_need_only_their_capability():
     """The rules each property test cites need no capability but its focus'."""
     import importlib.util
     import pathlib
-    spec = importlib.util.spec_from_file_location("props", pathlib.Path(__file__).parents[1] / "suites" / "test_properties.py")
+
+    spec = importlib.util.spec_from_file_location(
+        "props", pathlib.Path(__file__).parents[1] / "suites" / "test_properties.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     cat = rules.catalogue()
@@ -347,6 +429,7 @@ def test_focus_rules_need_only_their_capability():
 # -- harness pieces -----------------------------------------------------------------------------------
 def test_typed_violations_are_distinct_per_rule():
     from chatconform.violations import Violation
+
     a = harness.typed(Violation("PARAM-001", "e", "a"))
     b = harness.typed(Violation("PARAM-005", "e", "a"))
     assert isinstance(a, Violation) and type(a) is not type(b)
@@ -355,6 +438,7 @@ def test_typed_violations_are_distinct_per_rule():
 
 def test_namespaced_database(tmp_path):
     from hypothesis.database import DirectoryBasedExampleDatabase
+
     inner = DirectoryBasedExampleDatabase(str(tmp_path))
     a, b = harness.Namespaced(inner, "test_a"), harness.Namespaced(inner, "test_b")
     a.save(b"k", b"v1")
@@ -365,7 +449,10 @@ def test_namespaced_database(tmp_path):
 
 def test_database_dir(tmp_path, monkeypatch):
     from chatconform.targets import Target
-    t = Target(name="reference", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset(), source="targets.yaml")
+
+    t = Target(
+        name="reference", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset(), source="targets.yaml"
+    )
     monkeypatch.delenv(harness.DB_ENV, raising=False)
     monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path / "cache"))
     assert harness.database_dir(t) == tmp_path / "cache" / "hypothesis-db" / "reference"
@@ -385,6 +472,7 @@ def test_every_capability_is_known():
 def test_shape_compare_ignores_text_but_not_fields():
     from chatconform import differential
     from tests.helpers import good_response, json_exchange
+
     a, b = good_response(), good_response()
     b["choices"][0]["message"]["content"] = "a different text entirely"
     assert differential.compare(differential.shape(json_exchange(a)), differential.shape(json_exchange(b))) == []
@@ -396,18 +484,24 @@ def test_shape_compare_ignores_text_but_not_fields():
 def test_stream_shape():
     from chatconform import differential
     from tests.helpers import chunk, good_stream_chunks, sse_of, stream_exchange
+
     good = differential.shape(stream_exchange(sse_of(good_stream_chunks())))
-    assert good["stream.role first"] == "yes" and good["stream.[DONE]"] == "yes" and good["stream.content deltas"] == ">0"
+    assert (
+        good["stream.role first"] == "yes" and good["stream.[DONE]"] == "yes" and good["stream.content deltas"] == ">0"
+    )
     assert good["stream.finish chunk"] == "every choice" and good["stream.usage chunk"] == "absent"
     no_done = differential.shape(stream_exchange(sse_of(good_stream_chunks(), done=False)))
     assert ("stream.[DONE]", "yes", "no") in differential.compare(good, no_done)
-    usage = good_stream_chunks() + [{**chunk(), "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}]
+    usage = good_stream_chunks() + [
+        {**chunk(), "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}
+    ]
     assert differential.shape(stream_exchange(sse_of(usage)))["stream.usage chunk"] == "last, choices []"
 
 
 def test_error_param_normalised():
     from chatconform import differential
     from tests.helpers import json_exchange
+
     env = lambda p: {"error": {"message": "x", "type": "invalid_request_error", "param": p, "code": None}}  # noqa: E731
     a = differential.shape(json_exchange(env("messages.[0].role"), status=400))
     b = differential.shape(json_exchange(env("messages[0].role"), status=400))
@@ -418,8 +512,14 @@ def test_harness_stops_at_an_unreachable_target():
     """Connection refused is CannotJudge (outcome error), after one request, not shrunk."""
     from chatconform.targets import Target
     from chatconform.violations import CannotJudge
-    t = Target(name="adhoc", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset(),
-               retries={"max": 0, "max_wait": 0})
+
+    t = Target(
+        name="adhoc",
+        base_url="http://127.0.0.1:1/v1",
+        model="m",
+        capabilities=frozenset(),
+        retries={"max": 0, "max_wait": 0},
+    )
     run = harness.PropertyRun(target=t, examples=5)
 
     def provoke(value, body, probe):
@@ -435,10 +535,11 @@ def test_harness_raises_the_rule_found_and_reports_the_minimal_request(capsys):
     from chatconform.client import Exchange
     from chatconform.targets import Target
     from chatconform.violations import Violation
+
     t = Target(name="adhoc", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset())
     run = harness.PropertyRun(target=t, examples=50, replay_hint="python -m pytest x")
 
-    def provoke(value, body, probe):          # a fake observer: a check that fails whenever temperature > 1
+    def provoke(value, body, probe):  # a fake observer: a check that fails whenever temperature > 1
         if isinstance(body.get("temperature"), (int, float)) and body["temperature"] > 1:
             ex = Exchange("POST", t.chat_url, {}, json.dumps(body).encode(), body, status=400)
             probe.recorder.add(Violation("PARAM-010", "HTTP 200", "HTTP 400", "status", ex))
@@ -454,13 +555,19 @@ def test_harness_raises_the_rule_found_and_reports_the_minimal_request(capsys):
 
 
 def test_ablations_only_when_the_error_names_no_field():
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4,
-            "logprobs": True, "top_logprobs": 2, "tools": [{"type": "function", "function": {"name": "f"}}],
-            "tool_choice": "required"}
-    assert attribution.ablations(body, "tools[0].function") == []          # the error named the field
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 4,
+        "logprobs": True,
+        "top_logprobs": 2,
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+        "tool_choice": "required",
+    }
+    assert attribution.ablations(body, "tools[0].function") == []  # the error named the field
     variants = {rule: smaller for rule, _, smaller in attribution.ablations(body, None)}
-    assert set(variants) == {"PARAM-014", "TOOL-002", "TOOL-010"}       # tool_choice alone, too
-    assert "top_logprobs" not in variants["PARAM-014"]                      # removed with logprobs
+    assert set(variants) == {"PARAM-014", "TOOL-002", "TOOL-010"}  # tool_choice alone, too
+    assert "top_logprobs" not in variants["PARAM-014"]  # removed with logprobs
     assert "tool_choice" not in variants["TOOL-002"] and "tools" not in variants["TOOL-002"]
     assert all(attribution.is_valid(b) for b in variants.values())
     assert attribution.ablations({"model": "m", "messages": body["messages"], "max_tokens": 4, "seed": 1}, None) == []
@@ -470,30 +577,63 @@ def test_ablations_only_when_the_error_names_no_field():
 P = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 4}
 
 
-@pytest.mark.parametrize("extra,rule", [
-    ({"seed": 2**63}, "REQ-004"),                                      # clamped: not PARAM-020's fault
-    ({"seed": -2**63 - 1}, "REQ-004"),
-    ({"stop": 7}, "REQ-004"),                                          # coerced: not PARAM-004's
-    ({"stop": ["a", 7]}, "REQ-004"),
-    ({"logit_bias": {"50256": "x"}}, "REQ-004"),                       # ignored: not PARAM-012's
-    ({"logit_bias": {"hello": 1}}, "REQ-004"),
-    ({"logit_bias": {"1": 101}}, "PARAM-013"),
-    ({"logit_bias": "x"}, "REQ-004"),
-    ({"messages": [{"role": "user", "content": 5}]}, "REQ-004"),       # not REQ-007's
-    ({"messages": [{"role": "system", "content": {"text": "x"}}, {"role": "user", "content": "hi"}]}, "REQ-004"),
-    ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant"}]}, "REQ-010"),      # not REQ-008's
-    ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [
-        {"type": "refusal", "refusal": "no"}, {"type": "text", "text": "x"}]}]}, "CONTENT-002"),
-    ({"top_logprobs": "3", "logprobs": True}, "REQ-004"),              # not PARAM-014's
-    ({"logprobs": "yes"}, "REQ-004"),
-    ({"response_format": {"type": "json_schema", "json_schema": {"name": "bad name"}}}, "PARAM-027"),   # not PARAM-025's
-    ({"parallel_tool_calls": "yes", "tools": [{"type": "function", "function": {"name": "f"}}]}, "REQ-004"),  # not TOOL-015's
-    ({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "sometimes"}, "TOOL-014"),  # not TOOL-010's
-    ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
-        {"role": "tool", "content": [{"type": "text", "text": "1"}]}]}, "TOOL-018"),               # not TOOL-016's
-    ({"stream": True, "stream_options": {"include_usage": "yes"}}, "REQ-004"),                     # not STREAM-018's
-])
+@pytest.mark.parametrize(
+    "extra,rule",
+    [
+        ({"seed": 2**63}, "REQ-004"),  # clamped: not PARAM-020's fault
+        ({"seed": -(2**63) - 1}, "REQ-004"),
+        ({"stop": 7}, "REQ-004"),  # coerced: not PARAM-004's
+        ({"stop": ["a", 7]}, "REQ-004"),
+        ({"logit_bias": {"50256": "x"}}, "REQ-004"),  # ignored: not PARAM-012's
+        ({"logit_bias": {"hello": 1}}, "REQ-004"),
+        ({"logit_bias": {"1": 101}}, "PARAM-013"),
+        ({"logit_bias": "x"}, "REQ-004"),
+        ({"messages": [{"role": "user", "content": 5}]}, "REQ-004"),  # not REQ-007's
+        ({"messages": [{"role": "system", "content": {"text": "x"}}, {"role": "user", "content": "hi"}]}, "REQ-004"),
+        ({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant"}]}, "REQ-010"),  # not REQ-008's
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {
+                        "role": "assistant",
+                        "content": [{"type": "refusal", "refusal": "no"}, {"type": "text", "text": "x"}],
+                    },
+                ]
+            },
+            "CONTENT-002",
+        ),
+        ({"top_logprobs": "3", "logprobs": True}, "REQ-004"),  # not PARAM-014's
+        ({"logprobs": "yes"}, "REQ-004"),
+        (
+            {"response_format": {"type": "json_schema", "json_schema": {"name": "bad name"}}},
+            "PARAM-027",
+        ),  # not PARAM-025's
+        (
+            {"parallel_tool_calls": "yes", "tools": [{"type": "function", "function": {"name": "f"}}]},
+            "REQ-004",
+        ),  # not TOOL-015's
+        (
+            {"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "sometimes"},
+            "TOOL-014",
+        ),  # not TOOL-010's
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+                    },
+                    {"role": "tool", "content": [{"type": "text", "text": "1"}]},
+                ]
+            },
+            "TOOL-018",
+        ),  # not TOOL-016's
+        ({"stream": True, "stream_options": {"include_usage": "yes"}}, "REQ-004"),  # not STREAM-018's
+    ],
+)
 def test_leniency_is_attributed_to_a_refusal_rule(extra, rule):
     body = {**P, **extra}
     reasons = S.invalid_reasons(body)
@@ -560,12 +700,17 @@ def test_generated_limits_follow_the_targets_token_field():
 # -- generators reach far (issue: seven in forty input-dependent defects passed) ----------------------
 def test_boundaries_reach_the_far_inputs():
     from chatconform.strategies.boundaries import BIG_LIMIT, MANY, LONG_TURNS
+
     core = S.valid_boundaries(ALL, "core")
     assert any(b.get("max_completion_tokens") == BIG_LIMIT for b in core)
     assert any(len(b["messages"]) == 2 * LONG_TURNS + 1 for b in core)
     assert any(isinstance(m["content"], list) and len(m["content"]) == MANY for b in core for m in b["messages"])
-    spanning = [s for b in core for s in (b.get("stop") if isinstance(b.get("stop"), list) else [b.get("stop")])
-                if isinstance(s, str) and " " in s.strip(" ") or s == ". "]
+    spanning = [
+        s
+        for b in core
+        for s in (b.get("stop") if isinstance(b.get("stop"), list) else [b.get("stop")])
+        if isinstance(s, str) and " " in s.strip(" ") or s == ". "
+    ]
     assert len(spanning) >= 8
     assert any(len(b.get("tools", [])) == MANY for b in S.valid_boundaries(ALL, "tools"))
     assert any(b.get("n") == 128 for b in S.valid_boundaries(ALL, "n"))
@@ -580,6 +725,9 @@ def test_invalid_shapes_cover_every_role():
     shapes = {(inv.mutation, inv.what) for inv in out}
     assert any("tool message (list content) without tool_call_id" in w for _, w in shapes)
     assert any(m == "tool-message-shape" for m, _ in shapes)
-    roles = {inv.body["messages"][int(inv.pointer.split("/")[2])].get("role")
-             for inv in out if inv.mutation == "content-wrong-type"}
+    roles = {
+        inv.body["messages"][int(inv.pointer.split("/")[2])].get("role")
+        for inv in out
+        if inv.mutation == "content-wrong-type"
+    }
     assert {"user", "system", "developer", "assistant"} <= roles, roles

@@ -13,6 +13,7 @@ Each test here failed before the fix it comes with:
   so a server that treats a parameter as auto shows only on a prompt that tells them apart;
 * a refused premise (422 for `required`) fails the premise rule only.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,12 @@ from tests.helpers import chunk, good_response, json_exchange, sse_of, stream_ex
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 USER = [{"role": "user", "content": "Reply with the single word OK."}]
-PARAMS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": False}
+PARAMS = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": PARAMS}}
 STRICT = {"type": "function", "function": {"name": "get_weather", "strict": True, "parameters": PARAMS}}
 TIME = {"type": "function", "function": {"name": "get_time", "parameters": PARAMS}}
@@ -73,13 +79,20 @@ def noted(payload, req) -> set[str]:
 
 
 # -- item 3: only what the server promises --------------------------------------------------------
-@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "get_weather"}}, "auto"],
-                         ids=["required", "named", "auto"])
-@pytest.mark.parametrize("args", ['{"city": "Par', "[]", '"Paris"', '{"town": 1}'], ids=["unparsable", "array", "string", "schema"])
+@pytest.mark.parametrize(
+    "choice",
+    ["required", {"type": "function", "function": {"name": "get_weather"}}, "auto"],
+    ids=["required", "named", "auto"],
+)
+@pytest.mark.parametrize(
+    "args", ['{"city": "Par', "[]", '"Paris"', '{"town": 1}'], ids=["unparsable", "array", "string", "schema"]
+)
 def test_arguments_without_strict_are_the_models(choice, args):
     """Without strict: true the arguments are the model's, under a forced choice too: a note,
     and TOOL-006 is judged only for the name where the choice is forced."""
-    out = found(answer([call(args)], finish="stop" if isinstance(choice, dict) else "tool_calls"), request(choice=choice))
+    out = found(
+        answer([call(args)], finish="stop" if isinstance(choice, dict) else "tool_calls"), request(choice=choice)
+    )
     assert "TOOL-006" not in {v.rule for v in out.violations}
     assert "TOOL-006" in {n.rule for n in out.notes}
     assert ("TOOL-006" in out.judged) == (choice != "auto")
@@ -94,10 +107,23 @@ def test_strict_arguments_are_the_servers(choice, args):
 
 def test_strict_arguments_in_a_stream_that_do_not_join_are_tool_021():
     req = {**request(tools=[STRICT]), "stream": True}
-    frags = [chunk(delta={"role": "assistant", "content": None}),
-             chunk(delta={"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
-             chunk(delta={"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]}),
-             chunk(delta={}, finish="tool_calls")]
+    frags = [
+        chunk(delta={"role": "assistant", "content": None}),
+        chunk(
+            delta={
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": ""},
+                    }
+                ]
+            }
+        ),
+        chunk(delta={"tool_calls": [{"index": 0, "function": {"arguments": '{"city": '}}]}),
+        chunk(delta={}, finish="tool_calls"),
+    ]
     out = checks.run(stream_exchange(sse_of(frags), req))
     assert {v.rule for v in out.violations} == {"TOOL-021"}
     loose = checks.run(stream_exchange(sse_of(frags), {**req, "tools": [WEATHER]}))
@@ -111,9 +137,14 @@ def test_a_name_not_offered_fails_only_a_forced_choice():
 
 
 def test_arguments_cut_by_the_limit_are_not_judged():
-    out = found(answer([call('{"city": "Pa')], finish="length", tokens=8), request(tools=[STRICT], max_completion_tokens=8))
-    assert not out.violations and "TOOL-006" in out.judged        # the name, under required
-    auto = found(answer([call('{"city": "Pa')], finish="length", tokens=8), request(tools=[STRICT], choice="auto", max_completion_tokens=8))
+    out = found(
+        answer([call('{"city": "Pa')], finish="length", tokens=8), request(tools=[STRICT], max_completion_tokens=8)
+    )
+    assert not out.violations and "TOOL-006" in out.judged  # the name, under required
+    auto = found(
+        answer([call('{"city": "Pa')], finish="length", tokens=8),
+        request(tools=[STRICT], choice="auto", max_completion_tokens=8),
+    )
     assert "TOOL-006" in auto.unjudged and "cut" in auto.unjudged["TOOL-006"]
 
 
@@ -121,15 +152,20 @@ def test_arguments_cut_by_the_limit_are_not_judged():
 RAW = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call> lorem ipsum'
 
 
-@pytest.mark.parametrize("choice,rule", [("required", "TOOL-012"), ({"type": "function", "function": {"name": "get_weather"}}, "TOOL-013")],
-                         ids=["required", "named"])
+@pytest.mark.parametrize(
+    "choice,rule",
+    [("required", "TOOL-012"), ({"type": "function", "function": {"name": "get_weather"}}, "TOOL-013")],
+    ids=["required", "named"],
+)
 def test_forced_choice_cut_under_a_generous_limit_fails(choice, rule):
     req = request(choice=choice, max_completion_tokens=ROOM)
     out = found(answer(content=RAW, finish="length", tokens=ROOM), req)
     assert rule in {v.rule for v in out.violations}
     small = found(answer(content=RAW, finish="length", tokens=16), {**req, "max_completion_tokens": 16})
     assert rule not in {v.rule for v in small.violations} and rule in small.unjudged
-    unlimited = found(answer(content=RAW, finish="length", tokens=900), {k: v for k, v in req.items() if k != "max_completion_tokens"})
+    unlimited = found(
+        answer(content=RAW, finish="length", tokens=900), {k: v for k, v in req.items() if k != "max_completion_tokens"}
+    )
     assert rule in {v.rule for v in unlimited.violations}
 
 
@@ -162,19 +198,32 @@ def test_first_fragment_without_type_breaks_tool_020():
     repeat = {"index": 0, "id": "call_1", "function": {"name": "get_weather", "arguments": "{}"}}
     assert "TOOL-020" in {v.rule for v in _stream(good, repeat).violations}
     typed_again = {"index": 0, "type": "function", "function": {"arguments": '{"city": "Paris"}'}}
-    assert not _stream(good, typed_again).violations          # a repeated type: the SDK overwrites it
+    assert not _stream(good, typed_again).violations  # a repeated type: the SDK overwrites it
     mistyped = {**good, "type": "func"}
-    assert "TOOL-020" in {v.rule for v in _stream(mistyped).violations}    # the value, not only the key
+    assert "TOOL-020" in {v.rule for v in _stream(mistyped).violations}  # the value, not only the key
 
 
 def test_streamed_parallel_calls_need_distinct_ids():
     def stream(second_id):
         frags = [chunk(delta={"role": "assistant", "content": None})]
         for k, id_ in enumerate(("call_1", second_id)):
-            frags.append(chunk(delta={"tool_calls": [{"index": k, "id": id_, "type": "function",
-                                                      "function": {"name": "get_weather", "arguments": '{"city": "x"}'}}]}))
+            frags.append(
+                chunk(
+                    delta={
+                        "tool_calls": [
+                            {
+                                "index": k,
+                                "id": id_,
+                                "type": "function",
+                                "function": {"name": "get_weather", "arguments": '{"city": "x"}'},
+                            }
+                        ]
+                    }
+                )
+            )
         frags.append(chunk(delta={}, finish="tool_calls"))
         return checks.run(stream_exchange(sse_of(frags), {**request(), "stream": True}))
+
     assert not stream("call_2").violations
     assert {v.rule for v in stream("call_1").violations} == {"TOOL-022"}
 
@@ -182,11 +231,22 @@ def test_streamed_parallel_calls_need_distinct_ids():
 def test_fragments_without_index_are_tool_019s_finding_only():
     """Fragments without an index belong to no call: the assembled calls are not judged for
     tool_choice, arguments or finish_reason (that was a TOOL-006/TOOL-013 report too)."""
-    frags = [chunk(delta={"role": "assistant", "content": None}),
-             chunk(delta={"tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
-             chunk(delta={"tool_calls": [{"function": {"arguments": '{"city": "Paris"}'}}]}),
-             chunk(delta={}, finish="stop")]
-    named = {**request(tools=[STRICT], choice={"type": "function", "function": {"name": "get_weather"}}), "stream": True}
+    frags = [
+        chunk(delta={"role": "assistant", "content": None}),
+        chunk(
+            delta={
+                "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+                ]
+            }
+        ),
+        chunk(delta={"tool_calls": [{"function": {"arguments": '{"city": "Paris"}'}}]}),
+        chunk(delta={}, finish="stop"),
+    ]
+    named = {
+        **request(tools=[STRICT], choice={"type": "function", "function": {"name": "get_weather"}}),
+        "stream": True,
+    }
     assert {v.rule for v in checks.run(stream_exchange(sse_of(frags), named)).violations} == {"TOOL-019"}
 
 
@@ -197,7 +257,9 @@ def test_distinct_ids_are_judged_only_where_two_calls_came_back():
     assert "TOOL-007" not in one.judged and "two calls" in one.unjudged["TOOL-007"]
     two = found(answer([call(id_="call_1"), call(name="get_time", id_="call_2")]), request(tools=[WEATHER, TIME]))
     assert "TOOL-007" in two.judged and not two.violations
-    assert "TOOL-007" in broken(answer([call(id_="call_1"), call(name="get_time", id_="call_1")]), request(tools=[WEATHER, TIME]))
+    assert "TOOL-007" in broken(
+        answer([call(id_="call_1"), call(name="get_time", id_="call_1")]), request(tools=[WEATHER, TIME])
+    )
 
 
 def test_a_missing_id_is_tool_004s_and_an_empty_one_tool_007s():
@@ -211,10 +273,22 @@ def test_a_missing_id_is_tool_004s_and_an_empty_one_tool_007s():
 def _twins(on_calls: int, off_calls: int):
     req = request(tools=[WEATHER, TIME], choice="auto")
     ids = iter(f"call_{i}" for i in range(10))
-    on = json_exchange(answer([call(id_=next(ids)) for _ in range(on_calls)] or None, content=None if on_calls else "OK",
-                              finish="tool_calls" if on_calls else "stop"), {**req, "parallel_tool_calls": True})
-    off = json_exchange(answer([call(id_=next(ids)) for _ in range(off_calls)] or None, content=None if off_calls else "OK",
-                               finish="tool_calls" if off_calls else "stop"), {**req, "parallel_tool_calls": False})
+    on = json_exchange(
+        answer(
+            [call(id_=next(ids)) for _ in range(on_calls)] or None,
+            content=None if on_calls else "OK",
+            finish="tool_calls" if on_calls else "stop",
+        ),
+        {**req, "parallel_tool_calls": True},
+    )
+    off = json_exchange(
+        answer(
+            [call(id_=next(ids)) for _ in range(off_calls)] or None,
+            content=None if off_calls else "OK",
+            finish="tool_calls" if off_calls else "stop",
+        ),
+        {**req, "parallel_tool_calls": False},
+    )
     rec = Recorder()
     rec.observe(on)
     rec.observe(off)
@@ -224,6 +298,7 @@ def _twins(on_calls: int, off_calls: int):
 
 def test_parallel_false_is_judged_against_its_twin():
     from chatconform import rules
+
     assert rules.get("TOOL-025").level == "SHOULD" and "informational" not in rules.get("TOOL-015").check
     honoured, _ = _twins(2, 1)
     assert not honoured.violations and honoured.was_judged("TOOL-025")
@@ -239,7 +314,13 @@ TWO_THINGS = "What is the weather in Paris and the time in Tokyo? Use the tools.
 
 
 def _called(choice, prompt, tools=(WEATHER, TIME), **extra):
-    body = {"model": "m", "messages": [{"role": "user", "content": prompt}], "tools": list(tools), "tool_choice": choice, **extra}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": prompt}],
+        "tools": list(tools),
+        "tool_choice": choice,
+        **extra,
+    }
     return [c.name for c in fake_model.generate(body).choices[0].tool_calls]
 
 
@@ -252,14 +333,26 @@ def test_the_fake_model_calls_under_auto_only_when_asked():
 
 def test_the_fake_model_obeys_what_the_server_enforces():
     assert _called("required", "Reply with the single word OK.") == ["get_weather"]
-    assert _called({"type": "function", "function": {"name": "get_time"}}, "What is the weather in Paris?") == ["get_time"]
+    assert _called({"type": "function", "function": {"name": "get_time"}}, "What is the weather in Paris?") == [
+        "get_time"
+    ]
     assert _called("none", "Call the get_weather tool now.") == []
 
 
 # -- item 5: a refused premise fails the premise rule only --------------------------------------------
 def test_a_refused_required_judges_no_other_tool_rule():
-    ex = json_exchange({"error": {"message": "tool_choice 'required' is not supported", "type": "invalid_request_error",
-                                  "param": "tool_choice", "code": None}}, request(), status=422)
+    ex = json_exchange(
+        {
+            "error": {
+                "message": "tool_choice 'required' is not supported",
+                "type": "invalid_request_error",
+                "param": "tool_choice",
+                "code": None,
+            }
+        },
+        request(),
+        status=422,
+    )
     ex.intent = Intent("accept", "TOOL-010")
     out = checks.run(ex)
     assert [v.rule for v in out.violations] == ["TOOL-010"]
@@ -271,22 +364,48 @@ def test_tools_suite_against_a_server_refusing_required(tmp_path):
     fails; the rules whose tests need `required` are not judged, none failed; TOOL-014 is
     judged only on its own refusals (400s)."""
     from chatconform.reference import start
+
     key = "sk-tools-" + secrets.token_hex(8)
     out = tmp_path / "results.json"
     with start(api_key=key, defects=["rejects-tool-choice-required"]) as srv:
-        cmd = [sys.executable, "-m", "pytest", "suites/test_tools.py", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-               "--base-url", srv.base_url, "--model", "chatconform-reference", "--api-key-env", "CC_TOOLS_KEY",
-               "--capabilities", "all", "--results", str(out)]
-        subprocess.run(cmd, cwd=ROOT, env={**os.environ, "CC_TOOLS_KEY": key}, capture_output=True, text=True, timeout=300)
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites/test_tools.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "--base-url",
+            srv.base_url,
+            "--model",
+            "chatconform-reference",
+            "--api-key-env",
+            "CC_TOOLS_KEY",
+            "--capabilities",
+            "all",
+            "--results",
+            str(out),
+        ]
+        subprocess.run(
+            cmd, cwd=ROOT, env={**os.environ, "CC_TOOLS_KEY": key}, capture_output=True, text=True, timeout=300
+        )
     data = json.loads(out.read_text())
     failed = {rid for rid, r in data["rules"].items() if r["outcome"] == "fail"}
     assert failed == {"TOOL-010"}, failed
     per_test = {t["nodeid"].split("::")[1]: t.get("rule_outcomes", {}) for t in data["tests"]}
-    for test, rid in [("test_required_makes_a_call", "TOOL-012"), ("test_tool_call_ids_unique", "TOOL-007"),
-                      ("test_content_with_calls", "TOOL-009"), ("test_stream_fragments_have_index[required]", "TOOL-019"),
-                      ("test_stream_first_fragment_names_the_call[required]", "TOOL-020"),
-                      ("test_stream_arguments_join_to_json[required]", "TOOL-021"),
-                      ("test_stream_call_indexes_in_order[required]", "TOOL-022"), ("test_stream_finish_reason[required]", "TOOL-023")]:
+    for test, rid in [
+        ("test_required_makes_a_call", "TOOL-012"),
+        ("test_tool_call_ids_unique", "TOOL-007"),
+        ("test_content_with_calls", "TOOL-009"),
+        ("test_stream_fragments_have_index[required]", "TOOL-019"),
+        ("test_stream_first_fragment_names_the_call[required]", "TOOL-020"),
+        ("test_stream_arguments_join_to_json[required]", "TOOL-021"),
+        ("test_stream_call_indexes_in_order[required]", "TOOL-022"),
+        ("test_stream_finish_reason[required]", "TOOL-023"),
+    ]:
         assert per_test[test][rid]["outcome"] == "not-judged", (test, per_test[test][rid])
         assert "TOOL-010" in per_test[test][rid]["reason"]
     # The round trip does not rest on step 1: with no call of the target's own it sends a

@@ -12,6 +12,7 @@ naming the rules and the check at fault: it xfails only while exactly those rule
 fail (anything else fails the test), and the fix of the check turns it into an
 XPASS, which fails the run until the marker is removed.
 """
+
 import json
 import os
 import pathlib
@@ -39,7 +40,7 @@ NO_VISION = "streaming,stream_usage,tools,parallel_tools,audio,json_object,json_
 
 # (variant or None for the plain reference, capabilities claimed)
 CASES = [(name, "all") for name in VARIANTS] + [
-    (None, NO_VISION),                        # a vision-capable server that does not claim vision
+    (None, NO_VISION),  # a vision-capable server that does not claim vision
     ("sse-crlf", PARTIAL),
     ("tool-args-char-fragments", PARTIAL),
     ("n-choices-together", PARTIAL),
@@ -67,17 +68,41 @@ def _params():
         marks = []
         known = FALSE_ALARMS.get((name, caps))
         if known:
-            marks.append(pytest.mark.xfail(strict=True, raises=FalseAlarm,
-                                           reason=f"false alarm: {', '.join(sorted(known[0]))}: {known[1]} (to fix in the checks)"))
+            marks.append(
+                pytest.mark.xfail(
+                    strict=True,
+                    raises=FalseAlarm,
+                    reason=f"false alarm: {', '.join(sorted(known[0]))}: {known[1]} (to fix in the checks)",
+                )
+            )
         out.append(pytest.param(name, caps, marks=marks, id=_case_id(name, caps)))
     return out
 
 
 def run_suite(base_url: str, key: str, caps: str, out: pathlib.Path, paths=("suites",)) -> tuple[int, dict, str]:
-    env = {**os.environ, "CC_VARIANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}   # no example database per port
-    cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-           "--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_VARIANT_KEY",
-           "--capabilities", caps, "--allow-remote-images", "--results", str(out)]
+    env = {**os.environ, "CC_VARIANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}  # no example database per port
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *paths,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--base-url",
+        base_url,
+        "--model",
+        "chatconform-reference",
+        "--api-key-env",
+        "CC_VARIANT_KEY",
+        "--capabilities",
+        caps,
+        "--allow-remote-images",
+        "--results",
+        str(out),
+    ]
     proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     data = json.loads(out.read_text()) if out.exists() else {}
     return proc.returncode, data, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -85,11 +110,16 @@ def run_suite(base_url: str, key: str, caps: str, out: pathlib.Path, paths=("sui
 
 def _failures(data: dict) -> tuple[set[str], list[str]]:
     rules = {rid for rid, r in data.get("rules", {}).items() if r["outcome"] == "fail"}
-    lines = [f"{t['nodeid']}: {v['rule']} {v.get('message') or v.get('expected', '')} | got {v.get('actual', '')}"[:300]
-             for t in data.get("tests", []) if t["outcome"] in ("fail", "error")
-             for v in t.get("violations", [])] + \
-            [f"{t['nodeid']}: {t['outcome']} {t.get('reason', '')}"[:300]
-             for t in data.get("tests", []) if t["outcome"] == "error"]
+    lines = [
+        f"{t['nodeid']}: {v['rule']} {v.get('message') or v.get('expected', '')} | got {v.get('actual', '')}"[:300]
+        for t in data.get("tests", [])
+        if t["outcome"] in ("fail", "error")
+        for v in t.get("violations", [])
+    ] + [
+        f"{t['nodeid']}: {t['outcome']} {t.get('reason', '')}"[:300]
+        for t in data.get("tests", [])
+        if t["outcome"] == "error"
+    ]
     return rules, lines
 
 
@@ -108,12 +138,16 @@ def test_suite_passes_variant(name, caps, tmp_path):
     assert data, f"{_case_id(name, caps)}: no results\n{tail}"
     assert not failed and not errors and rc == 0, (
         f"{_case_id(name, caps)}: failed {sorted(failed)}, {errors} error(s), exit {rc}"
-        + (f" (known false alarms: {sorted(known[0])})" if known else "") + f"\n{detail}")
+        + (f" (known false alarms: {sorted(known[0])})" if known else "")
+        + f"\n{detail}"
+    )
 
 
 # A defect injected on top of a variant is still caught (its hooks run after the variant's).
-ON_TOP = [("gzip-unasked", "stream-id-changes", "suites/test_stream.py", "STREAM-006"),
-          ("close-delimited", "response-content-type-text-plain", "suites/test_http.py", "HTTP-003")]
+ON_TOP = [
+    ("gzip-unasked", "stream-id-changes", "suites/test_stream.py", "STREAM-006"),
+    ("close-delimited", "response-content-type-text-plain", "suites/test_http.py", "HTTP-003"),
+]
 
 
 @pytest.mark.parametrize("name,defect,module,rule", ON_TOP, ids=[f"{v}+{d}" for v, d, _, _ in ON_TOP])
@@ -134,8 +168,14 @@ def test_enough_documented_variants():
 
 
 def test_list_variants_cli():
-    out = subprocess.run([sys.executable, "-m", "chatconform.reference", "--list-variants"], check=False,
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "chatconform.reference", "--list-variants"],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     rows = [line.split("\t") for line in out.stdout.splitlines()]
     assert [r[0] for r in rows] == list(VARIANTS)
@@ -149,34 +189,103 @@ def test_unknown_variant_and_conflicts_are_refused():
     with pytest.raises(ValueError, match="framing"):
         transport_of(resolve_variants(["close-delimited", "chunked-json"]))
     assert transport_of(resolve_variants(["sse-crlf"])) is None
-    assert transport_of(resolve_variants(["gzip-unasked", "close-after-error"])) == Transport(coding="gzip", close_after_error=True)
+    assert transport_of(resolve_variants(["gzip-unasked", "close-after-error"])) == Transport(
+        coding="gzip", close_after_error=True
+    )
 
 
 # -- every variant changes something observable ---------------------------------------------------
 MODEL = "chatconform-reference"
-TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-PROBES = {   # label -> (path, body, headers): together they show every variant
-    "plain": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Repeat: `héllo ✓ 😀`"}]}, {}),
-    "limit": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 16}, {}),
-    "stream": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Repeat: `héllo ✓ 😀`"}],
-                                     "stream": True, "stream_options": {"include_usage": True}, "n": 2}, {}),
-    "logprobs": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}],
-                                       "logprobs": True, "top_logprobs": 3}, {}),
-    "tools": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Weather?"}],
-                                    "tools": [TOOL], "tool_choice": "required"}, {}),
-    "tools-stream": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Weather?"}],
-                                           "tools": [TOOL], "tool_choice": "required", "stream": True}, {}),
-    "named-tool": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Weather?"}],
-                                         "tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}, {}),
-    "story-stream": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Write a story."}],
-                                           "stream": True}, {}),
-    "unknown-field": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "x_probe": 1}, {}),
-    "stream-options": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}],
-                                             "stream_options": {"include_usage": True}}, {}),
-    "unknown-model": ("/chat/completions", {"model": "no-such-model", "messages": [{"role": "user", "content": "Hi"}]}, {}),
-    "bad-key": ("/chat/completions", {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]},
-                {"Authorization": "Bearer sk-wrong-0000"}),
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+PROBES = {  # label -> (path, body, headers): together they show every variant
+    "plain": (
+        "/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "Repeat: `héllo ✓ 😀`"}]},
+        {},
+    ),
+    "limit": (
+        "/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 16},
+        {},
+    ),
+    "stream": (
+        "/chat/completions",
+        {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Repeat: `héllo ✓ 😀`"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "n": 2,
+        },
+        {},
+    ),
+    "logprobs": (
+        "/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "logprobs": True, "top_logprobs": 3},
+        {},
+    ),
+    "tools": (
+        "/chat/completions",
+        {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Weather?"}],
+            "tools": [TOOL],
+            "tool_choice": "required",
+        },
+        {},
+    ),
+    "tools-stream": (
+        "/chat/completions",
+        {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Weather?"}],
+            "tools": [TOOL],
+            "tool_choice": "required",
+            "stream": True,
+        },
+        {},
+    ),
+    "named-tool": (
+        "/chat/completions",
+        {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Weather?"}],
+            "tools": [TOOL],
+            "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        },
+        {},
+    ),
+    "story-stream": (
+        "/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "Write a story."}], "stream": True},
+        {},
+    ),
+    "unknown-field": (
+        "/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "x_probe": 1},
+        {},
+    ),
+    "stream-options": (
+        "/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "stream_options": {"include_usage": True}},
+        {},
+    ),
+    "unknown-model": (
+        "/chat/completions",
+        {"model": "no-such-model", "messages": [{"role": "user", "content": "Hi"}]},
+        {},
+    ),
+    "bad-key": (
+        "/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]},
+        {"Authorization": "Bearer sk-wrong-0000"},
+    ),
 }
 TIMED = ("stream", "story-stream")
 # What may differ between two identical requests to the same server: random ids and times.
@@ -207,10 +316,12 @@ def _observe(base_url: str, key: str) -> dict[str, tuple]:
                     pieces.append(piece)
             raw = b"".join(pieces)
             text = _RANDOM_ID.sub(lambda m: m.group(1) + b"-*", _VOLATILE.sub(_shape, raw))
-            hdrs = tuple(sorted((k.lower(), "*" if k.lower() in _VOLATILE_HEADERS else v) for k, v in r.headers.items()))
+            hdrs = tuple(
+                sorted((k.lower(), "*" if k.lower() in _VOLATILE_HEADERS else v) for k, v in r.headers.items())
+            )
             events = raw.count(b"data:")
             timing = ()
-            if label in TIMED and events:   # these streams are long enough to tell writes and pauses apart
+            if label in TIMED and events:  # these streams are long enough to tell writes and pauses apart
                 timing = (len(pieces) > 2 * events, arrivals[-1] - arrivals[0] > 0.025, arrivals[-1] > 1.0)
             seen[label] = (r.status_code, r.http_version, hdrs, text, timing)
     return seen

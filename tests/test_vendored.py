@@ -7,6 +7,7 @@
   the sha256 of its bytes, and the README lists that hash's prefix for every file.
 A change of any of these files is a deliberate re-vendoring: these tests say so.
 """
+
 import hashlib
 import re
 
@@ -37,7 +38,9 @@ def test_spec_subset_names_its_upstream_and_licence():
     assert "The MIT License" in licence and "Copyright (c) OpenAI" in licence
 
 
-CAPTURE_ROWS = re.findall(r"^\| `([\w]+\.sse)` \| `([0-9a-f]{12})` \|", (CAPTURES / "README.md").read_text(encoding="utf-8"), re.M)
+CAPTURE_ROWS = re.findall(
+    r"^\| `([\w]+\.sse)` \| `([0-9a-f]{12})` \|", (CAPTURES / "README.md").read_text(encoding="utf-8"), re.M
+)
 
 
 def test_every_capture_is_listed_with_its_upstream_hash():

@@ -15,6 +15,7 @@ Every declared rule the check neither reported as NotJudged nor broke counts as
 exercised", never "pass".  A rule is judged by one check only (tests/test_rules.py).
 Importing this package registers the checks of every area.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Callable, Iterable
 from ..client import Exchange
 from ..violations import Note, NotJudged, Violation
 
-INTENT = "(the rule the request's intent names)"     # the intent checks' rules come from the exchange
+INTENT = "(the rule the request's intent names)"  # the intent checks' rules come from the exchange
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,11 @@ REGISTRY: list[Check] = []
 
 def check(*rules: str, applies: Callable[[Exchange], bool]):
     """Register a check that judges `rules` on every exchange where `applies` holds."""
+
     def deco(fn):
         REGISTRY.append(Check(fn.__name__, rules, applies, fn))
         return fn
+
     return deco
 
 
@@ -64,9 +67,11 @@ def relation(*rules: str):
     """Register a check over several exchanges (a relation between requests: the stream
     assembles like the plain answer; one more message means more prompt tokens).  A
     test sends the requests and asks for the relation by name (Recorder.relate)."""
+
     def deco(fn):
         RELATIONS[fn.__name__] = Relation(fn.__name__, rules, fn)
         return fn
+
     return deco
 
 
@@ -78,7 +83,7 @@ class UndeclaredRule(RuntimeError):
 class Findings:
     violations: list[Violation] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
-    judged: set[str] = field(default_factory=set)          # rules judged on this exchange
+    judged: set[str] = field(default_factory=set)  # rules judged on this exchange
     unjudged: dict[str, str] = field(default_factory=dict)  # rule -> why it could not be judged here
 
 
@@ -176,6 +181,7 @@ def valid_request(ex: Exchange) -> bool:
     v = getattr(ex, "_valid_request", None)
     if v is None:
         from .. import schemas
+
         v = isinstance(ex.request_json, dict) and schemas.is_valid("request", ex.request_json)
         ex._valid_request = v
     return v
@@ -185,13 +191,16 @@ def answer_of(ex: Exchange):
     """The answer as a non-streaming body (a stream assembled), or None."""
     if ex.is_stream:
         from .stream import _assembled
+
         return _assembled(ex).as_response()
     return ex.json if isinstance(ex.json, dict) else None
 
 
 def choices_of(body) -> list[dict]:
     """The choices of an answer body that have a message object."""
-    return [ch for ch in (body or {}).get("choices") or [] if isinstance(ch, dict) and isinstance(ch.get("message"), dict)]
+    return [
+        ch for ch in (body or {}).get("choices") or [] if isinstance(ch, dict) and isinstance(ch.get("message"), dict)
+    ]
 
 
 def is_int(v) -> bool:

@@ -4,13 +4,14 @@ The statuses themselves are the tests' intents (refuse="AUTH-003"/"AUTH-004"/"AU
 accept="AUTH-001"/"AUTH-002", checks/intent.py); here, what the body of such an answer
 must not do (echo the key) and what a keyless request says about the server.
 """
+
 from __future__ import annotations
 
 from ..redact import MASK
 from ..violations import Note, NotJudged, Violation
 from . import check, is_chat, relation
 
-MIN_KEY = 8          # shorter "keys" could occur in a body by chance
+MIN_KEY = 8  # shorter "keys" could occur in a body by chance
 
 
 def presented_key(ex) -> str | None:
@@ -37,8 +38,12 @@ def key_not_echoed(ex):
     code = _error(ex).get("code")
     yield Note("AUTH-004", f"error.code {code!r} (api.openai.com: invalid_api_key)")
     if key.encode() in ex.body:
-        yield Violation("AUTH-005", "the submitted key not echoed in full (mask all but a few characters)",
-                        f"the full {len(key)}-character key is in the body", "body")
+        yield Violation(
+            "AUTH-005",
+            "the submitted key not echoed in full (mask all but a few characters)",
+            f"the full {len(key)}-character key is in the body",
+            "body",
+        )
 
 
 @relation("AUTH-007")
@@ -50,5 +55,7 @@ def auth_disabled_reported(ex):
     elif ex.status is not None and 400 <= ex.status < 500:
         yield Note("AUTH-007", f"auth enabled although not claimed: HTTP {ex.status} without a key")
     else:
-        raise NotJudged(f"a request without a key got {f'HTTP {ex.status}' if ex.status else 'no answer'}: "
-                        "neither answered (auth disabled) nor refused (auth enabled)")
+        raise NotJudged(
+            f"a request without a key got {f'HTTP {ex.status}' if ex.status else 'no answer'}: "
+            "neither answered (auth disabled) nor refused (auth enabled)"
+        )

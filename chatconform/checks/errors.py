@@ -8,6 +8,7 @@ ERR-006/007 on any 429; ERR-009 on any 5xx; ERR-012 on any error answer.  ERR-00
 ERR-011 need to know why the request was refused, so they are judged where the test
 declared it (a `refuse=` intent whose rule names the statuses it expects).
 """
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,11 @@ def _json_media(ex) -> bool:
 def envelope_faults(ex):
     """(expected, actual, where) for each way the answer is not the JSON error envelope."""
     if not _json_media(ex):
-        yield ("an error body with Content-Type application/json",
-               f"{ex.headers.get('content-type')!r}: {_text(ex)}", "headers/content-type")
+        yield (
+            "an error body with Content-Type application/json",
+            f"{ex.headers.get('content-type')!r}: {_text(ex)}",
+            "headers/content-type",
+        )
     if ex.json_error or ex.json is None:
         yield 'a JSON body {"error": {...}}', f"unparsable body {_text(ex)}", "body"
         return
@@ -51,8 +55,12 @@ def error_envelope(ex):
     """Every error of the chat operation is the JSON envelope with the four keys.  Other
     paths have their own rules (ERR-010 for an unknown path, ERR-009 for a server error)."""
     if not _json_media(ex):
-        yield Violation("ERR-001", "an error body with Content-Type application/json",
-                        f"{ex.headers.get('content-type')!r}: {_text(ex)}", "headers/content-type")
+        yield Violation(
+            "ERR-001",
+            "an error body with Content-Type application/json",
+            f"{ex.headers.get('content-type')!r}: {_text(ex)}",
+            "headers/content-type",
+        )
     if ex.json_error or ex.json is None:
         yield Violation("ERR-001", 'a JSON body {"error": {...}}', f"unparsable body {_text(ex)}", "body")
         raise NotJudged("no error object to read", ("ERR-002",))
@@ -63,30 +71,38 @@ def error_envelope(ex):
 
 
 # An internal exception's text: what a crash says, not what was wrong with the request.
-EXCEPTION_TEXT = re.compile("|".join((
-    r"Traceback \(most recent call last\)",
-    r"\bobject has no attribute\b",
-    r"'NoneType' object",
-    r"\bobject is not (?:subscriptable|iterable|callable)\b",
-    r"(?:^|\s)(?:[\w.]+\.)?(?:Attribute|Key|Type|Value|Index|Name|ZeroDivision|Runtime|Assertion|UnboundLocal|Recursion"
-    r"|NotImplemented|ModuleNotFound|Import|JSONDecode|Lookup|UnicodeDecode|UnicodeEncode|Overflow)Error: ",
-    r"\b(?:java|javax|kotlin|scala)\.[\w.]+(?:Exception|Error)\b",
-    r"\bNullPointerException\b",
-    r"Cannot read propert(?:y|ies) of (?:undefined|null)",
-    r"\bundefined is not (?:a function|an object)\b",
-    r"\bpanic: ",
-    r"nil pointer dereference",
-    r"\bSegmentation fault\b",
-)))
+EXCEPTION_TEXT = re.compile(
+    "|".join(
+        (
+            r"Traceback \(most recent call last\)",
+            r"\bobject has no attribute\b",
+            r"'NoneType' object",
+            r"\bobject is not (?:subscriptable|iterable|callable)\b",
+            r"(?:^|\s)(?:[\w.]+\.)?(?:Attribute|Key|Type|Value|Index|Name|ZeroDivision|Runtime|Assertion|UnboundLocal|Recursion"
+            r"|NotImplemented|ModuleNotFound|Import|JSONDecode|Lookup|UnicodeDecode|UnicodeEncode|Overflow)Error: ",
+            r"\b(?:java|javax|kotlin|scala)\.[\w.]+(?:Exception|Error)\b",
+            r"\bNullPointerException\b",
+            r"Cannot read propert(?:y|ies) of (?:undefined|null)",
+            r"\bundefined is not (?:a function|an object)\b",
+            r"\bpanic: ",
+            r"nil pointer dereference",
+            r"\bSegmentation fault\b",
+        )
+    )
+)
 
 # Where the code is: a traceback frame, a source file with its line, a stack frame.
-SOURCE_PLACE = re.compile("|".join((
-    r'File "[^"\n]+", line \d+',
-    r"(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}\.(?:py|js|mjs|cjs|ts|go|java|rb|rs|php|cs|kt|scala|cc|cpp|c|h)"
-    r"(?::\d+|\"?,? line \d+)",
-    r"\bat [\w$.<>]+ ?\([^()\n]*\.\w{1,6}:\d+(?::\d+)?\)",
-    r"\bgoroutine \d+ \[",
-)))
+SOURCE_PLACE = re.compile(
+    "|".join(
+        (
+            r'File "[^"\n]+", line \d+',
+            r"(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}\.(?:py|js|mjs|cjs|ts|go|java|rb|rs|php|cs|kt|scala|cc|cpp|c|h)"
+            r"(?::\d+|\"?,? line \d+)",
+            r"\bat [\w$.<>]+ ?\([^()\n]*\.\w{1,6}:\d+(?::\d+)?\)",
+            r"\bgoroutine \d+ \[",
+        )
+    )
+)
 
 
 def leak_in(text: str) -> str | None:
@@ -120,8 +136,12 @@ def error_fields(ex):
         else:
             m = EXCEPTION_TEXT.search(msg)
             if m:
-                yield Violation("ERR-003", "an error.message describing what was wrong with the request",
-                                f"the text of an internal exception: {short(msg, 120)}", "/error/message")
+                yield Violation(
+                    "ERR-003",
+                    "an error.message describing what was wrong with the request",
+                    f"the text of an internal exception: {short(msg, 120)}",
+                    "/error/message",
+                )
     param = err.get("param")
     # A 429/503 turns the request away before reading it: it owes no field name.
     refused = ex.intent is not None and ex.intent.kind == "refuse" and ex.status not in (429, 503)
@@ -131,8 +151,12 @@ def error_fields(ex):
         if param.strip() in NOT_A_FIELD or seg in NOT_A_FIELD:
             yield Violation("ERR-003", "error.param naming a request field, or null", repr(param), "/error/param")
         elif seg not in _known_fields(ex):
-            yield Violation("ERR-003", "error.param naming a request field (e.g. \"messages.[0].content\"), or null",
-                            f"{param!r}: {seg!r} is not a field of the request", "/error/param")
+            yield Violation(
+                "ERR-003",
+                'error.param naming a request field (e.g. "messages.[0].content"), or null',
+                f"{param!r}: {seg!r} is not a field of the request",
+                "/error/param",
+            )
         elif want and not names(param, want):
             yield Violation("ERR-003", f"error.param naming the offending field {want!r}", repr(param), "/error/param")
     elif want and param is None:
@@ -162,12 +186,21 @@ def invalid_request_error(ex):
     if err is None:
         return
     if isinstance(err.get("type"), str) and err["type"] != "invalid_request_error":
-        yield Violation("ERR-004", 'error.type "invalid_request_error" for an invalid request', repr(err["type"]), "/error/type")
+        yield Violation(
+            "ERR-004", 'error.type "invalid_request_error" for an invalid request', repr(err["type"]), "/error/type"
+        )
 
 
 # The SDK's exception class for each status (openai._client._make_status_error).
-SDK_CLASS = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError", 404: "NotFoundError",
-             409: "ConflictError", 422: "UnprocessableEntityError", 429: "RateLimitError"}
+SDK_CLASS = {
+    400: "BadRequestError",
+    401: "AuthenticationError",
+    403: "PermissionDeniedError",
+    404: "NotFoundError",
+    409: "ConflictError",
+    422: "UnprocessableEntityError",
+    429: "RateLimitError",
+}
 # 400 and 422 are both "the request is invalid": a rule naming one accepts the other's class.
 SAME_CAUSE = {400: {400, 422}, 422: {400, 422}}
 
@@ -188,14 +221,21 @@ def status_class(ex):
         allowed |= SAME_CAUSE.get(s, {s})
     if ex.status not in allowed:
         classes = sorted({sdk_class(s) for s in allowed})
-        yield Violation("ERR-011", f"a status of the class its cause maps to ({' or '.join(classes)}, for {rule.id})",
-                        f"HTTP {ex.status} ({sdk_class(ex.status)})", "status")
+        yield Violation(
+            "ERR-011",
+            f"a status of the class its cause maps to ({' or '.join(classes)}, for {rule.id})",
+            f"HTTP {ex.status} ({sdk_class(ex.status)})",
+            "status",
+        )
 
 
 # -- any path ---------------------------------------------------------------------------------------
 QUOTA = re.compile(r"quota|billing|budget|credit|balance|insufficient|exhausted|payment", re.I)
-QUOTA_MESSAGE = re.compile(r"(?:exceeded|insufficient|exhausted|out of|no (?:more|remaining))\W+(?:\w+\W+){0,4}?"
-                           r"(?:quota|credits?|budget|balance)|billing|payment required", re.I)
+QUOTA_MESSAGE = re.compile(
+    r"(?:exceeded|insufficient|exhausted|out of|no (?:more|remaining))\W+(?:\w+\W+){0,4}?"
+    r"(?:quota|credits?|budget|balance)|billing|payment required",
+    re.I,
+)
 PER_WINDOW = re.compile(r"per (?:second|minute|hour|day)|/(?:s|min|h)\b|\b[RT]PM\b|requests per|tokens per", re.I)
 
 
@@ -221,8 +261,12 @@ def rate_limited(ex):
         raise NotJudged("a 429 retrying can fix (a rate limit, not an exhausted quota)", ("ERR-007",))
     if not QUOTA.search(said):
         why = "x-should-retry: false" if no_retry else f"the message says {short(msg, 80)}"
-        yield Violation("ERR-007", 'a quota 429 saying so in error.type or error.code (api.openai.com: "insufficient_quota")',
-                        f"type {err.get('type')!r}, code {err.get('code')!r}, although {why}", "/error/type")
+        yield Violation(
+            "ERR-007",
+            'a quota 429 saying so in error.type or error.code (api.openai.com: "insufficient_quota")',
+            f"type {err.get('type')!r}, code {err.get('code')!r}, although {why}",
+            "/error/type",
+        )
     if no_retry:
         yield Note("ERR-007", "a 429 with x-should-retry: false (the SDK will not retry it)")
 
@@ -239,7 +283,10 @@ def server_error(ex):
         yield Note("ERR-009", f"HTTP {ex.status}, error.type {err.get('type')!r}: {short(err.get('message'), 100)}")
 
 
-@check("ERR-010", applies=lambda ex: answered(ex) and is_error(ex) and ex.intent is not None and ex.intent.rule == "ERR-010")
+@check(
+    "ERR-010",
+    applies=lambda ex: answered(ex) and is_error(ex) and ex.intent is not None and ex.intent.rule == "ERR-010",
+)
 def unknown_path(ex):
     """An unknown path under the base URL: 404 (the intent check) with the envelope."""
     for expected, actual, where in envelope_faults(ex):
@@ -250,16 +297,20 @@ def unknown_path(ex):
 def no_internals(ex):
     """No error answer (any path) discloses the server's internals: a traceback, a source
     file and line, a stack frame, the text of an internal exception."""
-    text = ex.body[:64 * 1024].decode("utf-8", "replace")
+    text = ex.body[: 64 * 1024].decode("utf-8", "replace")
     found = leak_in(text)
     if found:
-        yield Violation("ERR-012", "an error answer that does not disclose the server's internals",
-                        f"HTTP {ex.status} body shows {short(found, 120)}", "body")
+        yield Violation(
+            "ERR-012",
+            "an error answer that does not disclose the server's internals",
+            f"HTTP {ex.status} body shows {short(found, 120)}",
+            "body",
+        )
 
 
 # -- an oversized prompt ------------------------------------------------------------------------------
-OVERFLOW_CHARS = 1_000_000      # a prompt this long is beyond the context window of most models
-CHARS_PER_TOKEN_MAX = 20        # no tokenizer packs English text into fewer tokens than chars / 20
+OVERFLOW_CHARS = 1_000_000  # a prompt this long is beyond the context window of most models
+CHARS_PER_TOKEN_MAX = 20  # no tokenizer packs English text into fewer tokens than chars / 20
 
 
 def prompt_chars(ex) -> int:
@@ -288,11 +339,21 @@ def context_overflow(ex):
         if not isinstance(p, int) or isinstance(p, bool):
             raise NotJudged(f"a {chars}-character prompt was answered and no usage says whether all of it was read")
         if p < chars // CHARS_PER_TOKEN_MAX:
-            raise Violation("ERR-008", f"a 400 refusal, or an answer to the whole prompt (>= {chars // CHARS_PER_TOKEN_MAX} "
-                            f"prompt tokens for {chars} characters)", f"HTTP 200 with prompt_tokens {p}: the prompt was truncated",
-                            "/usage/prompt_tokens")
-        yield Note("ERR-008", f"a {chars}-character prompt was answered whole (prompt_tokens {p}): the context is larger")
+            raise Violation(
+                "ERR-008",
+                f"a 400 refusal, or an answer to the whole prompt (>= {chars // CHARS_PER_TOKEN_MAX} "
+                f"prompt tokens for {chars} characters)",
+                f"HTTP 200 with prompt_tokens {p}: the prompt was truncated",
+                "/usage/prompt_tokens",
+            )
+        yield Note(
+            "ERR-008", f"a {chars}-character prompt was answered whole (prompt_tokens {p}): the context is larger"
+        )
         raise NotJudged("the context window is larger than the prompt sent")
     if ex.status not in rule.statuses:
-        raise Violation("ERR-008", f"HTTP {'/'.join(map(str, rule.statuses))} for a prompt longer than the context window",
-                        f"HTTP {ex.status}", "status")
+        raise Violation(
+            "ERR-008",
+            f"HTTP {'/'.join(map(str, rule.statuses))} for a prompt longer than the context window",
+            f"HTTP {ex.status}",
+            "status",
+        )

@@ -14,6 +14,7 @@ non-streaming 200 and to every chunk of a 200 stream.  A declared field that is
 absent is not a fault (the page says what it is *when* sent): an answer with none of
 the declared fields does not judge the rule.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,7 +28,7 @@ from ..violations import NotJudged, Violation, short
 from . import check, ok_json, ok_stream
 
 RULE = "DIALECT-002"
-DECLARED = "declared_response"       # the Exchange attribute the observer wrapper sets
+DECLARED = "declared_response"  # the Exchange attribute the observer wrapper sets
 
 
 def _unescape(token: str) -> str:
@@ -80,11 +81,19 @@ def response_violations(ex: Exchange, declared: dict[str, dict]) -> list[Violati
         for pointer, schema in declared.items():
             for at, value in resolve(doc, pointer):
                 err = next(iter(validator(schema).iter_errors(value)), None)
-                if err is None or pointer in seen:      # one report per declared field and answer
+                if err is None or pointer in seen:  # one report per declared field and answer
                     continue
                 seen.add(pointer)
-                out.append(Violation(RULE, f"{pointer} as declared: {short(schema, 100)}",
-                                     f"{short(value, 60)} ({err.message[:100]})", f"{label}{at}", ex, origin="check"))
+                out.append(
+                    Violation(
+                        RULE,
+                        f"{pointer} as declared: {short(schema, 100)}",
+                        f"{short(value, 60)} ({err.message[:100]})",
+                        f"{label}{at}",
+                        ex,
+                        origin="check",
+                    )
+                )
     return out
 
 
@@ -134,8 +143,14 @@ def valid_value(schema: dict) -> Any:
     kinds = kind if isinstance(kind, list) else [kind]
     lo = schema.get("minimum", schema.get("exclusiveMinimum", 0))
     for k in kinds:
-        candidates += {"integer": [max(0, int(lo)) + (1 if "exclusiveMinimum" in schema else 0)],
-                       "number": [float(lo) + (0.5 if "exclusiveMinimum" in schema else 0.0)],
-                       "boolean": [True], "string": ["x"], "array": [[]], "object": [{}], "null": [None]}.get(k, [])
+        candidates += {
+            "integer": [max(0, int(lo)) + (1 if "exclusiveMinimum" in schema else 0)],
+            "number": [float(lo) + (0.5 if "exclusiveMinimum" in schema else 0.0)],
+            "boolean": [True],
+            "string": ["x"],
+            "array": [[]],
+            "object": [{}],
+            "null": [None],
+        }.get(k, [])
     v = validator(schema)
     return next((c for c in candidates if v.is_valid(c)), None)

@@ -1,4 +1,5 @@
 """Transport-level checks: media types of successful answers, UTF-8, unknown fields."""
+
 from __future__ import annotations
 
 from .. import rules, schemas
@@ -11,14 +12,20 @@ from .intent import RETRIED
 @check("HTTP-003", applies=lambda ex: is_chat(ex) and ex.status == 200 and not ex.wants_stream and valid_request(ex))
 def json_media_type(ex):
     if ex.media_type != "application/json":
-        raise Violation("HTTP-003", "Content-Type application/json", repr(ex.headers.get("content-type")), "headers/content-type")
+        raise Violation(
+            "HTTP-003", "Content-Type application/json", repr(ex.headers.get("content-type")), "headers/content-type"
+        )
 
 
 @check("HTTP-005", applies=lambda ex: is_chat(ex) and ex.status == 200 and ex.wants_stream and valid_request(ex))
 def stream_media_type(ex):
     if ex.media_type != "text/event-stream":
-        raise Violation("HTTP-005", "Content-Type text/event-stream for stream: true",
-                        repr(ex.headers.get("content-type")), "headers/content-type")
+        raise Violation(
+            "HTTP-005",
+            "Content-Type text/event-stream for stream: true",
+            repr(ex.headers.get("content-type")),
+            "headers/content-type",
+        )
 
 
 @check("HTTP-004", applies=lambda ex: is_chat(ex) and ex.status is not None and not ex.is_stream)
@@ -40,8 +47,11 @@ def unrequested_content_coding(ex):
     """The client asks for `Accept-Encoding: identity`; a compressed answer is decoded (as
     the SDK's httpx would) and noted: information, since clients cope with gzip/deflate."""
     decoded = ex.content_coding in DECODED_CODINGS
-    yield Note("HTTP-004", f"Content-Encoding {ex.content_coding} although the request asked for identity; "
-                           + ("decoded as the SDK would" if decoded else "not decoded: the body is judged as it came"))
+    yield Note(
+        "HTTP-004",
+        f"Content-Encoding {ex.content_coding} although the request asked for identity; "
+        + ("decoded as the SDK would" if decoded else "not decoded: the body is judged as it came"),
+    )
 
 
 def unknown_fields(ex) -> list[str]:
@@ -58,8 +68,12 @@ def _unknown_field_request(ex) -> bool:
     return schemas.is_valid("request", {k: v for k, v in req(ex).items() if k not in extra})
 
 
-@check("HTTP-008", applies=lambda ex: is_chat(ex) and ex.status is not None and ex.status not in RETRIED
-       and _unknown_field_request(ex))
+@check(
+    "HTTP-008",
+    applies=lambda ex: (
+        is_chat(ex) and ex.status is not None and ex.status not in RETRIED and _unknown_field_request(ex)
+    ),
+)
 def unknown_field(ex):
     """An unknown top-level field is ignored (200) or refused with the status the rule
     names (400, + envelope: ERR-001), never a 5xx."""
@@ -70,5 +84,9 @@ def unknown_field(ex):
     elif ex.status in allowed:
         yield Note("HTTP-008", f"unknown field(s) {names} refused with HTTP {ex.status} (strict, as api.openai.com)")
     else:
-        raise Violation("HTTP-008", f"HTTP 200 (ignored) or {'/'.join(map(str, allowed))} (refused) for the unknown field(s) {names}",
-                        f"HTTP {ex.status}", "status")
+        raise Violation(
+            "HTTP-008",
+            f"HTTP 200 (ignored) or {'/'.join(map(str, allowed))} (refused) for the unknown field(s) {names}",
+            f"HTTP {ex.status}",
+            "status",
+        )

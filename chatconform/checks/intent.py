@@ -13,6 +13,7 @@ it, and one left after the retries ends the test as an error (CannotJudge).  The
 is judged on the answer that ends the retries, never on the 429 before it (ERR-006/007
 judge the 429 itself).
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,7 @@ from .. import rules as rules_mod
 from ..violations import Violation, short
 from . import INTENT, check
 
-RETRIED = (429, 503)        # statuses the client retries (client.Client._send)
+RETRIED = (429, 503)  # statuses the client retries (client.Client._send)
 
 # Rules whose own text makes naming the offending field part of the refusal ("→ 400 +
 # envelope with `param` naming the field"): for them a refusal whose error.param does not
@@ -88,7 +89,9 @@ def refused(ex):
     if not 400 <= ex.status < 500:
         raise Violation(rule.id, f"HTTP {wanted} refusing {_what(ex)}", summary(ex), "status")
     if rule.statuses and ex.status not in rule.statuses:
-        raise Violation(rule.id, f"HTTP {wanted} refusing {_what(ex)} (the status the rule names)", summary(ex), "status")
+        raise Violation(
+            rule.id, f"HTTP {wanted} refusing {_what(ex)} (the status the rule names)", summary(ex), "status"
+        )
     err = error_object(ex)
     if rule.id in NAMES_PARAM and ex.intent.param and err is not None and not names(err.get("param"), ex.intent.param):
         raise Violation(rule.id, f"error.param naming {ex.intent.param!r}", short(err.get("param")), "/error/param")

@@ -4,6 +4,7 @@ Images and audio are judged by the tests' intents (accept="VISION-002", refuse="
 refuse="VISION-006" ...: checks/intent.py).  A file part is different: servers without
 file input may refuse it, so neither intent fits; only a 5xx breaks the rule.
 """
+
 from __future__ import annotations
 
 from ..violations import Note, Violation
@@ -30,7 +31,13 @@ def file_part(ex):
     if ex.status == 200:
         yield Note("CONTENT-003", "a file part was accepted (file input supported)")
     elif 400 <= ex.status < 500:
-        yield Note("CONTENT-003", f"a file part was refused with HTTP {ex.status} (file input not supported): {_message(ex)}")
+        yield Note(
+            "CONTENT-003", f"a file part was refused with HTTP {ex.status} (file input not supported): {_message(ex)}"
+        )
     else:
-        yield Violation("CONTENT-003", "HTTP 200 (file input) or a 4xx + envelope (no file input)",
-                        f"HTTP {ex.status} {_message(ex)}".strip(), "status")
+        yield Violation(
+            "CONTENT-003",
+            "HTTP 200 (file input) or a 4xx + envelope (no file input)",
+            f"HTTP {ex.status} {_message(ex)}".strip(),
+            "status",
+        )

@@ -7,6 +7,7 @@ The relations at the end judge one or two exchanges a test names: requests a con
 server may either answer or refuse in one precise way (max_tokens on a reasoning model, an
 optional field it does not implement), where neither `accept=` nor `refuse=` fits.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,9 @@ def _limit(r: dict) -> tuple[str, int] | None:
 
 def _stops(r: dict) -> list[str]:
     stop = r.get("stop")
-    stops = [stop] if isinstance(stop, str) else [s for s in stop if isinstance(s, str)] if isinstance(stop, list) else []
+    stops = (
+        [stop] if isinstance(stop, str) else [s for s in stop if isinstance(s, str)] if isinstance(stop, list) else []
+    )
     return [s for s in stops if s]
 
 
@@ -71,23 +74,33 @@ def token_limit(ex):
         yield Violation("PARAM-001", f"completion_tokens <= {name} ({limit}{times})", str(ct), where)
     choices = choices_of(body)
     judged = False
-    if limit == 1 and not _stops(r):       # a stop sequence inside that one token ends it with "stop" legitimately
+    if limit == 1 and not _stops(r):  # a stop sequence inside that one token ends it with "stop" legitimately
         # One token allowed: a visible token means the limit ended the answer (an
         # end-of-sequence token shows no text), so the reason must be "length".
         for ch in choices:
             if _visible(ch["message"]):
                 judged = True
                 if ch.get("finish_reason") == "stop":
-                    yield Violation("PARAM-002", f'finish_reason "length" when {name}=1 cut the answer',
-                                    f'"stop" with content {short(ch["message"]["content"], 40)}', f"/choices/{ch.get('index')}/finish_reason")
+                    yield Violation(
+                        "PARAM-002",
+                        f'finish_reason "length" when {name}=1 cut the answer',
+                        f'"stop" with content {short(ch["message"]["content"], 40)}',
+                        f"/choices/{ch.get('index')}/finish_reason",
+                    )
     cut = choices and len(choices) == n and all(ch.get("finish_reason") == "length" for ch in choices)
     if cut and ct is not None and limit <= EXACT_LIMIT_MAX:
         judged = True
         if ct != limit * n:
-            yield Violation("PARAM-002", f'completion_tokens == {name} ({limit}{times}) when every choice finished "length"',
-                            f"{ct}", where)
+            yield Violation(
+                "PARAM-002",
+                f'completion_tokens == {name} ({limit}{times}) when every choice finished "length"',
+                f"{ct}",
+                where,
+            )
     if not judged:
-        yield NotJudged("no choice was shown to be cut by the limit (the answer may have ended by itself)", ("PARAM-002",))
+        yield NotJudged(
+            "no choice was shown to be cut by the limit (the answer may have ended by itself)", ("PARAM-002",)
+        )
 
 
 @check("PARAM-005", applies=answered)
@@ -97,15 +110,23 @@ def stop_sequences(ex):
     stops = _stops(req(ex))
     if not stops:
         raise NotJudged("no stop sequence in the request")
-    texts = [(ch, ch["message"]["content"]) for ch in choices_of(answer_of(ex) or {}) if isinstance(ch["message"].get("content"), str)]
+    texts = [
+        (ch, ch["message"]["content"])
+        for ch in choices_of(answer_of(ex) or {})
+        if isinstance(ch["message"].get("content"), str)
+    ]
     if not texts:
         raise NotJudged("no text in the answer to search")
     for ch, content in texts:
         for s in stops:
             if s in content:
                 at = content.index(s)
-                yield Violation("PARAM-005", f"no stop sequence {s!r} in the returned text",
-                                f"found at offset {at}: …{short(content[max(0, at - 20): at + 20])}…", f"/choices/{ch.get('index')}/message/content")
+                yield Violation(
+                    "PARAM-005",
+                    f"no stop sequence {s!r} in the returned text",
+                    f"found at offset {at}: …{short(content[max(0, at - 20) : at + 20])}…",
+                    f"/choices/{ch.get('index')}/message/content",
+                )
                 break
 
 
@@ -144,11 +165,15 @@ def _entries(ex):
 def _constrained(r: dict) -> bool:
     """Whether something besides the model masks tokens (the alternatives may then be fewer)."""
     rf = r.get("response_format")
-    return bool(r.get("logit_bias") or r.get("tools") or r.get("functions")
-                or (isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema")))
+    return bool(
+        r.get("logit_bias")
+        or r.get("tools")
+        or r.get("functions")
+        or (isinstance(rf, dict) and rf.get("type") in ("json_object", "json_schema"))
+    )
 
 
-MIN_TOKENS_FOR_FEWER = 3      # "may be fewer" in some cases: judged only over a few tokens
+MIN_TOKENS_FOR_FEWER = 3  # "may be fewer" in some cases: judged only over a few tokens
 
 
 @check("PARAM-016", "PARAM-017", "PARAM-018", applies=lambda ex: (ok_json(ex) or ok_stream(ex)) and valid_request(ex))
@@ -187,20 +212,39 @@ def logprobs_values(ex):
         if _num(val) and val > 0:
             yield from once("positive", Violation("PARAM-017", "logprob <= 0", str(val), f"{where}/logprob"))
         if isinstance(byts, list) and isinstance(tok, str) and byts != list(tok.encode("utf-8")):
-            yield from once("bytes", Violation("PARAM-017", "bytes == the UTF-8 bytes of token", f"{short(byts, 40)} for {tok!r}", f"{where}/bytes"))
+            yield from once(
+                "bytes",
+                Violation(
+                    "PARAM-017", "bytes == the UTF-8 bytes of token", f"{short(byts, 40)} for {tok!r}", f"{where}/bytes"
+                ),
+            )
         if isinstance(alts, list):
             counts.append(len(alts))
             if len(alts) > top:
-                yield from once("count", Violation("PARAM-017", f"at most top_logprobs={top} alternatives", str(len(alts)), f"{where}/top_logprobs"))
+                yield from once(
+                    "count",
+                    Violation(
+                        "PARAM-017", f"at most top_logprobs={top} alternatives", str(len(alts)), f"{where}/top_logprobs"
+                    ),
+                )
             for alt in alts:
                 if isinstance(alt, dict) and _num(alt.get("logprob")) and alt["logprob"] > 0:
-                    yield from once("positive-alt", Violation("PARAM-017", "logprob <= 0 in top_logprobs", str(alt["logprob"]), f"{where}/top_logprobs"))
+                    yield from once(
+                        "positive-alt",
+                        Violation(
+                            "PARAM-017", "logprob <= 0 in top_logprobs", str(alt["logprob"]), f"{where}/top_logprobs"
+                        ),
+                    )
                     break
     if not counts:
         raise NotJudged("no token entries to check", ("PARAM-017",))
     if top and len(counts) >= MIN_TOKENS_FOR_FEWER and not _constrained(r) and max(counts) < top:
-        yield Violation("PARAM-017", f"top_logprobs={top} alternatives for the tokens (fewer only in some cases)",
-                        f"at most {max(counts)} for every one of {len(counts)} tokens", "logprobs/content/#/top_logprobs")
+        yield Violation(
+            "PARAM-017",
+            f"top_logprobs={top} alternatives for the tokens (fewer only in some cases)",
+            f"at most {max(counts)} for every one of {len(counts)} tokens",
+            "logprobs/content/#/top_logprobs",
+        )
     if not ex.is_stream:
         yield from _plain_join(ex)
 
@@ -212,20 +256,31 @@ def _plain_presence(ex):
         lp = ch.get("logprobs")
         msg = ch.get("message") if isinstance(ch.get("message"), dict) else {}
         if isinstance(lp, dict) and "content" in lp and lp["content"] is None and not msg.get("content"):
-            continue                      # no text (a tool call): content logprobs may be null
+            continue  # no text (a tool call): content logprobs may be null
         if not isinstance(lp, dict) or not isinstance(lp.get("content"), list):
-            yield Violation("PARAM-016", "a logprobs object with a content list (logprobs: true)", short(lp, 80), f"/choices/{ch.get('index')}/logprobs")
+            yield Violation(
+                "PARAM-016",
+                "a logprobs object with a content list (logprobs: true)",
+                short(lp, 80),
+                f"/choices/{ch.get('index')}/logprobs",
+            )
 
 
 def _plain_join(ex):
     for ch in choices_of(ex.json):
         lp = ch.get("logprobs") if isinstance(ch.get("logprobs"), dict) else {}
-        entries = [e for e in lp.get("content") or [] if isinstance(e, dict)] if isinstance(lp.get("content"), list) else []
+        entries = (
+            [e for e in lp.get("content") or [] if isinstance(e, dict)] if isinstance(lp.get("content"), list) else []
+        )
         tokens = "".join(e["token"] for e in entries if isinstance(e.get("token"), str))
         content = ch["message"].get("content")
         if isinstance(content, str) and entries and tokens != content:
-            yield Violation("PARAM-017", "the logprobs tokens joined == message.content",
-                            f"{short(tokens, 60)} vs {short(content, 60)}", f"/choices/{ch.get('index')}/logprobs/content")
+            yield Violation(
+                "PARAM-017",
+                "the logprobs tokens joined == message.content",
+                f"{short(tokens, 60)} vs {short(content, 60)}",
+                f"/choices/{ch.get('index')}/logprobs/content",
+            )
 
 
 @check("PARAM-019", applies=lambda ex: ok_stream(ex) and req(ex).get("logprobs") is True and valid_request(ex))
@@ -236,11 +291,21 @@ def stream_logprobs(ex):
         raise NotJudged("no streamed text to carry logprobs")
     for idx, c in texts:
         if not c.saw_logprobs:
-            yield Violation("PARAM-019", "logprobs.content on the content chunks (logprobs: true)", f"choice {idx}: no logprobs in any chunk", f"choices/{idx}/logprobs")
+            yield Violation(
+                "PARAM-019",
+                "logprobs.content on the content chunks (logprobs: true)",
+                f"choice {idx}: no logprobs in any chunk",
+                f"choices/{idx}/logprobs",
+            )
             continue
         joined = "".join(e.get("token", "") for e in c.logprobs_content if isinstance(e.get("token"), str))
         if joined != c.text:
-            yield Violation("PARAM-019", "the logprobs tokens joined == the streamed content", f"tokens {short(joined, 60)} vs content {short(c.text, 60)}", f"choices/{idx}/logprobs")
+            yield Violation(
+                "PARAM-019",
+                "the logprobs tokens joined == the streamed content",
+                f"tokens {short(joined, 60)} vs content {short(c.text, 60)}",
+                f"choices/{idx}/logprobs",
+            )
 
 
 # -- response_format --------------------------------------------------------------------------
@@ -249,7 +314,9 @@ def _rf(ex) -> dict:
     return rf if isinstance(rf, dict) else {}
 
 
-@check("PARAM-024", "PARAM-026", applies=lambda ex: answered(ex) and _rf(ex).get("type") in ("json_object", "json_schema"))
+@check(
+    "PARAM-024", "PARAM-026", applies=lambda ex: answered(ex) and _rf(ex).get("type") in ("json_object", "json_schema")
+)
 def json_modes(ex):
     """json_object: a finished answer is a JSON object.  json_schema with strict: true: it
     parses and validates.  Without strict nothing is promised (noted).  A cut, refused or
@@ -265,7 +332,7 @@ def json_modes(ex):
     for ch in choices_of(answer_of(ex) or {}):
         msg = ch["message"]
         if ch.get("finish_reason") != "stop" or msg.get("tool_calls") or msg.get("refusal"):
-            continue                      # a cut or refused answer is not held to the format
+            continue  # a cut or refused answer is not held to the format
         judged = True
         content = msg.get("content")
         where = f"/choices/{ch.get('index')}/message/content"
@@ -276,20 +343,40 @@ def json_modes(ex):
             parsed, ok = None, False
         if rule == "PARAM-024":
             if not isinstance(parsed, dict):
-                yield Violation(rule, f"content that parses as a JSON object (json_object){fenced}", short(content, 80), where)
+                yield Violation(
+                    rule, f"content that parses as a JSON object (json_object){fenced}", short(content, 80), where
+                )
             continue
         schema = js.get("schema") if isinstance(js.get("schema"), dict) else None
-        errs = sorted(Draft202012Validator(schema).iter_errors(parsed), key=lambda e: list(e.absolute_path)) if ok and schema else []
+        errs = (
+            sorted(Draft202012Validator(schema).iter_errors(parsed), key=lambda e: list(e.absolute_path))
+            if ok and schema
+            else []
+        )
         if not strict:
             if not ok or errs:
-                yield Note(rule, f"json_schema without strict (nothing promised): choice {ch.get('index')} "
-                                 + (f"is not JSON: {short(content, 60)}" if not ok else f"does not follow the schema: {errs[0].message}"))
+                yield Note(
+                    rule,
+                    f"json_schema without strict (nothing promised): choice {ch.get('index')} "
+                    + (
+                        f"is not JSON: {short(content, 60)}"
+                        if not ok
+                        else f"does not follow the schema: {errs[0].message}"
+                    ),
+                )
             continue
         if not ok:
-            yield Violation(rule, f"content that parses as JSON (json_schema, strict){fenced}", short(content, 80), where)
+            yield Violation(
+                rule, f"content that parses as JSON (json_schema, strict){fenced}", short(content, 80), where
+            )
         elif errs:
             at = "/".join(map(str, errs[0].absolute_path))
-            yield Violation(rule, f"content valid against the json_schema {js.get('name')!r}", f"{errs[0].message} (at /{at})", where)
+            yield Violation(
+                rule,
+                f"content valid against the json_schema {js.get('name')!r}",
+                f"{errs[0].message} (at /{at})",
+                where,
+            )
     if not strict:
         raise NotJudged("json_schema without strict: true; the schema is not enforced", (rule,))
     if not judged:
@@ -306,8 +393,12 @@ def text_format(ex):
             continue
         judged = True
         if not isinstance(msg.get("content"), str):
-            yield Violation("PARAM-022", "a text answer (content a string) for response_format text", short(msg.get("content")),
-                            f"/choices/{ch.get('index')}/message/content")
+            yield Violation(
+                "PARAM-022",
+                "a text answer (content a string) for response_format text",
+                short(msg.get("content")),
+                f"/choices/{ch.get('index')}/message/content",
+            )
     if not judged:
         raise NotJudged("no text choice in the answer")
 
@@ -318,8 +409,18 @@ def _error(ex) -> dict:
     return err if isinstance(err, dict) else {}
 
 
-@check("PARAM-011", applies=lambda ex: is_chat(ex) and ex.intent is not None and ex.intent.kind == "refuse"
-       and ex.intent.rule == "PARAM-011" and bool(ex.intent.param) and ex.status is not None and 400 <= ex.status < 500)
+@check(
+    "PARAM-011",
+    applies=lambda ex: (
+        is_chat(ex)
+        and ex.intent is not None
+        and ex.intent.kind == "refuse"
+        and ex.intent.rule == "PARAM-011"
+        and bool(ex.intent.param)
+        and ex.status is not None
+        and 400 <= ex.status < 500
+    ),
+)
 def range_error_names_the_field(ex):
     """A sampling value out of range is refused with error.param naming the field."""
     got = _error(ex).get("param")
@@ -341,16 +442,37 @@ def max_tokens_taken(ex):
     yield NotJudged("max_tokens was refused: no answer to cut", ("PARAM-002",))
     err = _error(ex)
     if ex.status == 400 and err.get("code") == "unsupported_parameter" and err.get("param") == "max_tokens":
-        yield Note("PARAM-001", "max_tokens refused as unsupported_parameter (a server for reasoning models, as api.openai.com): "
-                                "allowed; the target takes max_completion_tokens")
+        yield Note(
+            "PARAM-001",
+            "max_tokens refused as unsupported_parameter (a server for reasoning models, as api.openai.com): "
+            "allowed; the target takes max_completion_tokens",
+        )
         return
-    yield Violation("PARAM-001", "HTTP 200 for max_tokens, or 400 with code unsupported_parameter and param max_tokens",
-                    f"{summary(ex)} (code {err.get('code')!r}, param {err.get('param')!r})", "status")
+    yield Violation(
+        "PARAM-001",
+        "HTTP 200 for max_tokens, or 400 with code unsupported_parameter and param max_tokens",
+        f"{summary(ex)} (code {err.get('code')!r}, param {err.get('param')!r})",
+        "status",
+    )
 
 
-OPTIONAL_FIELDS = ("user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options", "metadata",
-                   "store", "service_tier", "reasoning_effort", "verbosity", "modalities", "audio", "prediction",
-                   "web_search_options", "moderation")
+OPTIONAL_FIELDS = (
+    "user",
+    "safety_identifier",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+    "metadata",
+    "store",
+    "service_tier",
+    "reasoning_effort",
+    "verbosity",
+    "modalities",
+    "audio",
+    "prediction",
+    "web_search_options",
+    "moderation",
+)
 
 
 @relation("PARAM-028")
@@ -368,7 +490,9 @@ def optional_field_tolerated(ex):
         if not (isinstance(got, str) and any(f in got for f in fields)):
             yield Note("ERR-003", f"{', '.join(fields)} refused with error.param {got!r}, not naming the field")
         return
-    yield Violation("PARAM-028", f"HTTP 200, or a 4xx naming {', '.join(fields)} (not implemented)", summary(ex), "status")
+    yield Violation(
+        "PARAM-028", f"HTTP 200, or a 4xx naming {', '.join(fields)} (not implemented)", summary(ex), "status"
+    )
 
 
 @relation("PARAM-009")
@@ -384,7 +508,12 @@ def n_refused_or_honoured(ex):
         if count == n:
             yield Note("PARAM-009", f"n={n} answered with {n} choices although the target does not claim n")
             return
-        raise Violation("PARAM-009", f"HTTP {'/'.join(map(str, statuses))} for n: {n} (or {n} choices)", f"HTTP 200 with {count} choice(s)", "/choices")
+        raise Violation(
+            "PARAM-009",
+            f"HTTP {'/'.join(map(str, statuses))} for n: {n} (or {n} choices)",
+            f"HTTP 200 with {count} choice(s)",
+            "/choices",
+        )
     if ex.status not in statuses:
         raise Violation("PARAM-009", f"HTTP {'/'.join(map(str, statuses))} refusing n: {n}", summary(ex), "status")
 
@@ -400,11 +529,19 @@ def strict_schema_taken(ex):
         return
     subset = isinstance(js.get("schema"), dict) and fixtures.strict_compatible(js["schema"])
     if ex.status == 400 and js.get("strict") is True and not subset:
-        yield Note("PARAM-025", f"{js.get('name')}: strict mode refused a schema outside the strict subset (open objects or "
-                                f"optional properties): allowed")
+        yield Note(
+            "PARAM-025",
+            f"{js.get('name')}: strict mode refused a schema outside the strict subset (open objects or "
+            f"optional properties): allowed",
+        )
         return
     why = "a strict-compatible schema" if subset else "a json_schema"
-    raise Violation("PARAM-025", f"HTTP 200 for {why}" + ("" if subset else " (or 400 refusing it in strict mode)"), summary(ex), "status")
+    raise Violation(
+        "PARAM-025",
+        f"HTTP 200 for {why}" + ("" if subset else " (or 400 refusing it in strict mode)"),
+        summary(ex),
+        "status",
+    )
 
 
 @relation("PARAM-021")
@@ -419,10 +556,15 @@ def seeded_answers_compared(first, second):
     cb = [ch["message"].get("content") for ch in choices_of(b)]
     fa, fb = a.get("system_fingerprint"), b.get("system_fingerprint")
     same = ca == cb
-    yield Note("PARAM-021", f"two seeded calls: {'identical' if same else f'different ({short(ca, 40)} vs {short(cb, 40)})'}; "
-                            f"system_fingerprint {fa!r} / {fb!r}")
+    yield Note(
+        "PARAM-021",
+        f"two seeded calls: {'identical' if same else f'different ({short(ca, 40)} vs {short(cb, 40)})'}; "
+        f"system_fingerprint {fa!r} / {fb!r}",
+    )
     if not same and (fa == fb or fa is None or fb is None):
-        raise NotJudged("the seeded answers differed under one fingerprint (determinism is not guaranteed: informational)")
+        raise NotJudged(
+            "the seeded answers differed under one fingerprint (determinism is not guaranteed: informational)"
+        )
 
 
 @relation("PARAM-005")
@@ -432,13 +574,27 @@ def stop_where_the_text_had_it(first, second):
     stop check on the second answer)."""
     stops = _stops(req(second))
     a, b = answer_of(first), answer_of(second)
-    text = next((ch["message"].get("content") for ch in choices_of(a or {}) if isinstance(ch["message"].get("content"), str)), "")
+    text = next(
+        (ch["message"].get("content") for ch in choices_of(a or {}) if isinstance(ch["message"].get("content"), str)),
+        "",
+    )
     for ch in choices_of(b or {}):
         content = ch["message"].get("content")
         hit = next((s for s in stops if s in text), None)
-        if isinstance(content, str) and hit and text.startswith(content) and len(content) < len(text) and ch.get("finish_reason") == "stop":
-            yield Note("PARAM-005", f"stop {hit!r} triggered: the answer ended before it ({len(content)} of {len(text)} chars)")
+        if (
+            isinstance(content, str)
+            and hit
+            and text.startswith(content)
+            and len(content) < len(text)
+            and ch.get("finish_reason") == "stop"
+        ):
+            yield Note(
+                "PARAM-005", f"stop {hit!r} triggered: the answer ended before it ({len(content)} of {len(text)} chars)"
+            )
         else:
-            yield Note("PARAM-005", f"stop {short(stops)}: the seeded answer changed or did not reach it (model-dependent); "
-                                    f"first {short(text, 50)}, then {short(content, 50)}")
+            yield Note(
+                "PARAM-005",
+                f"stop {short(stops)}: the seeded answer changed or did not reach it (model-dependent); "
+                f"first {short(text, 50)}, then {short(content, 50)}",
+            )
     raise NotJudged("informational: whether the stop sequence came depends on the model")

@@ -4,6 +4,7 @@ A test sends both requests and asks for the relation by name (Recorder.relate); 
 property tests draw the pairs (chatconform.strategies.cases: one more turn; the same
 request streamed).  Each relation judges only when both answers are 200 and carry
 what it compares; otherwise it says why not (NotJudged)."""
+
 from __future__ import annotations
 
 from ..violations import NotJudged, Violation
@@ -37,8 +38,13 @@ def more_messages_more_prompt_tokens(fewer, more):
     if extra <= 0:
         raise NotJudged("the second request has no more messages than the first")
     if b["prompt_tokens"] <= a["prompt_tokens"]:
-        raise Violation("RESP-018", f"more prompt_tokens than the same request with {extra} message(s) fewer "
-                        f"({a['prompt_tokens']})", str(b["prompt_tokens"]), "/usage/prompt_tokens", more)
+        raise Violation(
+            "RESP-018",
+            f"more prompt_tokens than the same request with {extra} message(s) fewer ({a['prompt_tokens']})",
+            str(b["prompt_tokens"]),
+            "/usage/prompt_tokens",
+            more,
+        )
 
 
 def _all_cut(choices, n: int) -> bool:
@@ -58,11 +64,19 @@ def stream_usage_counts_every_choice(plain, streamed):
     if a is None or b is None or not (is_int(a.get("completion_tokens")) and is_int(b.get("completion_tokens"))):
         raise NotJudged("one of the two answers has no integer usage.completion_tokens")
     from .stream import _assembled
-    streamed_choices = [{"finish_reason": c.finish_reasons[-1][1] if c.finish_reasons else None}
-                        for c in _assembled(streamed).choices.values()]
+
+    streamed_choices = [
+        {"finish_reason": c.finish_reasons[-1][1] if c.finish_reasons else None}
+        for c in _assembled(streamed).choices.values()
+    ]
     if not (_all_cut(plain.json.get("choices") or [], n) and _all_cut(streamed_choices, n)):
         raise NotJudged("not every choice of both answers was cut by the token limit")
     if b["completion_tokens"] != a["completion_tokens"]:
-        raise Violation("STREAM-018", f"the stream's usage to count all {n} choices, as the plain answer's does "
-                        f"(completion_tokens {a['completion_tokens']})", str(b["completion_tokens"]),
-                        "usage/completion_tokens", streamed)
+        raise Violation(
+            "STREAM-018",
+            f"the stream's usage to count all {n} choices, as the plain answer's does "
+            f"(completion_tokens {a['completion_tokens']})",
+            str(b["completion_tokens"]),
+            "usage/completion_tokens",
+            streamed,
+        )

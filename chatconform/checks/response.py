@@ -1,4 +1,5 @@
 """Non-streaming answers: the envelope, usage arithmetic and choice bookkeeping."""
+
 from __future__ import annotations
 
 from .. import schemas
@@ -16,8 +17,12 @@ def response_schema(ex):
     if ex.truncated:
         raise Violation("RESP-001", "a complete JSON body", f"the body was cut: {ex.truncated}", "body")
     if ex.json_error or not isinstance(ex.json, dict):
-        raise Violation("RESP-001", "a JSON object body", f"{ex.json_error or type(ex.json).__name__}: "
-                        f"{short(ex.body[:120].decode('utf-8', 'replace'))}", "body")
+        raise Violation(
+            "RESP-001",
+            "a JSON object body",
+            f"{ex.json_error or type(ex.json).__name__}: {short(ex.body[:120].decode('utf-8', 'replace'))}",
+            "body",
+        )
     reported = set()
     for err in schemas.errors("response", ex.json):
         # One report per rule and place: 129 choices with the same fault say no more than one.
@@ -25,7 +30,9 @@ def response_schema(ex):
         if key not in reported:
             reported.add(key)
             yield Violation(err.rule, "valid per the response schema", f"{err.message}", err.pointer)
-    yield NotJudged("the answer has no such field", tuple(set(RESPONSE_RULES) - schemas.exercised("response", [ex.json])))
+    yield NotJudged(
+        "the answer has no such field", tuple(set(RESPONSE_RULES) - schemas.exercised("response", [ex.json]))
+    )
 
 
 def usage_violations(usage, where: str, prompt_nonempty: bool = True, generated: bool | None = None):
@@ -35,21 +42,33 @@ def usage_violations(usage, where: str, prompt_nonempty: bool = True, generated:
     p, c, t = usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("total_tokens")
     ints = all(isinstance(x, int) and not isinstance(x, bool) for x in (p, c, t))
     if not ints:
-        return                          # types are the schema's business (RESP-016)
+        return  # types are the schema's business (RESP-016)
     if t != p + c:
-        yield Violation("RESP-017", f"total_tokens == prompt_tokens + completion_tokens ({p} + {c} = {p + c})", str(t), f"{where}/total_tokens")
+        yield Violation(
+            "RESP-017",
+            f"total_tokens == prompt_tokens + completion_tokens ({p} + {c} = {p + c})",
+            str(t),
+            f"{where}/total_tokens",
+        )
     if min(p, c, t) < 0:
         yield Violation("RESP-018", "token counts >= 0", short(usage), where)
     if prompt_nonempty and p < 1:
         yield Violation("RESP-018", "prompt_tokens >= 1 for a non-empty prompt", str(p), f"{where}/prompt_tokens")
     if generated and c < 1:
-        yield Violation("RESP-018", "completion_tokens >= 1 when text was generated", str(c), f"{where}/completion_tokens")
-    for parent, details in (("prompt_tokens", "prompt_tokens_details"), ("completion_tokens", "completion_tokens_details")):
+        yield Violation(
+            "RESP-018", "completion_tokens >= 1 when text was generated", str(c), f"{where}/completion_tokens"
+        )
+    for parent, details in (
+        ("prompt_tokens", "prompt_tokens_details"),
+        ("completion_tokens", "completion_tokens_details"),
+    ):
         d = usage.get(details)
         if isinstance(d, dict):
             for k, v in d.items():
                 if isinstance(v, int) and not isinstance(v, bool) and v > usage[parent]:
-                    yield Violation("RESP-019", f"{details}.{k} <= {parent} ({usage[parent]})", str(v), f"{where}/{details}/{k}")
+                    yield Violation(
+                        "RESP-019", f"{details}.{k} <= {parent} ({usage[parent]})", str(v), f"{where}/{details}/{k}"
+                    )
 
 
 def _list(value) -> list:
@@ -82,7 +101,7 @@ def _envelopes(ex) -> list[dict]:
     return [ex.json] if isinstance(ex.json, dict) else []
 
 
-RECENT = 3600       # seconds: a created farther from the answer's own time is not "now"
+RECENT = 3600  # seconds: a created farther from the answer's own time is not "now"
 
 
 @check("RESP-005", "RESP-006", "RESP-022", applies=ok_answer)
@@ -98,17 +117,28 @@ def identity(ex):
     empty = [i for i, v in enumerate(ids) if isinstance(v, str) and not v]
     if empty:
         yield Violation("RESP-005", "a non-empty id", '""', f"chunk[{empty[0]}]/id" if ex.is_stream else "/id")
-    createds = [d.get("created") for d in docs if isinstance(d.get("created"), int) and not isinstance(d.get("created"), bool)]
+    createds = [
+        d.get("created") for d in docs if isinstance(d.get("created"), int) and not isinstance(d.get("created"), bool)
+    ]
     if not createds:
         raise NotJudged("no integer created (the schema's business)", ("RESP-006", "RESP-022"))
     created = createds[0]
     if created > 10**11 or created < 0:
-        yield Violation("RESP-006", "Unix time in seconds", f"{created} ({'milliseconds?' if created > 10**11 else 'negative'})", f"{where}/created")
+        yield Violation(
+            "RESP-006",
+            "Unix time in seconds",
+            f"{created} ({'milliseconds?' if created > 10**11 else 'negative'})",
+            f"{where}/created",
+        )
     elif ex.at is None:
         yield NotJudged("the time of the answer is not known", ("RESP-022",))
     elif abs(created - ex.at) > RECENT:
-        yield Violation("RESP-022", f"a created within {RECENT // 60} minutes of when the answer arrived ({int(ex.at)})",
-                        f"{created} ({(created - ex.at) / 3600:+.1f} h)", f"{where}/created")
+        yield Violation(
+            "RESP-022",
+            f"a created within {RECENT // 60} minutes of when the answer arrived ({int(ex.at)})",
+            f"{created} ({(created - ex.at) / 3600:+.1f} h)",
+            f"{where}/created",
+        )
 
 
 @check("RESP-007", applies=lambda ex: ok_json(ex) and isinstance(ex.json, dict) and "model" in ex.json)
@@ -150,7 +180,9 @@ def natural_finish(ex):
     """A text answer (no tool call) that ended by itself or at a stop sequence says
     "stop": not "tool_calls" without a call, not "length" short of the token limit."""
     r = req(ex)
-    texts = [ch for ch in _choices(ex.json) if not ch["message"].get("tool_calls") and not ch["message"].get("function_call")]
+    texts = [
+        ch for ch in _choices(ex.json) if not ch["message"].get("tool_calls") and not ch["message"].get("function_call")
+    ]
     if not texts:
         raise NotJudged("no text answer (a tool call, or no choice)")
     usage = ex.json.get("usage") if isinstance(ex.json.get("usage"), dict) else {}
@@ -163,12 +195,18 @@ def natural_finish(ex):
             judged = True
         elif fr in ("tool_calls", "function_call"):
             judged = True
-            yield Violation("RESP-014", '"stop" for a text answer that ended by itself', f"{fr!r} without any tool call", where)
+            yield Violation(
+                "RESP-014", '"stop" for a text answer that ended by itself', f"{fr!r} without any tool call", where
+            )
         elif fr == "length" and limit is not None and is_int(used) and n == 1:
             judged = True
             if used < limit:
-                yield Violation("RESP-014", '"stop" for an answer that ended before the token limit',
-                                f'"length" after {used} of {limit} tokens', where)
+                yield Violation(
+                    "RESP-014",
+                    '"stop" for an answer that ended before the token limit',
+                    f'"length" after {used} of {limit} tokens',
+                    where,
+                )
     if not judged:
         raise NotJudged("no choice shows how it ended (cut by a limit, filtered, or no usage)")
 
@@ -177,7 +215,9 @@ def natural_finish(ex):
 def usage_present(ex):
     """A non-streaming answer carries usage (clients meter cost with it)."""
     if not isinstance(ex.json.get("usage"), dict):
-        raise Violation("RESP-015", "a usage object", "absent" if "usage" not in ex.json else short(ex.json["usage"]), "/usage")
+        raise Violation(
+            "RESP-015", "a usage object", "absent" if "usage" not in ex.json else short(ex.json["usage"]), "/usage"
+        )
 
 
 def _defined(schema: dict, *path: str) -> set[str]:
@@ -214,12 +254,17 @@ def extensions_reported(ex):
     places = [("", ex.json, ()), ("usage", ex.json.get("usage"), ("usage",))]
     for i, ch in enumerate(_list(ex.json.get("choices"))):
         if isinstance(ch, dict):
-            places += [(f"choices[{i}]", ch, ("choices", "[]")), (f"choices[{i}].message", ch.get("message"), ("choices", "[]", "message"))]
+            places += [
+                (f"choices[{i}]", ch, ("choices", "[]")),
+                (f"choices[{i}].message", ch.get("message"), ("choices", "[]", "message")),
+            ]
     for name, node, path in places:
         if isinstance(node, dict):
             extra = sorted(set(node) - _defined(root, *path))
             if extra:
-                yield Note("RESP-021", f"extension fields {('in ' + name) if name else 'at the top level'}: {', '.join(extra)}")
+                yield Note(
+                    "RESP-021", f"extension fields {('in ' + name) if name else 'at the top level'}: {', '.join(extra)}"
+                )
     raise NotJudged("extension fields are allowed anywhere: reported as notes, never judged")
 
 
@@ -231,24 +276,34 @@ def history_kept(full, last_turn):
     is fabricated by gateways and mocks: both are noted, the rule is never judged."""
     if not (ok_json(full) and ok_json(last_turn)):
         raise NotJudged("one of the two answers is missing")
+
     def prompt_tokens(ex):
         usage = ex.json.get("usage") if isinstance(ex.json, dict) else None
         return usage.get("prompt_tokens") if isinstance(usage, dict) else None
 
     p_all, p_one = prompt_tokens(full), prompt_tokens(last_turn)
     if is_int(p_all) and is_int(p_one) and p_all <= p_one:
-        yield Note("REQ-012", f"prompt_tokens {p_all} for the whole conversation vs {p_one} for its last turn alone: "
-                              "the history may have been dropped")
+        yield Note(
+            "REQ-012",
+            f"prompt_tokens {p_all} for the whole conversation vs {p_one} for its last turn alone: "
+            "the history may have been dropped",
+        )
     content = next((ch["message"].get("content") for ch in _choices(full.json)), None)
     if isinstance(content, str):
-        yield Note("REQ-012", f"the answer to the conversation {'mentions' if '12' in content else 'does not mention'} 12 "
-                              "(model-dependent)")
-    raise NotJudged("whether earlier turns are honoured shows only in the model's words (model-dependent): noted, never judged")
+        yield Note(
+            "REQ-012",
+            f"the answer to the conversation {'mentions' if '12' in content else 'does not mention'} 12 "
+            "(model-dependent)",
+        )
+    raise NotJudged(
+        "whether earlier turns are honoured shows only in the model's words (model-dependent): noted, never judged"
+    )
 
 
 def _order(ex) -> list:
     if ex.is_stream:
         from .stream import _assembled
+
         return [{"index": i} for i in _assembled(ex).order]
     return [c for c in ex.json.get("choices") or [] if isinstance(c, dict)] if isinstance(ex.json, dict) else []
 
@@ -258,8 +313,10 @@ def choice_count(ex):
     """One choice, index 0, without n; n choices indexed 0..n-1 with it (streamed too)."""
     n = req(ex).get("n")
     many = isinstance(n, int) and not isinstance(n, bool) and n > 1
-    yield NotJudged("n > 1 was not requested" if not many else "n > 1 was requested",
-                    ("RESP-009",) if many else ("PARAM-008", "STREAM-020"))
+    yield NotJudged(
+        "n > 1 was not requested" if not many else "n > 1 was requested",
+        ("RESP-009",) if many else ("PARAM-008", "STREAM-020"),
+    )
     if not (many and ex.is_stream):
         yield NotJudged("not a stream with n > 1", ("STREAM-020",))
     if not ex.is_stream and not isinstance(ex.json, dict):
@@ -273,6 +330,7 @@ def choice_count(ex):
 def _usage(ex):
     if ex.is_stream:
         from .stream import _assembled
+
         a = _assembled(ex)
         if not a.usage_chunks:
             return None, "", False
@@ -289,7 +347,9 @@ def usage_arithmetic(ex):
     if not isinstance(usage, dict):
         raise NotJudged("no usage object")
     yield from usage_violations(usage, where, True, generated)
-    if not isinstance(usage.get("prompt_tokens_details"), dict) and not isinstance(usage.get("completion_tokens_details"), dict):
+    if not isinstance(usage.get("prompt_tokens_details"), dict) and not isinstance(
+        usage.get("completion_tokens_details"), dict
+    ):
         yield NotJudged("no token details", ("RESP-019",))
 
 
@@ -298,7 +358,14 @@ def choice_indexes(choices: list, request: dict, prefix: str, rule: str | None =
     indexes = [c.get("index") for c in choices if isinstance(c, dict)]
     if isinstance(n, int) and not isinstance(n, bool) and n > 1:
         if sorted(i for i in indexes if isinstance(i, int)) != list(range(n)) or len(indexes) != n:
-            yield Violation(rule or "PARAM-008", f"n={n} choices with indexes 0..{n - 1}", f"indexes {indexes}", f"{prefix}/choices")
+            yield Violation(
+                rule or "PARAM-008", f"n={n} choices with indexes 0..{n - 1}", f"indexes {indexes}", f"{prefix}/choices"
+            )
     else:
         if len(choices) != 1 or indexes != [0]:
-            yield Violation(rule or "RESP-009", "exactly one choice with index 0 (no n requested)", f"{len(choices)} choice(s), indexes {indexes}", f"{prefix}/choices")
+            yield Violation(
+                rule or "RESP-009",
+                "exactly one choice with index 0 (no n requested)",
+                f"{len(choices)} choice(s), indexes {indexes}",
+                f"{prefix}/choices",
+            )

@@ -1,5 +1,6 @@
 """Streamed answers: framing, chunk envelope, per-choice order, usage chunk, tool-call
 fragments, flushing, and the stream-specific handling of a request's options."""
+
 from __future__ import annotations
 
 from .. import schemas
@@ -24,7 +25,9 @@ def framing(ex):
     for fault in ex.sse.faults:
         yield Violation(fault.rule, _FRAMING_EXPECTED[fault.kind], fault.detail, f"sse/line {fault.line}")
     if ex.truncated:
-        yield Violation("STREAM-016", "a stream that ends with data: [DONE]", f"the suite stopped reading: {ex.truncated}", "sse")
+        yield Violation(
+            "STREAM-016", "a stream that ends with data: [DONE]", f"the suite stopped reading: {ex.truncated}", "sse"
+        )
 
 
 _FRAMING_EXPECTED = {
@@ -50,14 +53,19 @@ def chunk_schema(ex):
     reported = set()
     for pos, chunk in enumerate(ex.chunks):
         if "error" in chunk:
-            continue                      # an error event mid-stream: STREAM-024's business
+            continue  # an error event mid-stream: STREAM-024's business
         for err in schemas.errors("chunk", chunk):
             # One report per rule and place across chunks: 300 identical faults say no more than one.
             key = (err.rule, generic_pointer(err.pointer))
             if key in reported:
                 continue
             reported.add(key)
-            yield Violation(err.rule, "every chunk valid per the chunk schema", f"chunk {pos}: {err.message}", f"chunk[{pos}]{err.pointer}")
+            yield Violation(
+                err.rule,
+                "every chunk valid per the chunk schema",
+                f"chunk {pos}: {err.message}",
+                f"chunk[{pos}]{err.pointer}",
+            )
     chunks = [c for c in ex.chunks if "error" not in c]
     yield NotJudged("no chunk has such a field", tuple(set(CHUNK_RULES) - schemas.exercised("chunk", chunks)))
 
@@ -67,20 +75,29 @@ def same_envelope(ex):
     a = _assembled(ex)
     # system_fingerprint "when sent": a chunk with null (or none) says nothing about it.
     fingerprints = [v for v in a.fingerprints if v is not None]
-    for rule, name, values in (("STREAM-006", "id", a.ids), ("STREAM-007", "created", a.createds),
-                               ("STREAM-008", "model", a.models), ("STREAM-008", "system_fingerprint", fingerprints)):
+    for rule, name, values in (
+        ("STREAM-006", "id", a.ids),
+        ("STREAM-007", "created", a.createds),
+        ("STREAM-008", "model", a.models),
+        ("STREAM-008", "system_fingerprint", fingerprints),
+    ):
         distinct = []
         for v in values:
             if v not in distinct:
                 distinct.append(v)
         if len(distinct) > 1:
-            yield Violation(rule, f"one {name} across all chunks", f"{len(distinct)} values: {short(distinct[:4])}", f"chunks/{name}")
+            yield Violation(
+                rule,
+                f"one {name} across all chunks",
+                f"{len(distinct)} values: {short(distinct[:4])}",
+                f"chunks/{name}",
+            )
 
 
 @check("STREAM-011", "STREAM-012", "STREAM-013", "STREAM-021", applies=ok_stream)
 def per_choice_order(ex):
     a = _assembled(ex)
-    chunks = [c for c in ex.chunks if "error" not in c]     # as assembled (STREAM-024 events aside)
+    chunks = [c for c in ex.chunks if "error" not in c]  # as assembled (STREAM-024 events aside)
     if not a.order:
         if chunks:
             yield Violation("STREAM-011", "at least one choice in the stream", "no chunk carried a choice", "chunks")
@@ -88,22 +105,47 @@ def per_choice_order(ex):
     for idx in a.order:
         c = a.choices[idx]
         if not c.first_delta_has_role or c.role != "assistant":
-            yield Violation("STREAM-012", 'the first delta of each choice to carry role "assistant"',
-                            f"choice {idx}: first delta role {c.role!r}" if c.first_delta_has_role else f"choice {idx}: no role in its first delta",
-                            f"chunk[{c.first_chunk}]/choices/{idx}/delta")
+            yield Violation(
+                "STREAM-012",
+                'the first delta of each choice to carry role "assistant"',
+                f"choice {idx}: first delta role {c.role!r}"
+                if c.first_delta_has_role
+                else f"choice {idx}: no role in its first delta",
+                f"chunk[{c.first_chunk}]/choices/{idx}/delta",
+            )
         if c.roles_seen > 1:
-            yield Violation("STREAM-013", "delta.role only in the first delta of a choice", f"choice {idx}: role in {c.roles_seen} deltas", f"choices/{idx}/delta/role")
+            yield Violation(
+                "STREAM-013",
+                "delta.role only in the first delta of a choice",
+                f"choice {idx}: role in {c.roles_seen} deltas",
+                f"choices/{idx}/delta/role",
+            )
         if not c.finish_reasons:
-            yield Violation("STREAM-011", "exactly one non-null finish_reason per choice", f"choice {idx}: none", f"choices/{idx}/finish_reason")
+            yield Violation(
+                "STREAM-011",
+                "exactly one non-null finish_reason per choice",
+                f"choice {idx}: none",
+                f"choices/{idx}/finish_reason",
+            )
         elif len(c.finish_reasons) > 1:
-            yield Violation("STREAM-011", "exactly one non-null finish_reason per choice",
-                            f"choice {idx}: {len(c.finish_reasons)} ({short([v for _, v in c.finish_reasons])})", f"choices/{idx}/finish_reason")
+            yield Violation(
+                "STREAM-011",
+                "exactly one non-null finish_reason per choice",
+                f"choice {idx}: {len(c.finish_reasons)} ({short([v for _, v in c.finish_reasons])})",
+                f"choices/{idx}/finish_reason",
+            )
         elif c.finish_reasons[0][0] != c.last_chunk or c.deltas_after_finish:
-            yield Violation("STREAM-011", "the finish_reason in the last chunk of its choice, nothing after it",
-                            f"choice {idx}: finished at chunk {c.finish_reasons[0][0]}, last delta at chunk {c.last_chunk}", f"choices/{idx}")
+            yield Violation(
+                "STREAM-011",
+                "the finish_reason in the last chunk of its choice, nothing after it",
+                f"choice {idx}: finished at chunk {c.finish_reasons[0][0]}, last delta at chunk {c.last_chunk}",
+                f"choices/{idx}",
+            )
     ints = [i for i in a.order if isinstance(i, int)]
     if ints and (ints != list(range(len(ints))) or a.order[0] != 0):
-        yield Violation("STREAM-021", "choice indexes first appearing in order 0, 1, 2…", f"order {a.order}", "chunks/choices/index")
+        yield Violation(
+            "STREAM-021", "choice indexes first appearing in order 0, 1, 2…", f"order {a.order}", "chunks/choices/index"
+        )
 
 
 @check("STREAM-017", "STREAM-018", applies=ok_stream)
@@ -111,28 +153,44 @@ def usage_chunk(ex):
     a = _assembled(ex)
     opts = req(ex).get("stream_options")
     wants = isinstance(opts, dict) and opts.get("include_usage") is True
-    chunks = [c for c in ex.chunks if "error" not in c]     # as assembled (STREAM-024 events aside)
-    yield NotJudged("include_usage was not asked" if not wants else "include_usage was asked",
-                    ("STREAM-018",) if not wants else ("STREAM-017",))
+    chunks = [c for c in ex.chunks if "error" not in c]  # as assembled (STREAM-024 events aside)
+    yield NotJudged(
+        "include_usage was not asked" if not wants else "include_usage was asked",
+        ("STREAM-018",) if not wants else ("STREAM-017",),
+    )
     if not wants:
         if a.usage_chunks:
             pos = a.usage_chunks[0][0]
-            yield Violation("STREAM-017", "no usage without stream_options.include_usage", f"usage on chunk {pos}: {short(a.usage_chunks[0][1])}", f"chunk[{pos}]/usage")
+            yield Violation(
+                "STREAM-017",
+                "no usage without stream_options.include_usage",
+                f"usage on chunk {pos}: {short(a.usage_chunks[0][1])}",
+                f"chunk[{pos}]/usage",
+            )
         return
     if not chunks:
         return
     last = chunks[-1]
     if not a.usage_chunks:
-        yield Violation("STREAM-018", "a final chunk with usage (include_usage: true)", "no chunk carried usage", "chunks/usage")
+        yield Violation(
+            "STREAM-018", "a final chunk with usage (include_usage: true)", "no chunk carried usage", "chunks/usage"
+        )
         return
     if last.get("choices") != [] or last.get("usage") is None:
-        yield Violation("STREAM-018", "the last chunk before [DONE] to have choices: [] and usage",
-                        f"last chunk choices={short(last.get('choices'), 60)} usage={short(last.get('usage'), 60)}", f"chunk[{len(chunks) - 1}]")
+        yield Violation(
+            "STREAM-018",
+            "the last chunk before [DONE] to have choices: [] and usage",
+            f"last chunk choices={short(last.get('choices'), 60)} usage={short(last.get('usage'), 60)}",
+            f"chunk[{len(chunks) - 1}]",
+        )
     others = [pos for pos, _ in a.usage_chunks if pos != len(chunks) - 1]
     if others:
-        yield Violation("STREAM-018", "usage null or absent on every chunk but the last", f"usage on chunks {others[:5]}", "chunks/usage")
-
-
+        yield Violation(
+            "STREAM-018",
+            "usage null or absent on every chunk but the last",
+            f"usage on chunks {others[:5]}",
+            "chunks/usage",
+        )
 
 
 @check("STREAM-024", applies=ok_stream)
@@ -145,19 +203,39 @@ def error_event(ex):
     pos, chunk = events[0]
     err = chunk["error"]
     if not isinstance(err, dict) or not all(k in err for k in ("message", "type", "param", "code")):
-        yield Violation("STREAM-024", 'an error event {"error": {message, type, param, code}}', short(chunk, 120), f"chunk[{pos}]/error")
+        yield Violation(
+            "STREAM-024",
+            'an error event {"error": {message, type, param, code}}',
+            short(chunk, 120),
+            f"chunk[{pos}]/error",
+        )
     if pos != len(ex.chunks) - 1:
-        yield Violation("STREAM-024", "the stream to end after its error event", f"{len(ex.chunks) - 1 - pos} chunk(s) followed it", f"chunk[{pos}]")
+        yield Violation(
+            "STREAM-024",
+            "the stream to end after its error event",
+            f"{len(ex.chunks) - 1 - pos} chunk(s) followed it",
+            f"chunk[{pos}]",
+        )
 
 
-@check("STREAM-019", applies=lambda ex: is_chat(ex) and ex.status not in (None, 429, 503) and "stream_options" in req(ex)
-       and req(ex).get("stream") is not True and schemas.is_valid("request", {**req(ex), "stream": True}))
+@check(
+    "STREAM-019",
+    applies=lambda ex: (
+        is_chat(ex)
+        and ex.status not in (None, 429, 503)
+        and "stream_options" in req(ex)
+        and req(ex).get("stream") is not True
+        and schemas.is_valid("request", {**req(ex), "stream": True})
+    ),
+)
 def stream_options_without_stream(ex):
     """Refused with 400 (api.openai.com), or ignored (a tolerated dialect): never a stream
     nobody asked for, never a server error."""
     if ex.status == 200:
         if ex.is_stream:
-            raise Violation("STREAM-019", "a JSON answer or a 400 (stream was not requested)", "an event stream", "body")
+            raise Violation(
+                "STREAM-019", "a JSON answer or a 400 (stream was not requested)", "an event stream", "body"
+            )
         yield Note("STREAM-019", "stream_options without stream was ignored (a tolerated dialect)")
     elif not 400 <= ex.status < 500:
         raise Violation("STREAM-019", "HTTP 400 (or the options ignored)", f"HTTP {ex.status}", "status")
@@ -165,12 +243,24 @@ def stream_options_without_stream(ex):
         raise Violation("STREAM-019", "HTTP 400 refusing stream_options without stream", f"HTTP {ex.status}", "status")
 
 
-@check("HTTP-006", applies=lambda ex: is_chat(ex) and ex.wants_stream and ex.status == 200
-       and str(ex.request_headers.get("Accept", "")).startswith("application/json"))
+@check(
+    "HTTP-006",
+    applies=lambda ex: (
+        is_chat(ex)
+        and ex.wants_stream
+        and ex.status == 200
+        and str(ex.request_headers.get("Accept", "")).startswith("application/json")
+    ),
+)
 def stream_despite_accept_json(ex):
     """The SDK sends Accept: application/json on streaming requests too."""
     if not ex.is_stream:
-        raise Violation("HTTP-006", "an event stream despite Accept: application/json", repr(ex.headers.get("content-type")), "headers/content-type")
+        raise Violation(
+            "HTTP-006",
+            "an event stream despite Accept: application/json",
+            repr(ex.headers.get("content-type")),
+            "headers/content-type",
+        )
 
 
 FLUSH_MIN_EVENTS = 8
@@ -187,9 +277,16 @@ def flushed(ex):
         raise NotJudged(f"{len(times)} events in {ex.elapsed:.2f}s: too short an answer to tell buffering apart")
     reads = len(set(times))
     if reads <= 2:
-        raise Violation("HTTP-009", "events flushed as generated (arriving over several reads)",
-                        f"all {len(times)} events arrived in {reads} read(s) after {max(times):.2f}s", "sse")
-    yield Note("HTTP-009", f"{len(times)} events over {reads} reads; first after {min(times):.3f}s, last after {max(times):.3f}s")
+        raise Violation(
+            "HTTP-009",
+            "events flushed as generated (arriving over several reads)",
+            f"all {len(times)} events arrived in {reads} read(s) after {max(times):.2f}s",
+            "sse",
+        )
+    yield Note(
+        "HTTP-009",
+        f"{len(times)} events over {reads} reads; first after {min(times):.3f}s, last after {max(times):.3f}s",
+    )
 
 
 @relation("STREAM-015")
@@ -200,7 +297,10 @@ def stream_assembles_like_plain(plain, streamed):
         raise NotJudged("one of the two answers is missing")
     got = _assembled(streamed).as_response()
     # What a choice carries, not how it spells its absence: tool_calls [] (vLLM) or null is none.
-    shape = lambda b: [(c.get("index"), sorted(k for k in ("content", "tool_calls") if (c.get("message") or {}).get(k)))
-                       for c in (b.get("choices") or []) if isinstance(c, dict)]
+    shape = lambda b: [
+        (c.get("index"), sorted(k for k in ("content", "tool_calls") if (c.get("message") or {}).get(k)))
+        for c in (b.get("choices") or [])
+        if isinstance(c, dict)
+    ]
     if shape(got) != shape(plain.json):
         raise Violation("STREAM-015", f"the non-stream structure {shape(plain.json)}", str(shape(got)), "choices")

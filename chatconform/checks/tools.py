@@ -9,6 +9,7 @@ a Note: whether `auto` calls, the arguments it writes without `strict`, a name i
 up under `auto`.  Each check says NotJudged where the answer cannot show its rule (no
 call to inspect, a call cut by the token limit, a parameter the request did not set).
 """
+
 from __future__ import annotations
 
 import json
@@ -95,7 +96,7 @@ def schema_errors(params, value) -> list:
         return []
     try:
         return list(Draft202012Validator(params).iter_errors(value))
-    except Exception:                        # noqa: BLE001 - an unreadable schema judges nothing
+    except Exception:  # noqa: BLE001 - an unreadable schema judges nothing
         return []
 
 
@@ -117,8 +118,10 @@ def forced_choice_honoured(ex):
     r = req(ex)
     choice, named = tool_choice(r)
     rule = "TOOL-013" if named is not None else "TOOL-012"
-    yield NotJudged("tool_choice is not a named function" if rule == "TOOL-012" else 'tool_choice is not "required"',
-                    ("TOOL-013",) if rule == "TOOL-012" else ("TOOL-012",))
+    yield NotJudged(
+        "tool_choice is not a named function" if rule == "TOOL-012" else 'tool_choice is not "required"',
+        ("TOOL-013",) if rule == "TOOL-012" else ("TOOL-012",),
+    )
     if unassembled(ex):
         raise NotJudged(UNASSEMBLED, (rule,))
     limit = token_limit(r)
@@ -132,17 +135,31 @@ def forced_choice_honoured(ex):
             cut_short.append(i)
             continue
         judged = True
-        wanted = f"a call to exactly {named!r}" if named is not None else 'at least one tool call under tool_choice "required"'
+        wanted = (
+            f"a call to exactly {named!r}"
+            if named is not None
+            else 'at least one tool call under tool_choice "required"'
+        )
         if not calls:
             room = f" under a token limit of {limit or 'none'} (room for a call: {ROOM}+)" if fr == "length" else ""
-            yield Violation(rule, wanted, f"no tool_calls (finish_reason {fr!r}{room}); content {short(ch['message'].get('content'), 80)}", where)
+            yield Violation(
+                rule,
+                wanted,
+                f"no tool_calls (finish_reason {fr!r}{room}); content {short(ch['message'].get('content'), 80)}",
+                where,
+            )
         elif named is not None:
             names = [function_of(c).get("name") for c in calls]
             if any(n != named for n in names):
                 yield Violation(rule, wanted, f"calls to {short(names, 100)}", where)
     if not judged:
-        yield NotJudged(f"choice(s) {cut_short} cut by a token limit of {limit} before any call: too small for a forced call "
-                        f"({ROOM}+ gives it room)" if cut_short else "no choice in the answer", (rule,))
+        yield NotJudged(
+            f"choice(s) {cut_short} cut by a token limit of {limit} before any call: too small for a forced call "
+            f"({ROOM}+ gives it room)"
+            if cut_short
+            else "no choice in the answer",
+            (rule,),
+        )
 
 
 @check("TOOL-011", applies=lambda ex: with_tools(ex) and tool_choice(req(ex))[0] == "none")
@@ -155,20 +172,31 @@ def none_means_no_calls(ex):
         i = ch.get("index")
         calls = calls_of(ch)
         if calls:
-            yield Violation("TOOL-011", 'no tool_calls under tool_choice "none"', f"{len(calls)} call(s) to "
-                            f"{short([function_of(c).get('name') for c in calls], 80)}", f"/choices/{i}/message/tool_calls")
+            yield Violation(
+                "TOOL-011",
+                'no tool_calls under tool_choice "none"',
+                f"{len(calls)} call(s) to {short([function_of(c).get('name') for c in calls], 80)}",
+                f"/choices/{i}/message/tool_calls",
+            )
         elif not isinstance(ch["message"].get("content"), str):
-            yield Violation("TOOL-011", 'a message under tool_choice "none" (content a string)',
-                            short(ch["message"].get("content", "(absent)"), 80), f"/choices/{i}/message/content")
+            yield Violation(
+                "TOOL-011",
+                'a message under tool_choice "none" (content a string)',
+                short(ch["message"].get("content", "(absent)"), 80),
+                f"/choices/{i}/message/content",
+            )
 
 
 def _parallel_violations(ex):
     for ch in choices_of(answer_of(ex)):
         calls = calls_of(ch)
         if len(calls) > 1:
-            yield Violation("TOOL-025", "at most one tool call with parallel_tool_calls: false",
-                            f"{len(calls)} calls to {short([function_of(c).get('name') for c in calls], 80)}",
-                            f"/choices/{ch.get('index')}/message/tool_calls")
+            yield Violation(
+                "TOOL-025",
+                "at most one tool call with parallel_tool_calls: false",
+                f"{len(calls)} calls to {short([function_of(c).get('name') for c in calls], 80)}",
+                f"/choices/{ch.get('index')}/message/tool_calls",
+            )
 
 
 def most_calls(ex) -> int:
@@ -185,7 +213,9 @@ def parallel_off(ex):
     found = list(_parallel_violations(ex))
     yield from found
     if not found:
-        yield NotJudged("at most one call: a model that wanted one gives the same answer (judged against the parallel twin)")
+        yield NotJudged(
+            "at most one call: a model that wanted one gives the same answer (judged against the parallel twin)"
+        )
 
 
 @relation("TOOL-025")
@@ -200,8 +230,10 @@ def parallel_off_honoured(on, off):
     yield from _parallel_violations(off)
     allowed = most_calls(on)
     if allowed < 2:
-        yield NotJudged(f"with parallel_tool_calls true the model made {allowed} call(s): the prompt did not draw two, "
-                        "so false cannot be told from ignored")
+        yield NotJudged(
+            f"with parallel_tool_calls true the model made {allowed} call(s): the prompt did not draw two, "
+            "so false cannot be told from ignored"
+        )
 
 
 # -- the calls ------------------------------------------------------------------------------------
@@ -219,7 +251,7 @@ def call_arguments(ex):
     tools, stream, must_name = offered(r), ex.is_stream, forced(r)
     choice = tool_choice(r)[0]
     syntax_rule = "TOOL-021" if stream else "TOOL-006"
-    mine = ("TOOL-006", "TOOL-021") if stream else ("TOOL-006",)       # the rules this exchange can show
+    mine = ("TOOL-006", "TOOL-021") if stream else ("TOOL-006",)  # the rules this exchange can show
     judged: set[str] = set()
     why = {"TOOL-006": "no tool call to inspect", "TOOL-021": "no tool call to inspect" if stream else "not a stream"}
     for ch in choices_of(answer_of(ex)):
@@ -231,16 +263,23 @@ def call_arguments(ex):
             if name not in tools:
                 if must_name:
                     judged.add("TOOL-006")
-                    yield Violation("TOOL-006", f"a call to an offered tool ({', '.join(tools)}) under a forced tool_choice",
-                                    short(name), f"{loc}/name")
+                    yield Violation(
+                        "TOOL-006",
+                        f"a call to an offered tool ({', '.join(tools)}) under a forced tool_choice",
+                        short(name),
+                        f"{loc}/name",
+                    )
                 else:
-                    yield Note("TOOL-006", f"a call to a tool that was not offered: {short(name)} "
-                                           f"(tool_choice {short(choice)}: the model's choice)")
+                    yield Note(
+                        "TOOL-006",
+                        f"a call to a tool that was not offered: {short(name)} "
+                        f"(tool_choice {short(choice)}: the model's choice)",
+                    )
                 continue
             if must_name:
                 judged.add("TOOL-006")
             if not isinstance(args, str):
-                continue                          # TOOL-005: the schema's
+                continue  # TOOL-005: the schema's
             if cut:
                 why.update(dict.fromkeys(mine, "arguments cut by the token limit (finish_reason length)"))
                 continue
@@ -253,18 +292,29 @@ def call_arguments(ex):
                 if problem is not None:
                     yield Note(syntax_rule, f"{name} (not strict): arguments that are not a JSON object: {problem}")
                 elif errors := schema_errors(tools[name].get("parameters"), value):
-                    yield Note("TOOL-006", f"{name} (not strict): arguments do not match its parameters: {errors[0].message}")
+                    yield Note(
+                        "TOOL-006", f"{name} (not strict): arguments do not match its parameters: {errors[0].message}"
+                    )
                 continue
             judged.add(syntax_rule)
             if problem is not None:
                 why["TOOL-006"] = "the joined arguments are no JSON object (TOOL-021's finding)"
-                yield Violation(syntax_rule, f"arguments that parse as a JSON object ({name} is strict: true)", problem, f"{loc}/arguments")
+                yield Violation(
+                    syntax_rule,
+                    f"arguments that parse as a JSON object ({name} is strict: true)",
+                    problem,
+                    f"{loc}/arguments",
+                )
                 continue
             judged.add("TOOL-006")
             errors = schema_errors(tools[name].get("parameters"), value)
             if errors:
-                yield Violation("TOOL-006", f"arguments valid against {name}'s parameters (strict: true)",
-                                f"{errors[0].message} in {short(value, 80)}", f"{loc}/arguments")
+                yield Violation(
+                    "TOOL-006",
+                    f"arguments valid against {name}'s parameters (strict: true)",
+                    f"{errors[0].message} in {short(value, 80)}",
+                    f"{loc}/arguments",
+                )
     for rule in ("TOOL-006", "TOOL-021"):
         if rule not in judged:
             yield NotJudged(why[rule], (rule,))
@@ -280,9 +330,14 @@ def call_ids(ex):
     for ch in choices_of(answer_of(ex)):
         mine = calls_of(ch)
         calls, most = calls + len(mine), max(most, len(mine))
-        ids = [c["id"] for c in mine if isinstance(c.get("id"), str)]      # a missing id is TOOL-004's (the schema)
+        ids = [c["id"] for c in mine if isinstance(c.get("id"), str)]  # a missing id is TOOL-004's (the schema)
         if any(not x for x in ids) or len(set(ids)) != len(ids):
-            yield Violation("TOOL-007", "non-empty, unique tool-call ids", short(ids), f"/choices/{ch.get('index')}/message/tool_calls")
+            yield Violation(
+                "TOOL-007",
+                "non-empty, unique tool-call ids",
+                short(ids),
+                f"/choices/{ch.get('index')}/message/tool_calls",
+            )
     if not calls:
         yield NotJudged("no tool call to inspect")
     elif most < 2:
@@ -295,7 +350,9 @@ def finish_after_calls(ex):
     named choice (api.openai.com says stop).  TOOL-023 for a stream, TOOL-008 otherwise."""
     _, named = tool_choice(req(ex))
     rule = "TOOL-023" if ex.is_stream else "TOOL-008"
-    yield NotJudged("a stream" if rule == "TOOL-023" else "not a stream", ("TOOL-008",) if rule == "TOOL-023" else ("TOOL-023",))
+    yield NotJudged(
+        "a stream" if rule == "TOOL-023" else "not a stream", ("TOOL-008",) if rule == "TOOL-023" else ("TOOL-023",)
+    )
     if unassembled(ex):
         raise NotJudged(UNASSEMBLED, (rule,))
     allowed = ("stop", "tool_calls") if named is not None else ("tool_calls",)
@@ -306,7 +363,12 @@ def finish_after_calls(ex):
             continue
         seen = True
         if fr not in allowed:
-            yield Violation(rule, f"finish_reason {' or '.join(map(repr, allowed))} after tool calls", short(fr), f"/choices/{ch.get('index')}/finish_reason")
+            yield Violation(
+                rule,
+                f"finish_reason {' or '.join(map(repr, allowed))} after tool calls",
+                short(fr),
+                f"/choices/{ch.get('index')}/finish_reason",
+            )
     if not seen:
         yield NotJudged("no tool call that finished by itself", (rule,))
 
@@ -321,8 +383,12 @@ def content_beside_calls(ex):
         seen = True
         msg = ch["message"]
         if "content" not in msg or not (msg["content"] is None or isinstance(msg["content"], str)):
-            yield Violation("TOOL-009", "content null or a string beside tool_calls", short(msg.get("content", "(absent)"), 80),
-                            f"/choices/{ch.get('index')}/message/content")
+            yield Violation(
+                "TOOL-009",
+                "content null or a string beside tool_calls",
+                short(msg.get("content", "(absent)"), 80),
+                f"/choices/{ch.get('index')}/message/content",
+            )
     if not seen:
         yield NotJudged("no tool call in the answer")
 
@@ -356,16 +422,30 @@ def tool_fragments(ex):
         where = f"chunk[{pos}]/choices/{i}/delta/tool_calls/{frag['index']}"
         if key not in firsts:
             firsts[key] = frag.get("id")
-            lacks = [k for k, ok in (("id", isinstance(frag.get("id"), str) and frag["id"]),
-                                     ('type "function"', frag.get("type") == "function"),
-                                     ("function.name", isinstance(fn.get("name"), str) and fn["name"])) if not ok]
+            lacks = [
+                k
+                for k, ok in (
+                    ("id", isinstance(frag.get("id"), str) and frag["id"]),
+                    ('type "function"', frag.get("type") == "function"),
+                    ("function.name", isinstance(fn.get("name"), str) and fn["name"]),
+                )
+                if not ok
+            ]
             if lacks:
-                yield Violation("TOOL-020", 'id, type "function" and function.name in the first fragment of each tool call',
-                                f"choice {i} call {frag['index']}: no {', no '.join(lacks)} ({short(frag, 100)})", where)
+                yield Violation(
+                    "TOOL-020",
+                    'id, type "function" and function.name in the first fragment of each tool call',
+                    f"choice {i} call {frag['index']}: no {', no '.join(lacks)} ({short(frag, 100)})",
+                    where,
+                )
         elif frag.get("id") or fn.get("name"):
             repeated = [k for k, v in (("id", frag.get("id")), ("function.name", fn.get("name"))) if v]
-            yield Violation("TOOL-020", "id and function.name only in the first fragment of a call (clients concatenate repeats)",
-                            f"choice {i} call {frag['index']}: {' and '.join(repeated)} repeated", where)
+            yield Violation(
+                "TOOL-020",
+                "id and function.name only in the first fragment of a call (clients concatenate repeats)",
+                f"choice {i} call {frag['index']}: {' and '.join(repeated)} repeated",
+                where,
+            )
     if not firsts:
         raise NotJudged("no tool-call fragment in the stream")
     a = _assembled(ex)
@@ -373,8 +453,18 @@ def tool_fragments(ex):
         c = a.choices[idx]
         ints = [k for k in c.tool_call_order if is_int(k)]
         if ints != list(range(len(ints))):
-            yield Violation("TOOL-022", "tool-call indexes 0, 1, 2… in order of first appearance", f"choice {idx}: {ints}", f"choices/{idx}/tool_calls")
+            yield Violation(
+                "TOOL-022",
+                "tool-call indexes 0, 1, 2… in order of first appearance",
+                f"choice {idx}: {ints}",
+                f"choices/{idx}/tool_calls",
+            )
         ids = [firsts[(repr(idx), k)] for k in ints if (repr(idx), k) in firsts]
         ids = [x for x in ids if x]
         if len(set(ids)) != len(ids):
-            yield Violation("TOOL-022", "a distinct id per streamed call", f"choice {idx}: ids {short(ids, 100)}", f"choices/{idx}/tool_calls")
+            yield Violation(
+                "TOOL-022",
+                "a distinct id per streamed call",
+                f"choice {idx}: ids {short(ids, 100)}",
+                f"choices/{idx}/tool_calls",
+            )

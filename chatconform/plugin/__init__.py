@@ -14,4 +14,5 @@ test's outcome, the run's results and its verdict.  One module per concern:
   xdist.py       pytest-xdist wiring (work stealing, the shared spend ledger)
   summary.py     results.json, the verdict in the terminal, the exit status
 """
+
 pytest_plugins = ["chatconform.plugin.options", "chatconform.plugin.xdist"]

@@ -1,4 +1,5 @@
 """Collection: every cited rule exists, --rule and the smoke budget's selections, and --plan."""
+
 from __future__ import annotations
 
 import pytest
@@ -63,10 +64,12 @@ class Collection:
             tw.line(f"{nodeid:<90} {what:<28} {rids}")
         tokens = requests * max(budget.max_tokens, 16)
         tw.line("")
-        tw.line(f"plan for target {target.name} (budget {budget.name}): {runnable} of {len(rows)} tests would run, "
-                f"~{requests} requests, at most ~{tokens} completion tokens; nothing was sent")
+        tw.line(
+            f"plan for target {target.name} (budget {budget.name}): {runnable} of {len(rows)} tests would run, "
+            f"~{requests} requests, at most ~{tokens} completion tokens; nothing was sent"
+        )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):
         if self.planned and session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
-            session.exitstatus = pytest.ExitCode.OK          # a plan runs no test on purpose
+            session.exitstatus = pytest.ExitCode.OK  # a plan runs no test on purpose

@@ -9,6 +9,7 @@ Under pytest-xdist the controller starts the clock and runs the preflight before
 workers exist, and leaves what they need (the deadline, the token field) in a file of
 the run (sharedfile.py), which it removes at the end, with the shared breaker's.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,13 @@ def start(session, s) -> None:
     an unusable target ends the run here with one message and exit status 6."""
     config = session.config
     try:
-        override(s.target, read=opt(config, "timeout"), connect=opt(config, "connect-timeout"),
-                 ca_bundle=opt(config, "ca-bundle"), max_time=opt(config, "max-time"))
+        override(
+            s.target,
+            read=opt(config, "timeout"),
+            connect=opt(config, "connect-timeout"),
+            ca_bundle=opt(config, "ca-bundle"),
+            max_time=opt(config, "max-time"),
+        )
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     s.preflight = None
@@ -58,8 +64,11 @@ def start(session, s) -> None:
             shared = json.loads(update(path, lambda raw: raw).decode() or "{}")
         else:
             config.add_cleanup(lambda: (s.breaker.remove(), path.unlink(missing_ok=True)))
-    source = "--max-time" if opt(config, "max-time") is not None else (
-        "max_time" if s.target.source != "command line" else "--max-time (default for --base-url)")
+    source = (
+        "--max-time"
+        if opt(config, "max-time") is not None
+        else ("max_time" if s.target.source != "command line" else "--max-time (default for --base-url)")
+    )
     runclock.start(s.target.max_time, source, deadline=shared.get("deadline"))
     config.add_cleanup(runclock.stop)
     if worker:
@@ -113,8 +122,12 @@ def record(s) -> dict:
         out["preflight"] = s.preflight.record()
     if s.target.max_time is not None:
         not_judged = sum(1 for t in s.book.tests if t["outcome"] == "error" and "time limit" in (t.get("reason") or ""))
-        out["time_limit"] = {"max_time": s.target.max_time, "reached": bool(not_judged) or runclock.expired(),
-                             "why": runclock.reason(), "not_judged": not_judged}
+        out["time_limit"] = {
+            "max_time": s.target.max_time,
+            "reached": bool(not_judged) or runclock.expired(),
+            "why": runclock.reason(),
+            "not_judged": not_judged,
+        }
     state = s.breaker.state()
     if state.get("tripped"):
         out["breaker"] = {"tripped": state["tripped"], "trail": state.get("trail", [])}
@@ -135,5 +148,6 @@ class Guard:
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_setup(self, item):
         from .items import is_suite_item
+
         if is_suite_item(item):
             check(self.run)

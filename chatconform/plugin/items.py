@@ -1,4 +1,5 @@
 """What a collected suite test says about itself: the rules it cites, the capabilities it needs."""
+
 from __future__ import annotations
 
 import pytest

@@ -7,6 +7,7 @@ verdict.judge into failures, warnings and known deviations, and the pytest repor
 set to match.  Before the call, a test whose capability the target does not claim,
 or that the run's budget no longer covers, is skipped saying why.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -20,7 +21,7 @@ from ..violations import CannotJudge, Violation
 from .items import cited_rules, is_suite_item, needed_capabilities
 from .run import NOT_CLAIMED, RECORDER, Run
 
-MAX_EXCHANGES = 20          # per test in results.json; the property tests make more
+MAX_EXCHANGES = 20  # per test in results.json; the property tests make more
 
 
 class Judging:
@@ -81,46 +82,77 @@ class Judging:
         elif call.excinfo and call.excinfo.errisinstance(pytest.skip.Exception):
             if not rec.violations:
                 reason = str(getattr(exc, "msg", exc))
-                report.chatconform = self.record(item, skip_outcome(reason), [], rec.notes, rec.exchanges, reason,
-                                                 call.duration, rec)
+                report.chatconform = self.record(
+                    item, skip_outcome(reason), [], rec.notes, rec.exchanges, reason, call.duration, rec
+                )
                 return
-            exc = None      # a test that skips after seeing a violation still reports the violation
-        if isinstance(exc, CannotJudge) and exc.exchange is not None and all(e is not exc.exchange for e in rec.exchanges):
-            rec.exchanges.append(exc.exchange)      # an error's evidence: the request that could not be judged
+            exc = None  # a test that skips after seeing a violation still reports the violation
+        if (
+            isinstance(exc, CannotJudge)
+            and exc.exchange is not None
+            and all(e is not exc.exchange for e in rec.exchanges)
+        ):
+            rec.exchanges.append(exc.exchange)  # an error's evidence: the request that could not be judged
         error = None
         if exc is not None and not isinstance(exc, Violation):
             error = exc.reason if isinstance(exc, CannotJudge) else f"{type(exc).__name__}: {exc}"
         rec.violations[:], unclaimed = set_aside_unclaimed(rec.violations, self.run.target.claims)
         rec.notes.extend(unclaimed)
-        verdict = judge(rec.violations, rec.exchanges, cited_rules(item), self.run.target.expectations,
-                        self.run.level, error=error, judged=rec.judged, unjudged=rec.unjudged,
-                        refused=rec.refused_premises)
+        verdict = judge(
+            rec.violations,
+            rec.exchanges,
+            cited_rules(item),
+            self.run.target.expectations,
+            self.run.level,
+            error=error,
+            judged=rec.judged,
+            unjudged=rec.unjudged,
+            refused=rec.refused_premises,
+        )
         o = Outcome(verdict["outcome"])
-        report.chatconform = self.record(item, o, verdict["violations"], rec.notes, rec.exchanges,
-                                         verdict.get("reason", ""), call.duration, rec, verdict.get("rules"))
+        report.chatconform = self.record(
+            item,
+            o,
+            verdict["violations"],
+            rec.notes,
+            rec.exchanges,
+            verdict.get("reason", ""),
+            call.duration,
+            rec,
+            verdict.get("rules"),
+        )
         if o in (Outcome.PASS, Outcome.WARNING):
             report.outcome, report.longrepr = "passed", None
         elif o is Outcome.NOT_EXERCISED:
-            report.outcome, report.longrepr = "skipped", (str(item.path), item.location[1], f"not exercised: {verdict['reason']}")
+            report.outcome, report.longrepr = (
+                "skipped",
+                (str(item.path), item.location[1], f"not exercised: {verdict['reason']}"),
+            )
         elif o is Outcome.KNOWN_DEVIATION:
             report.outcome, report.wasxfail, report.longrepr = "skipped", verdict["reason"], None
         elif o in (Outcome.FAIL, Outcome.ERROR):
             report.outcome, report.longrepr = "failed", verdict["text"]
         # junitxml writes the teardown report's properties, which come from item.user_properties.
         props = [("rule", rid) for rid in cited_rules(item)] + [("outcome", o.value)]
-        props += [("violated", f"{v['rule']} {v['disposition']}: expected {v['expected']}; got {v['actual']}")
-                  for v in verdict["violations"]]
+        props += [
+            ("violated", f"{v['rule']} {v['disposition']}: expected {v['expected']}; got {v['actual']}")
+            for v in verdict["violations"]
+        ]
         item.user_properties.extend(props)
         report.user_properties.extend(props)
 
     @staticmethod
     def record(item, outcome: Outcome, violations, notes, exchanges, reason, duration, rec, rules=None) -> dict:
         out = {
-            "nodeid": item.nodeid, "rules": list(cited_rules(item)), "outcome": outcome.value,
-            "reason": redact.text(reason or ""), "violations": violations,
+            "nodeid": item.nodeid,
+            "rules": list(cited_rules(item)),
+            "outcome": outcome.value,
+            "reason": redact.text(reason or ""),
+            "violations": violations,
             "notes": [{"rule": n.rule, "message": redact.text(n.message)} for n in notes],
             "exchanges": [exchange_record(ex) for ex in exchanges[:MAX_EXCHANGES]],
-            "duration": round(duration, 4), "completion_tokens": rec.completion_tokens if rec else 0,
+            "duration": round(duration, 4),
+            "completion_tokens": rec.completion_tokens if rec else 0,
             "requests": len(exchanges),
         }
         if rules is not None:

@@ -13,6 +13,7 @@ change nothing in a project that does not ask for it:
   resolved (and the embedded reference started when a test first needs it), the
   per-concern plugin objects registered, and the verdict printed.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -34,43 +35,138 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("model", dict(help="ad hoc target: the model id to request")),
     ("api-key-env", dict(help="ad hoc target: the environment variable holding the API key (never the key itself)")),
     ("capabilities", dict(help=f"ad hoc target: 'all' or a comma list of {','.join(CAPABILITIES)}")),
-    ("lacks", dict(help="ad hoc target: a comma list of capabilities it declares it does NOT have (not claiming is not lacking)")),
-    ("token-limit-field", dict(default=None, choices=("max_completion_tokens", "max_tokens"),
-                               help="ad hoc target: the token-limit field the probes send (default max_completion_tokens)")),
-    ("allow-remote-images", dict(action="store_true", default=False,
-                                 help="ad hoc target: let VISION-001/004 send http(s) image URLs (the server may fetch them)")),
-    ("level", dict(default="should", choices=("must", "should"),
-                   help="should (default): MUST and SHOULD rules fail the run; must: SHOULD violations are warnings")),
-    ("timeout", dict(type=float, default=None, metavar="SECONDS",
-                     help="read timeout: a request with no byte for this long ends (default 30 for --base-url); "
-                          "a whole answer may take twice as long")),
-    ("connect-timeout", dict(type=float, default=None, metavar="SECONDS",
-                             help="seconds to wait for a connection (default 5)")),
-    ("ca-bundle", dict(default=None, metavar="FILE",
-                       help="PEM file of the CA certificates to trust for an https target (default: SSL_CERT_FILE, else certifi)")),
-    ("max-time", dict(type=float, default=None, metavar="SECONDS",
-                      help="the whole run's time limit: then it ends with the verdict so far, the tests not run not judged "
-                           "(default 1800 for --base-url; targets.yaml max_time)")),
-    ("no-preflight", dict(action="store_true", default=False,
-                          help="skip the check, before any test, that the target can be judged at all")),
+    (
+        "lacks",
+        dict(
+            help="ad hoc target: a comma list of capabilities it declares it does NOT have (not claiming is not lacking)"
+        ),
+    ),
+    (
+        "token-limit-field",
+        dict(
+            default=None,
+            choices=("max_completion_tokens", "max_tokens"),
+            help="ad hoc target: the token-limit field the probes send (default max_completion_tokens)",
+        ),
+    ),
+    (
+        "allow-remote-images",
+        dict(
+            action="store_true",
+            default=False,
+            help="ad hoc target: let VISION-001/004 send http(s) image URLs (the server may fetch them)",
+        ),
+    ),
+    (
+        "level",
+        dict(
+            default="should",
+            choices=("must", "should"),
+            help="should (default): MUST and SHOULD rules fail the run; must: SHOULD violations are warnings",
+        ),
+    ),
+    (
+        "timeout",
+        dict(
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="read timeout: a request with no byte for this long ends (default 30 for --base-url); "
+            "a whole answer may take twice as long",
+        ),
+    ),
+    (
+        "connect-timeout",
+        dict(type=float, default=None, metavar="SECONDS", help="seconds to wait for a connection (default 5)"),
+    ),
+    (
+        "ca-bundle",
+        dict(
+            default=None,
+            metavar="FILE",
+            help="PEM file of the CA certificates to trust for an https target (default: SSL_CERT_FILE, else certifi)",
+        ),
+    ),
+    (
+        "max-time",
+        dict(
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="the whole run's time limit: then it ends with the verdict so far, the tests not run not judged "
+            "(default 1800 for --base-url; targets.yaml max_time)",
+        ),
+    ),
+    (
+        "no-preflight",
+        dict(
+            action="store_true",
+            default=False,
+            help="skip the check, before any test, that the target can be judged at all",
+        ),
+    ),
     ("results", dict(help="write results.json (data of every rule and test) to this path")),
-    ("rule", dict(action="append", default=None, metavar="RULE-ID",
-                  help="run only the tests that cite this rule (repeatable), e.g. --rule STREAM-016")),
-    ("name", dict(default=None, metavar="LABEL",
-                  help="the run's name in results.json and in `chatconform compare` (default: the target's)")),
-    ("plan", dict(action="store_true", default=False,
-                  help="dry run: list the tests and estimate requests and completion tokens; send nothing")),
-    ("concurrency", dict(type=int, default=None,
-                         help="requests in flight at once: the tests run in that many pytest-xdist workers "
-                              "(default: CHATCONFORM_CONCURRENCY, else the target's rate_limit.concurrency, else 8; "
-                              "the embedded reference: the CPU count, at most 4)")),
-    ("budget", dict(default="standard", choices=tuple(BUDGETS),
-                    help="smoke: a few requests in every area; standard (default): every test; thorough: more property examples")),
+    (
+        "rule",
+        dict(
+            action="append",
+            default=None,
+            metavar="RULE-ID",
+            help="run only the tests that cite this rule (repeatable), e.g. --rule STREAM-016",
+        ),
+    ),
+    (
+        "name",
+        dict(
+            default=None,
+            metavar="LABEL",
+            help="the run's name in results.json and in `chatconform compare` (default: the target's)",
+        ),
+    ),
+    (
+        "plan",
+        dict(
+            action="store_true",
+            default=False,
+            help="dry run: list the tests and estimate requests and completion tokens; send nothing",
+        ),
+    ),
+    (
+        "concurrency",
+        dict(
+            type=int,
+            default=None,
+            help="requests in flight at once: the tests run in that many pytest-xdist workers "
+            "(default: CHATCONFORM_CONCURRENCY, else the target's rate_limit.concurrency, else 8; "
+            "the embedded reference: the CPU count, at most 4)",
+        ),
+    ),
+    (
+        "budget",
+        dict(
+            default="standard",
+            choices=tuple(BUDGETS),
+            help="smoke: a few requests in every area; standard (default): every test; thorough: more property examples",
+        ),
+    ),
 )
 # The options that choose or describe the target: giving one makes a run active, and the
 # property tests' replay hint repeats them.
-TARGET_OPTIONS = ("target", "targets", "base-url", "model", "api-key-env", "capabilities", "lacks", "budget", "level",
-                  "timeout", "connect-timeout", "ca-bundle", "token-limit-field")
+TARGET_OPTIONS = (
+    "target",
+    "targets",
+    "base-url",
+    "model",
+    "api-key-env",
+    "capabilities",
+    "lacks",
+    "budget",
+    "level",
+    "timeout",
+    "connect-timeout",
+    "ca-bundle",
+    "token-limit-field",
+)
 # Other plugins that define one of our short names, and the dest they store it in.
 FOREIGN_DESTS = {"base-url": "base_url"}
 
@@ -93,8 +189,12 @@ def pytest_load_initial_conftests(early_config, parser, args):
     g = parser.getgroup(GROUP)
     for name, kw in OPTIONS:
         if f"--{name}" not in taken:
-            g.addoption(f"--{name}", dest=dest(name), **{k: v for k, v in kw.items() if k != "help"},
-                        help=f"(--chatconform-{name}) " + kw["help"])
+            g.addoption(
+                f"--{name}",
+                dest=dest(name),
+                **{k: v for k, v in kw.items() if k != "help"},
+                help=f"(--chatconform-{name}) " + kw["help"],
+            )
     return result
 
 
@@ -141,8 +241,13 @@ def resolve_target(config: pytest.Config) -> Target:
     if opt(config, "base-url"):
         if opt(config, "target"):
             raise UsageError("give either --target NAME or --base-url URL, not both")
-        t = adhoc(opt(config, "base-url"), opt(config, "model"), opt(config, "api-key-env"), opt(config, "capabilities"),
-                  opt(config, "lacks"))
+        t = adhoc(
+            opt(config, "base-url"),
+            opt(config, "model"),
+            opt(config, "api-key-env"),
+            opt(config, "capabilities"),
+            opt(config, "lacks"),
+        )
         t.allow_remote_images = bool(opt(config, "allow-remote-images"))
         t.token_field = opt(config, "token-limit-field") or t.token_field
         return t
@@ -156,8 +261,9 @@ def resolve_target(config: pytest.Config) -> Target:
         if not default.is_file():
             if name == "reference":
                 return builtin()
-            raise UsageError(f"--target {name}: no targets file given (--targets FILE) and no targets.yaml "
-                             "in the current directory")
+            raise UsageError(
+                f"--target {name}: no targets file given (--targets FILE) and no targets.yaml in the current directory"
+            )
         path = default
     return resolve(name, path)
 
@@ -165,6 +271,7 @@ def resolve_target(config: pytest.Config) -> Target:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     from . import collection, guard, judging, summary
+
     if not asks_for_suites(config):
         return
     _register_markers(config)
@@ -196,6 +303,7 @@ def check_writable(path: str | None, flag: str) -> None:
     if not parent.is_dir():
         raise UsageError(f"{flag} {path}: the directory {parent} does not exist; create it first")
     import os
+
     if not os.access(parent, os.W_OK):
         raise UsageError(f"{flag} {path}: the directory {parent} is not writable")
 

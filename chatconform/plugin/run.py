@@ -5,6 +5,7 @@ target (and the embedded reference server when the suite starts it), the level, 
 results book, the breaker shared by every test's client, and the spend ledger shared
 by pytest-xdist workers.  Per-test state lives in the item's stash under the keys below.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,8 @@ class Run:
         self.breaker = Breaker()
         self.reference = None
         self.started = time.time()
-        self.data: dict | None = None            # results.json, once the session has finished
-        self.preflight = None                     # guard.py: what the preflight found (a target the suite did not start)
+        self.data: dict | None = None  # results.json, once the session has finished
+        self.preflight = None  # guard.py: what the preflight found (a target the suite did not start)
         # Under pytest-xdist the workers share one ledger of the run's spend (budget.py);
         # the controller names the run (xdist.py) and removes the ledger at the end.
         run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") if is_worker(config) else None
@@ -42,14 +43,18 @@ class Run:
         """The target, with the embedded reference started on first use (in each process)."""
         if self.target.embedded == "reference" and self.reference is None:
             from .. import reference
+
             key = "sk-chatconform-ref-" + secrets.token_hex(12)
             if self.target.gated:
                 # The target declares capabilities its key lacks: the reference gets such a key (dialects.py tiers).
                 key = reference.dialects.FREE_KEY_PREFIX + key[3:]
             redact.register(key)
             # A dialect sets the reference's base path too: base_url below comes back with it (002: /api/v1).
-            self.reference = reference.start(api_key=key if self.target.claims("auth") else None,
-                                             models=(self.target.model,), dialect=self.target.dialect)
+            self.reference = reference.start(
+                api_key=key if self.target.claims("auth") else None,
+                models=(self.target.model,),
+                dialect=self.target.dialect,
+            )
             self.target.base_url = self.reference.base_url
             self.target.api_key = key if self.target.claims("auth") else None
         return self.target
@@ -84,8 +89,8 @@ class Run:
 
 
 RUN = pytest.StashKey[Run]()
-RECORDER = pytest.StashKey[Recorder]()          # the test's recorder (the `recorder` fixture)
-NOT_CLAIMED = pytest.StashKey[list]()           # capabilities a skipped test needed and the target lacks
+RECORDER = pytest.StashKey[Recorder]()  # the test's recorder (the `recorder` fixture)
+NOT_CLAIMED = pytest.StashKey[list]()  # capabilities a skipped test needed and the target lacks
 
 
 def run_of(config: pytest.Config) -> Run | None:
@@ -99,5 +104,8 @@ def is_worker(config: pytest.Config) -> bool:
 
 def is_controller(config: pytest.Config) -> bool:
     """This process distributes the tests to pytest-xdist workers and runs none itself."""
-    return not is_worker(config) and bool(getattr(config.option, "numprocesses", None)) \
+    return (
+        not is_worker(config)
+        and bool(getattr(config.option, "numprocesses", None))
         and getattr(config.option, "dist", "no") != "no"
+    )

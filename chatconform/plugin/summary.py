@@ -3,6 +3,7 @@
 Only in the process that sees every test's report (the serial run, or the xdist
 controller): workers send their reports to it.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,9 @@ class Summary:
         grouped = [r for r in failed if getattr(r, "chatconform", None) and "property" not in r.keywords]
         if grouped:
             nodeids = {r.nodeid for r in grouped}
-            text = failures.lines(failures.groups([t for t in data["tests"] if t["nodeid"] in nodeids]),
-                                  config.option.tbstyle)
+            text = failures.lines(
+                failures.groups([t for t in data["tests"] if t["nodeid"] in nodeids]), config.option.tbstyle
+            )
             if text:
                 terminalreporter.write_sep("=", "chatconform failures, one block per rule and actual value")
                 for line in text[1:] if text[0] == "" else text:
@@ -63,13 +65,14 @@ class Summary:
                 terminalreporter.write_line(line)
             path = opt(config, "results")
             if path:
-                pathlib.Path(path).write_text(json.dumps(redact.deep(data), indent=1, ensure_ascii=False),
-                                              encoding="utf-8")
+                pathlib.Path(path).write_text(
+                    json.dumps(redact.deep(data), indent=1, ensure_ascii=False), encoding="utf-8"
+                )
                 terminalreporter.write_line(f"results written to {path}")
             return (yield)
         finally:
             if grouped:
-                stats["failed"] = failed      # the final counts line counts them all
+                stats["failed"] = failed  # the final counts line counts them all
 
     def pytest_unconfigure(self, config):
         # After pytest's own last line: the verdict is the last thing a run prints.

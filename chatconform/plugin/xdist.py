@@ -10,9 +10,9 @@ controller collects their reports and prints the verdict (summary.py).  Rate lim
 budgets and the breaker hold across workers through shared files (ratelimit.py,
 budget.py).  `-n N` on the command line, or `-p no:xdist`, overrides the choice.
 """
+
 from __future__ import annotations
 
-import os
 import os
 import uuid
 
@@ -38,26 +38,27 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 
 def workers_wanted(config: pytest.Config) -> int:
     from .options import asks_for_suites, opt, resolve_target
+
     if is_worker(config) or not config.pluginmanager.hasplugin("xdist"):
         return 0
     if getattr(config.option, "numprocesses", None) or _dist_given(config):
-        return 0                                  # the user chose
+        return 0  # the user chose
     if config.option.collectonly or opt(config, "plan") or config.getoption("usepdb", False):
         return 0
     if not asks_for_suites(config):
         return 0
     if BUDGETS[opt(config, "budget")].smoke_only:
-        return 0                                  # a handful of requests: workers would cost more than they save
+        return 0  # a handful of requests: workers would cost more than they save
     chosen = opt(config, "concurrency") or os.environ.get("CHATCONFORM_CONCURRENCY")
     if chosen:
         try:
             return int(chosen)
         except ValueError:
-            return 0                              # pytest_configure is no place to argue about an env var
+            return 0  # pytest_configure is no place to argue about an env var
     try:
         return resolve_target(config).concurrency
     except UsageError:
-        return 0                                  # pytest_configure reports it
+        return 0  # pytest_configure reports it
 
 
 @pytest.hookimpl(trylast=True)
@@ -76,8 +77,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _dist_given(config: pytest.Config) -> bool:
     """Whether --dist was chosen anywhere: the command line, addopts or PYTEST_ADDOPTS."""
-    args = [*map(str, config.invocation_params.args), *config.getini("addopts"),
-            *os.environ.get("PYTEST_ADDOPTS", "").split()]
+    args = [
+        *map(str, config.invocation_params.args),
+        *config.getini("addopts"),
+        *os.environ.get("PYTEST_ADDOPTS", "").split(),
+    ]
     return any(a.startswith("--dist") for a in args)
 
 

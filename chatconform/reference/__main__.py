@@ -8,6 +8,7 @@
 Prints exactly one line `BASE_URL=http://127.0.0.1:PORT/v1` (flushed) once the
 server is listening, so a parent process can wait for it and read the port.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,19 +27,41 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m chatconform.reference", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
     p.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port)")
-    p.add_argument("--api-key-env", metavar="VAR", help="require `Authorization: Bearer $VAR` (read from this environment variable)")
-    p.add_argument("--defect", action="append", default=[], metavar="NAME", help="inject a defect (repeatable); see --list-defects")
+    p.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="require `Authorization: Bearer $VAR` (read from this environment variable)",
+    )
+    p.add_argument(
+        "--defect", action="append", default=[], metavar="NAME", help="inject a defect (repeatable); see --list-defects"
+    )
     p.add_argument("--list-defects", action="store_true", help="list the defect catalogue and exit")
-    p.add_argument("--dialect", choices=sorted(DIALECTS), help="behave as this seed vendor documents (see --list-dialects)")
+    p.add_argument(
+        "--dialect", choices=sorted(DIALECTS), help="behave as this seed vendor documents (see --list-dialects)"
+    )
     p.add_argument("--list-dialects", action="store_true", help="list the vendor dialects and exit")
-    p.add_argument("--variant", action="append", default=[], metavar="NAME",
-                   help="a conformant variant (repeatable, combinable with --defect); see --list-variants")
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a conformant variant (repeatable, combinable with --defect); see --list-variants",
+    )
     p.add_argument("--list-variants", action="store_true", help="list the conformant variants and exit")
-    p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
-                   help="wait this long before each chat answer, as a model would (a slow server for benchmarks)")
+    p.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long before each chat answer, as a model would (a slow server for benchmarks)",
+    )
     p.add_argument("--verbose", action="store_true", help="log requests and server errors to stderr")
-    p.add_argument("--record", metavar="FILE", help="append every request received to FILE, one JSON line each, "
-                   "without the Authorization value (benchmarks/bench.py replays them)")
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="append every request received to FILE, one JSON line each, "
+        "without the Authorization value (benchmarks/bench.py replays them)",
+    )
     return p
 
 
@@ -68,8 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot write {args.record}: {e}", file=sys.stderr)
         return 2
     try:
-        server = start(args.host, args.port, api_key=api_key, defects=args.defect, verbose=args.verbose,
-                       dialect=args.dialect, record=record, variants=args.variant, latency=args.latency)
+        server = start(
+            args.host,
+            args.port,
+            api_key=api_key,
+            defects=args.defect,
+            verbose=args.verbose,
+            dialect=args.dialect,
+            record=record,
+            variants=args.variant,
+            latency=args.latency,
+        )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
 """Bearer-key authentication, worded as api.openai.com words it (AUTH-001..006)."""
+
 from __future__ import annotations
 
 from .errors import ApiError

@@ -17,6 +17,7 @@ Only documented behaviour is emulated.  What a page leaves open (does 000 accept
 conformant behaviour: that is a prediction to test against the real server, not a
 fact to bake in.  The seed pages are in shared/seeds/ (DIALECTS.md compares them).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,11 +40,11 @@ FREE_KEY_PREFIX = "sk-free-"
 @dataclass(frozen=True)
 class Dialect:
     name: str
-    seed: str                       # the page it follows (shared/seeds/<seed>)
+    seed: str  # the page it follows (shared/seeds/<seed>)
     description: str
-    model: str                      # the model id the page's examples use
-    base_path: str = "/v1"          # where chat/completions lives
-    validates_keys: bool = True     # False: any key or none is accepted (003)
+    model: str  # the model id the page's examples use
+    base_path: str = "/v1"  # where chat/completions lives
+    validates_keys: bool = True  # False: any key or none is accepted (003)
     behaviours: tuple[Defect, ...] = ()
 
     @property
@@ -77,12 +78,18 @@ def _typed_params(params: dict[str, str]) -> Defect:
             value = (call.body or {}).get(name)
             expected, ok = _KINDS[kind]
             if value is not None and not ok(value):
-                return ApiError(400, f"Invalid type for '{name}': expected {expected} ({kind}).", param=name,
-                                code="invalid_type", check=f"dialect.{name}.type")
+                return ApiError(
+                    400,
+                    f"Invalid type for '{name}': expected {expected} ({kind}).",
+                    param=name,
+                    code="invalid_type",
+                    check=f"dialect.{name}.type",
+                )
         return None
 
-    return _behaviour("extension-parameters", (), f"Accepts {', '.join(params)} with their documented types.",
-                      on_parsed=hook)
+    return _behaviour(
+        "extension-parameters", (), f"Accepts {', '.join(params)} with their documented types.", on_parsed=hook
+    )
 
 
 # -- the non-streaming body as the page's example shows it --------------------------------
@@ -91,42 +98,64 @@ def _message(msg: dict, extra: dict | None = None, tool_index: bool = False) -> 
     if msg.get("tool_calls"):
         calls = [dict(tc) for tc in msg["tool_calls"]]
         if tool_index:
-            calls = [{"id": tc["id"], "index": i, **{k: v for k, v in tc.items() if k != "id"}} for i, tc in enumerate(calls)]
+            calls = [
+                {"id": tc["id"], "index": i, **{k: v for k, v in tc.items() if k != "id"}} for i, tc in enumerate(calls)
+            ]
         out["tool_calls"] = calls
     out.update(extra or {})
     return out
 
 
-def _example_body(message_extra: Callable[[dict], dict] | None = None, usage_of: Callable[[Call], dict] | None = None,
-                  tool_index: bool = False) -> Callable[[Call, dict], dict]:
+def _example_body(
+    message_extra: Callable[[dict], dict] | None = None,
+    usage_of: Callable[[Call], dict] | None = None,
+    tool_index: bool = False,
+) -> Callable[[Call, dict], dict]:
     """Keep only what the example response shows: no `choices[].logprobs` when it would be
     null (RESP-008), no `message.refusal` (RESP-012), usage with the three totals."""
 
     def hook(call: Call, body: dict) -> dict:
         choices = []
         for ch in body.get("choices", []):
-            item = {"index": ch["index"], "message": _message(ch["message"], message_extra(ch["message"]) if message_extra else None, tool_index)}
-            if ch.get("logprobs") is not None:      # asked for: still there
+            item = {
+                "index": ch["index"],
+                "message": _message(ch["message"], message_extra(ch["message"]) if message_extra else None, tool_index),
+            }
+            if ch.get("logprobs") is not None:  # asked for: still there
                 item["logprobs"] = ch["logprobs"]
             item["finish_reason"] = ch["finish_reason"]
             choices.append(item)
-        usage = usage_of(call) if usage_of else {k: body["usage"][k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
-        return {"id": body["id"], "object": body["object"], "created": body["created"], "model": body["model"],
-                "choices": choices, "usage": usage}
+        usage = (
+            usage_of(call)
+            if usage_of
+            else {k: body["usage"][k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        )
+        return {
+            "id": body["id"],
+            "object": body["object"],
+            "created": body["created"],
+            "model": body["model"],
+            "choices": choices,
+            "usage": usage,
+        }
 
     return hook
 
 
 def _example_shaped(seed: str) -> Defect:
-    return _behaviour("example-shaped-response", ("RESP-008", "RESP-012"),
-                      f"Non-streaming answers look like the example of {seed}: no choices[].logprobs key when it "
-                      "would be null, no message.refusal.", on_response=_example_body())
+    return _behaviour(
+        "example-shaped-response",
+        ("RESP-008", "RESP-012"),
+        f"Non-streaming answers look like the example of {seed}: no choices[].logprobs key when it "
+        "would be null, no message.refusal.",
+        on_response=_example_body(),
+    )
 
 
 # -- models without vision or audio ---------------------------------------------------------
 def _media_kind(call: Call) -> str | None:
     for m in (call.body or {}).get("messages") or []:
-        for part in (m.get("content") if isinstance(m, dict) and isinstance(m.get("content"), list) else []):
+        for part in m.get("content") if isinstance(m, dict) and isinstance(m.get("content"), list) else []:
             kind = part.get("type") if isinstance(part, dict) else None
             if kind in ("image_url", "input_audio"):
                 return "image" if kind == "image_url" else "audio"
@@ -142,11 +171,17 @@ def _text_only(seed: str) -> Defect:
         kind = _media_kind(call)
         if kind is None:
             return None
-        return ApiError(400, f"The model `{(call.body or {}).get('model')}` does not support {kind} input.",
-                        param="messages", code=f"{kind}_input_not_supported", check="dialect.text-only")
+        return ApiError(
+            400,
+            f"The model `{(call.body or {}).get('model')}` does not support {kind} input.",
+            param="messages",
+            code=f"{kind}_input_not_supported",
+            check="dialect.text-only",
+        )
 
-    return _behaviour("text-only-model", (), f"Image and audio parts get 400: the model of {seed} reads text only.",
-                      on_request=hook)
+    return _behaviour(
+        "text-only-model", (), f"Image and audio parts get 400: the model of {seed} reads text only.", on_request=hook
+    )
 
 
 # -- 000 (llm.kiwi): JSON mode and tools are Pro features ---------------------------------
@@ -166,31 +201,52 @@ def _kiwi_gate(call: Call) -> ApiError | None:
         return None
     what, param = feature
     # 403: the key is valid but lacks the permission (AUTH-006, SDK PermissionDeniedError).
-    return ApiError(403, f"{what} is a Pro feature and this API key is on the Free tier. Upgrade to Pro to use it.",
-                    param=param, code="pro_feature_required", check="dialect.tier")
+    return ApiError(
+        403,
+        f"{what} is a Pro feature and this API key is on the Free tier. Upgrade to Pro to use it.",
+        param=param,
+        code="pro_feature_required",
+        check="dialect.tier",
+    )
 
 
 # -- 001 (getkawai): llama.cpp-style samplers, its own usage and stream chunk format -------
 KAWAI_PARAMS = {
-    "top_k": "int32", "min_p": "number", "repeat_penalty": "number", "repeat_last_n": "int32",
-    "dry_multiplier": "number", "dry_base": "number", "dry_allowed_length": "int32", "dry_penalty_last_n": "int32",
-    "xtc_probability": "number", "xtc_threshold": "number", "xtc_min_keep": "uint32",
-    "enable_thinking": "string", "return_prompt": "boolean", "include_usage": "boolean",
+    "top_k": "int32",
+    "min_p": "number",
+    "repeat_penalty": "number",
+    "repeat_last_n": "int32",
+    "dry_multiplier": "number",
+    "dry_base": "number",
+    "dry_allowed_length": "int32",
+    "dry_penalty_last_n": "int32",
+    "xtc_probability": "number",
+    "xtc_threshold": "number",
+    "xtc_min_keep": "uint32",
+    "enable_thinking": "string",
+    "return_prompt": "boolean",
+    "include_usage": "boolean",
 }
-TOKENS_PER_SECOND = 500.0      # the fake model streams a token every 2 ms (server.STREAM_DELAY)
+TOKENS_PER_SECOND = 500.0  # the fake model streams a token every 2 ms (server.STREAM_DELAY)
 
 
 def _kawai_usage(call: Call) -> dict:
     u = official_usage(call.completion)
     # Field order as the page's example; reasoning_tokens at the top level, a float rate.
-    return {"prompt_tokens": u["prompt_tokens"], "reasoning_tokens": 0, "completion_tokens": u["completion_tokens"],
-            "output_tokens": u["completion_tokens"], "total_tokens": u["total_tokens"], "tokens_per_second": TOKENS_PER_SECOND}
+    return {
+        "prompt_tokens": u["prompt_tokens"],
+        "reasoning_tokens": 0,
+        "completion_tokens": u["completion_tokens"],
+        "output_tokens": u["completion_tokens"],
+        "total_tokens": u["total_tokens"],
+        "tokens_per_second": TOKENS_PER_SECOND,
+    }
 
 
 def _kawai_message_extra(msg: dict) -> dict:
     extra = {"reasoning": ""}
     if msg.get("tool_calls"):
-        extra["content"] = ""           # the tool-call example has "content": ""
+        extra["content"] = ""  # the tool-call example has "content": ""
     return extra
 
 
@@ -200,7 +256,7 @@ def _kawai_wants_usage(call: Call) -> bool:
 
 
 def _usage_on_finishing_chunk(call: Call, chunks: list[dict]) -> list[dict]:
-    out = [ch for ch in chunks if ch.get("choices")]   # the official separate usage chunk goes
+    out = [ch for ch in chunks if ch.get("choices")]  # the official separate usage chunk goes
     for ch in out:
         ch.pop("usage", None)
     if out and _kawai_wants_usage(call) and call.completion is not None:
@@ -241,52 +297,104 @@ def _error_without_param(call: Call, reply: Reply) -> Reply:
     return Reply(reply.status, reply.headers, dumps(env).encode(), error=reply.error, check=reply.check)
 
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (
-    Dialect("kiwi", "000_f14b253b15c9dcaa.txt", "llm.kiwi: JSON mode and tools are Pro features (403 for a Free key)",
-            model="default", behaviours=(
+DIALECTS: dict[str, Dialect] = {
+    d.name: d
+    for d in (
+        Dialect(
+            "kiwi",
+            "000_f14b253b15c9dcaa.txt",
+            "llm.kiwi: JSON mode and tools are Pro features (403 for a Free key)",
+            model="default",
+            behaviours=(
                 _example_shaped("000_f14b253b15c9dcaa.txt"),
                 _text_only("000_f14b253b15c9dcaa.txt"),
-                _behaviour("pro-tier-gate", (), f"JSON mode and tools/tool_choice with a Free key ({FREE_KEY_PREFIX}...) "
-                           "get 403 + envelope.", on_request=_kiwi_gate),
-            )),
-    Dialect("kawai", "001_48312ad13c95aa7b.txt", "getkawai: sampler extensions, reasoning fields, its own stream chunks",
-            model="qwen3-8b-q8_0", behaviours=(
+                _behaviour(
+                    "pro-tier-gate",
+                    (),
+                    f"JSON mode and tools/tool_choice with a Free key ({FREE_KEY_PREFIX}...) get 403 + envelope.",
+                    on_request=_kiwi_gate,
+                ),
+            ),
+        ),
+        Dialect(
+            "kawai",
+            "001_48312ad13c95aa7b.txt",
+            "getkawai: sampler extensions, reasoning fields, its own stream chunks",
+            model="qwen3-8b-q8_0",
+            behaviours=(
                 _typed_params(KAWAI_PARAMS),
                 _text_only("001_48312ad13c95aa7b.txt"),
-                _behaviour("kawai-response", ("RESP-008", "RESP-012"),
-                           "message.reasoning, usage.reasoning_tokens/output_tokens/tokens_per_second, tool_calls[].index; "
-                           "no choices[].logprobs key when null, no message.refusal.",
-                           on_response=_example_body(_kawai_message_extra, _kawai_usage, tool_index=True)),
-                _behaviour("usage-on-finishing-chunk", ("STREAM-017", "STREAM-018"),
-                           "Stream usage rides on the finishing chunk, on by default (top-level include_usage: true).",
-                           on_chunks=_usage_on_finishing_chunk),
+                _behaviour(
+                    "kawai-response",
+                    ("RESP-008", "RESP-012"),
+                    "message.reasoning, usage.reasoning_tokens/output_tokens/tokens_per_second, tool_calls[].index; "
+                    "no choices[].logprobs key when null, no message.refusal.",
+                    on_response=_example_body(_kawai_message_extra, _kawai_usage, tool_index=True),
+                ),
+                _behaviour(
+                    "usage-on-finishing-chunk",
+                    ("STREAM-017", "STREAM-018"),
+                    "Stream usage rides on the finishing chunk, on by default (top-level include_usage: true).",
+                    on_chunks=_usage_on_finishing_chunk,
+                ),
                 # A chunk without `object` breaks STREAM-005 (the fields every chunk has); STREAM-004
                 # judges the value of an `object` that is there.
-                _behaviour("chunk-without-object-created-model", ("STREAM-005",),
-                           "Chunks carry only id, choices (and usage): no object, created, model.", on_chunks=_minimal_envelope),
-                _behaviour("finish-reason-empty-string", ("STREAM-010",),
-                           'Chunks that do not finish a choice carry finish_reason "".', on_chunks=_empty_finish_reason),
-            )),
-    Dialect("vendor002", "002_cb67e8cdb9950117.txt", "served under /api/v1, extra top_k",
-            model="gpt-3.5-turbo", base_path="/api/v1", behaviours=(
+                _behaviour(
+                    "chunk-without-object-created-model",
+                    ("STREAM-005",),
+                    "Chunks carry only id, choices (and usage): no object, created, model.",
+                    on_chunks=_minimal_envelope,
+                ),
+                _behaviour(
+                    "finish-reason-empty-string",
+                    ("STREAM-010",),
+                    'Chunks that do not finish a choice carry finish_reason "".',
+                    on_chunks=_empty_finish_reason,
+                ),
+            ),
+        ),
+        Dialect(
+            "vendor002",
+            "002_cb67e8cdb9950117.txt",
+            "served under /api/v1, extra top_k",
+            model="gpt-3.5-turbo",
+            base_path="/api/v1",
+            behaviours=(
                 _typed_params({"top_k": "integer"}),
                 _example_shaped("002_cb67e8cdb9950117.txt"),
                 _text_only("002_cb67e8cdb9950117.txt"),
-            )),
-    Dialect("llmspy", "003_b36501f09e1d354f.txt", "llms.py: keys not validated, enable_thinking, errors without param",
-            model="kimi-k2", validates_keys=False, behaviours=(
+            ),
+        ),
+        Dialect(
+            "llmspy",
+            "003_b36501f09e1d354f.txt",
+            "llms.py: keys not validated, enable_thinking, errors without param",
+            model="kimi-k2",
+            validates_keys=False,
+            behaviours=(
                 _typed_params({"enable_thinking": "boolean"}),
                 _example_shaped("003_b36501f09e1d354f.txt"),
                 # PARAM-011 follows: a range error cannot name its field without `param`.
-                _behaviour("error-without-param", ("ERR-002", "ERR-003", "ERR-010", "PARAM-011"), "Error objects carry message, type and code, no param.",
-                           on_error=_error_without_param),
-            )),
-    Dialect("vendor004", "004_5c48b78fac8b33c7.txt", "no extensions; responses without logprobs/refusal",
-            model="gpt-4", behaviours=(
+                _behaviour(
+                    "error-without-param",
+                    ("ERR-002", "ERR-003", "ERR-010", "PARAM-011"),
+                    "Error objects carry message, type and code, no param.",
+                    on_error=_error_without_param,
+                ),
+            ),
+        ),
+        Dialect(
+            "vendor004",
+            "004_5c48b78fac8b33c7.txt",
+            "no extensions; responses without logprobs/refusal",
+            model="gpt-4",
+            behaviours=(
                 _example_shaped("004_5c48b78fac8b33c7.txt"),
                 _text_only("004_5c48b78fac8b33c7.txt"),
-            )),
-)}
+            ),
+        ),
+    )
+}
 
 
 def get(name: str) -> Dialect:
@@ -335,14 +443,39 @@ def _reject_top_k(call: Call) -> ApiError | None:
     return None
 
 
-BREAKAGES: dict[str, Defect] = {b.name: b for b in (
-    _behaviour("kawai-tokens-per-second-string", ("DIALECT-002",), "usage.tokens_per_second is a string, not the documented float.",
-               on_response=_tps_string),
-    _behaviour("kawai-never-finishes", ("STREAM-011",), 'Even the finishing chunk says finish_reason "": no choice ever finishes.',
-               on_chunks=_never_finishes),
-    _behaviour("kawai-finish-reason-null", (), 'finish_reason null (the official value) instead of the documented "": '
-               "the declared STREAM-010 deviation no longer occurs.", on_chunks=_finish_null),
-    _behaviour("kiwi-gate-open", ("DIALECT-003",), "A Free key's JSON mode and tool requests are answered 200 (the gate is silent).",
-               on_error=_answer_instead),
-    _behaviour("vendor002-rejects-top-k", ("DIALECT-001",), "The documented top_k is refused with 400.", on_parsed=_reject_top_k),
-)}
+BREAKAGES: dict[str, Defect] = {
+    b.name: b
+    for b in (
+        _behaviour(
+            "kawai-tokens-per-second-string",
+            ("DIALECT-002",),
+            "usage.tokens_per_second is a string, not the documented float.",
+            on_response=_tps_string,
+        ),
+        _behaviour(
+            "kawai-never-finishes",
+            ("STREAM-011",),
+            'Even the finishing chunk says finish_reason "": no choice ever finishes.',
+            on_chunks=_never_finishes,
+        ),
+        _behaviour(
+            "kawai-finish-reason-null",
+            (),
+            'finish_reason null (the official value) instead of the documented "": '
+            "the declared STREAM-010 deviation no longer occurs.",
+            on_chunks=_finish_null,
+        ),
+        _behaviour(
+            "kiwi-gate-open",
+            ("DIALECT-003",),
+            "A Free key's JSON mode and tool requests are answered 200 (the gate is silent).",
+            on_error=_answer_instead,
+        ),
+        _behaviour(
+            "vendor002-rejects-top-k",
+            ("DIALECT-001",),
+            "The documented top_k is refused with 400.",
+            on_parsed=_reject_top_k,
+        ),
+    )
+}

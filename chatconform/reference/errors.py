@@ -4,6 +4,7 @@ Every failure the reference server reports, whatever stage finds it (auth, media
 type, JSON parsing, validation, model lookup), is raised as `ApiError` so that one
 place (`server.py`) renders it, and the defect hooks see every error the same way.
 """
+
 from __future__ import annotations
 
 from typing import Any

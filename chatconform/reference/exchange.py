@@ -5,6 +5,7 @@ Both are plain mutable objects on purpose: a defect hook receives them and retur
 (possibly modified) versions, so every deviation is expressed against the same
 small vocabulary instead of reaching into the HTTP handler.
 """
+
 from __future__ import annotations
 
 import json

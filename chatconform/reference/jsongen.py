@@ -8,6 +8,7 @@ a few string formats, anyOf/oneOf (first usable branch), allOf (merged), local
 $ref into $defs/definitions (recursion bounded), uniqueItems. Not supported: `pattern`
 (strings are plain lorem words), `not`, `if/then/else`, dependent schemas.
 """
+
 from __future__ import annotations
 
 import json

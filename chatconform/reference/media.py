@@ -4,6 +4,7 @@ Nothing is fetched and no pixels or samples are decoded: base64, the file signat
 and the container structure (chunks, markers, sizes) are enough to tell a payload
 from garbage or a truncated file, deterministically and offline.
 """
+
 from __future__ import annotations
 
 import base64

@@ -10,6 +10,7 @@ deliberately NOT part of the hash.
 "Tokens" are word pieces with a leading space (`"Lorem"`, `" ipsum"`, `"."`), so
 joining the tokens of a choice gives its content exactly, as with real BPE tokens.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -98,9 +99,7 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(
-            str(p.get("text") or p.get("refusal") or "") for p in content if isinstance(p, dict)
-        ).strip()
+        return " ".join(str(p.get("text") or p.get("refusal") or "") for p in content if isinstance(p, dict)).strip()
     return ""
 
 
@@ -152,7 +151,9 @@ def _function_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 # A function's topic words: `get_weather` is about the weather, `book_meeting_room` about
 # meetings and rooms.  Verbs every tool name starts with say nothing of what it does.
-_GENERIC_WORDS = frozenset({"get", "set", "fetch", "make", "create", "update", "list", "find", "return", "tool", "call"})
+_GENERIC_WORDS = frozenset(
+    {"get", "set", "fetch", "make", "create", "update", "list", "find", "return", "tool", "call"}
+)
 _NAME_WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _ASKS_FOR_A_TOOL_RE = re.compile(r"\b(tools?|functions?)\b", re.I)
 
@@ -198,7 +199,9 @@ def tools_to_call(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
         name = (choice.get("function") or {}).get("name")
         fn = next((t for t in tools if t["name"] == name), {"name": str(name)})
         return [fn], "stop"
-    asked = next((_text_of(m.get("content")) for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), "")
+    asked = next(
+        (_text_of(m.get("content")) for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), ""
+    )
     wanted = invited_tools(tools, asked)
     if choice == "required":
         wanted = wanted or tools[:1]
@@ -301,7 +304,7 @@ def limit_tool_calls(calls: list[ToolCall], limit: int | None) -> tuple[list[Too
             out.append(call)
             used += need
             continue
-        room = max(limit - used - 1, 0)           # what is left for the arguments after the name
+        room = max(limit - used - 1, 0)  # what is left for the arguments after the name
         out.append(ToolCall(call.id, call.name, "".join(args[:room])))
         return out, min(limit, used + need), True
     return out, used, False
@@ -326,9 +329,7 @@ def logprob_entries(tokens: list[str], top: int, rng: random.Random) -> list[dic
         for alt in alts[: max(top - 1, 0)]:
             prev = round(prev - rng.uniform(0.3, 2.5), 6)
             tops.append({"token": alt, "logprob": prev, "bytes": list(alt.encode("utf-8"))})
-        entries.append(
-            {"token": tok, "logprob": lp, "bytes": list(tok.encode("utf-8")), "top_logprobs": tops[:top]}
-        )
+        entries.append({"token": tok, "logprob": lp, "bytes": list(tok.encode("utf-8")), "top_logprobs": tops[:top]})
     return entries
 
 
@@ -364,7 +365,11 @@ def generate(body: dict[str, Any]) -> Completion:
                 args = instance_for(params, _material(messages, seed, index, fn["name"])) if params else {}
                 if not isinstance(args, dict):
                     args = {}
-                calls.append(ToolCall(random_id("call_", 24), fn["name"], json.dumps(args, separators=(",", ":"), ensure_ascii=False)))
+                calls.append(
+                    ToolCall(
+                        random_id("call_", 24), fn["name"], json.dumps(args, separators=(",", ":"), ensure_ascii=False)
+                    )
+                )
             calls, used, cut = limit_tool_calls(calls, _limit(body))
             choices.append(Choice(index, None, [], "length" if cut else tool_finish, calls, None, None, used))
             continue

@@ -5,6 +5,7 @@ sdk-stream-captures/): every required-but-nullable key present, the first chunk
 of a choice opening with the role, `finish_reason` null until a final `delta: {}`
 chunk, one usage chunk with `choices: []` before `data: [DONE]`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterator

@@ -6,6 +6,7 @@ model lookup → context length → generation. Each stage raises `ApiError`; on
 place renders it. Defect hooks (defects/) are applied at fixed points so that
 each defect changes exactly one thing.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,15 +82,26 @@ class Config:
         anywhere else."""
         if self.record is None:
             return
+
         def scrub(text: str) -> str:
             return text.replace(self.api_key, "{KEY}") if self.api_key else text
 
-        kept = {k: scrub(v) for k, v in headers.items()
-                if k.lower() not in ("authorization", "host", "content-length", "transfer-encoding")}
+        kept = {
+            k: scrub(v)
+            for k, v in headers.items()
+            if k.lower() not in ("authorization", "host", "content-length", "transfer-encoding")
+        }
         sent = headers.get("Authorization")
         auth = None if sent is None else "valid" if self.api_key and sent == f"Bearer {self.api_key}" else "other"
-        line = json.dumps({"method": method, "path": path, "headers": kept, "auth": auth,
-                           "body": scrub((raw or b"").decode("latin-1"))})
+        line = json.dumps(
+            {
+                "method": method,
+                "path": path,
+                "headers": kept,
+                "auth": auth,
+                "body": scrub((raw or b"").decode("latin-1")),
+            }
+        )
         with self._record_lock:
             self.record.write(line + "\n")
             self.record.flush()
@@ -182,7 +194,12 @@ class Handler(BaseHTTPRequestHandler):
                 import traceback
 
                 traceback.print_exc(file=sys.stderr)
-            reply = self._error_reply(call, ApiError(500, "The server had an error while processing your request.", type="server_error", check="internal"))
+            reply = self._error_reply(
+                call,
+                ApiError(
+                    500, "The server had an error while processing your request.", type="server_error", check="internal"
+                ),
+            )
         for hook in cfg.hooks("on_reply"):
             reply = hook(call, reply)
         self._send(reply, call)
@@ -327,7 +344,7 @@ def _internal_path(path: str, base: str) -> str | None:
     if base == "/v1":
         return path
     if path == base or path.startswith(base + "/"):
-        return "/v1" + path[len(base):]
+        return "/v1" + path[len(base) :]
     return None
 
 
@@ -349,7 +366,10 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
         raise ApiError(
-            400, f"Invalid type for request body: expected an object, but got {kind} instead.", code="invalid_type", check="body.object"
+            400,
+            f"Invalid type for request body: expected an object, but got {kind} instead.",
+            code="invalid_type",
+            check="body.object",
         )
     return value
 
@@ -474,7 +494,10 @@ def start(
     )
     httpd = ReferenceHTTPServer((host, port), config)
     thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, name=f"chatconform-reference:{httpd.server_address[1]}", daemon=True
+        target=httpd.serve_forever,
+        kwargs={"poll_interval": 0.01},
+        name=f"chatconform-reference:{httpd.server_address[1]}",
+        daemon=True,
     )
     thread.start()
     return RunningServer(httpd, thread, host)

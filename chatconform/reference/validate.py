@@ -9,6 +9,7 @@ Every check has a name (the `check` argument of `Checker.fail`). A defect can
 switch named checks off (`Defect.skip_checks`); the code after a failed-but-skipped
 check therefore always carries on as if the value were acceptable.
 """
+
 from __future__ import annotations
 
 import re
@@ -242,7 +243,9 @@ def _messages(c: Checker, body: dict) -> None:
             continue
         role = m.get("role")
         if role is None:
-            c.fail("role.required", f"Missing required parameter: '{p}.role'.", f"{p}.role", "missing_required_parameter")
+            c.fail(
+                "role.required", f"Missing required parameter: '{p}.role'.", f"{p}.role", "missing_required_parameter"
+            )
             continue
         if not isinstance(role, str) or role not in ROLES:
             c.fail(
@@ -289,7 +292,12 @@ def _messages(c: Checker, body: dict) -> None:
                 unanswered.remove(tcid)
         elif role == "function":
             if not isinstance(m.get("name"), str):
-                c.fail("message.name", f"Missing required parameter: '{p}.name'.", f"{p}.name", "missing_required_parameter")
+                c.fail(
+                    "message.name",
+                    f"Missing required parameter: '{p}.name'.",
+                    f"{p}.name",
+                    "missing_required_parameter",
+                )
             if m.get("content") is not None and not isinstance(m["content"], str):
                 c.wrong_type("content.type", f"{p}.content", "a string", m["content"])
         else:
@@ -328,7 +336,12 @@ def _assistant(c: Checker, m: dict, p: str) -> list[str]:
                 c.wrong_type("assistant.tool_calls", cp, "an object", call)
                 continue
             if not isinstance(call.get("id"), str):
-                c.fail("assistant.tool_calls", f"Missing required parameter: '{cp}.id'.", f"{cp}.id", "missing_required_parameter")
+                c.fail(
+                    "assistant.tool_calls",
+                    f"Missing required parameter: '{cp}.id'.",
+                    f"{cp}.id",
+                    "missing_required_parameter",
+                )
                 continue
             if call.get("type", "function") != "function":
                 c.fail(
@@ -338,7 +351,11 @@ def _assistant(c: Checker, m: dict, p: str) -> list[str]:
                     "invalid_value",
                 )
             fn = call.get("function")
-            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not isinstance(fn.get("arguments"), str):
+            if (
+                not isinstance(fn, dict)
+                or not isinstance(fn.get("name"), str)
+                or not isinstance(fn.get("arguments"), str)
+            ):
                 c.fail(
                     "assistant.tool_calls",
                     f"Invalid '{cp}.function': expected an object with string 'name' and 'arguments'.",
@@ -361,7 +378,9 @@ def _assistant(c: Checker, m: dict, p: str) -> list[str]:
         c.wrong_type("assistant.refusal", f"{p}.refusal", "a string", m["refusal"])
     audio = m.get("audio")
     if audio is not None and not (isinstance(audio, dict) and isinstance(audio.get("id"), str)):
-        c.fail("assistant.audio", f"Invalid '{p}.audio': expected an object with an 'id'.", f"{p}.audio", "invalid_value")
+        c.fail(
+            "assistant.audio", f"Invalid '{p}.audio': expected an object with an 'id'.", f"{p}.audio", "invalid_value"
+        )
     return ids
 
 
@@ -369,7 +388,10 @@ def _content(c: Checker, m: dict, p: str, role: str) -> None:
     content = m.get("content")
     if content is None:
         return c.fail(
-            "content.required", f"Missing required parameter: '{p}.content'.", f"{p}.content", "missing_required_parameter"
+            "content.required",
+            f"Missing required parameter: '{p}.content'.",
+            f"{p}.content",
+            "missing_required_parameter",
         )
     if isinstance(content, str):
         return
@@ -391,7 +413,9 @@ def _content(c: Checker, m: dict, p: str, role: str) -> None:
             continue
         ptype = part.get("type")
         if ptype is None:
-            c.fail("parts.type", f"Missing required parameter: '{pp}.type'.", f"{pp}.type", "missing_required_parameter")
+            c.fail(
+                "parts.type", f"Missing required parameter: '{pp}.type'.", f"{pp}.type", "missing_required_parameter"
+            )
             continue
         if ptype not in PART_TYPES:
             c.fail(
@@ -412,12 +436,20 @@ def _content(c: Checker, m: dict, p: str, role: str) -> None:
             continue
         if ptype == "text":
             if not isinstance(part.get("text"), str):
-                c.fail("parts.payload", f"Missing required parameter: '{pp}.text'.", f"{pp}.text", "missing_required_parameter")
+                c.fail(
+                    "parts.payload",
+                    f"Missing required parameter: '{pp}.text'.",
+                    f"{pp}.text",
+                    "missing_required_parameter",
+                )
         elif ptype == "refusal":
             refusals += 1
             if not isinstance(part.get("refusal"), str):
                 c.fail(
-                    "parts.payload", f"Missing required parameter: '{pp}.refusal'.", f"{pp}.refusal", "missing_required_parameter"
+                    "parts.payload",
+                    f"Missing required parameter: '{pp}.refusal'.",
+                    f"{pp}.refusal",
+                    "missing_required_parameter",
                 )
         elif ptype == "image_url":
             _image(c, part, pp)
@@ -434,7 +466,12 @@ def _content(c: Checker, m: dict, p: str, role: str) -> None:
                     "missing_required_parameter",
                 )
             elif isinstance(f.get("file_data"), str) and media.b64decode(f["file_data"].split(",")[-1]) is None:
-                c.fail("file.decode", f"Invalid '{pp}.file.file_data': not valid base64.", f"{pp}.file.file_data", "invalid_value")
+                c.fail(
+                    "file.decode",
+                    f"Invalid '{pp}.file.file_data': not valid base64.",
+                    f"{pp}.file.file_data",
+                    "invalid_value",
+                )
     if refusals and len(content) != 1:
         c.fail(
             "parts.refusal",
@@ -448,7 +485,10 @@ def _image(c: Checker, part: dict, pp: str) -> None:
     iu = part.get("image_url")
     if not isinstance(iu, dict) or not isinstance(iu.get("url"), str):
         return c.fail(
-            "parts.payload", f"Missing required parameter: '{pp}.image_url.url'.", f"{pp}.image_url.url", "missing_required_parameter"
+            "parts.payload",
+            f"Missing required parameter: '{pp}.image_url.url'.",
+            f"{pp}.image_url.url",
+            "missing_required_parameter",
         )
     if "detail" in iu and iu["detail"] not in ("auto", "low", "high"):
         c.fail(
@@ -471,14 +511,19 @@ def _image(c: Checker, part: dict, pp: str) -> None:
     elif verdict == "unreachable":
         c.fail("image.unreachable", f"Error while downloading {iu['url']}.", param, "invalid_image_url")
     elif verdict == "bad-url":
-        c.fail("image.url", "Invalid image URL: expected an http(s) URL or a base64 data URI.", param, "invalid_image_url")
+        c.fail(
+            "image.url", "Invalid image URL: expected an http(s) URL or a base64 data URI.", param, "invalid_image_url"
+        )
 
 
 def _audio(c: Checker, part: dict, pp: str) -> None:
     ia = part.get("input_audio")
     if not isinstance(ia, dict):
         return c.fail(
-            "parts.payload", f"Missing required parameter: '{pp}.input_audio'.", f"{pp}.input_audio", "missing_required_parameter"
+            "parts.payload",
+            f"Missing required parameter: '{pp}.input_audio'.",
+            f"{pp}.input_audio",
+            "missing_required_parameter",
         )
     fmt = ia.get("format")
     if fmt not in media.AUDIO_FORMATS:
@@ -500,12 +545,18 @@ def _audio(c: Checker, part: dict, pp: str) -> None:
     data = ia.get("data")
     if not isinstance(data, str):
         return c.fail(
-            "audio.data", f"Missing required parameter: '{pp}.input_audio.data'.", f"{pp}.input_audio.data", "missing_required_parameter"
+            "audio.data",
+            f"Missing required parameter: '{pp}.input_audio.data'.",
+            f"{pp}.input_audio.data",
+            "missing_required_parameter",
         )
     raw = media.b64decode(data)
     if raw is None:
         return c.fail(
-            "audio.decode", f"Invalid '{pp}.input_audio.data': the audio data is not valid base64.", f"{pp}.input_audio.data", "invalid_base64"
+            "audio.decode",
+            f"Invalid '{pp}.input_audio.data': the audio data is not valid base64.",
+            f"{pp}.input_audio.data",
+            "invalid_base64",
         )
     if fmt is not None and not media.audio_magic_ok(fmt, raw):
         c.fail(
@@ -528,7 +579,12 @@ def _sampling(c: Checker, body: dict) -> None:
             return c.wrong_type("logit_bias.type", "logit_bias", "an object", lb)
         for k, v in lb.items():
             if not k.strip().lstrip("-").isdigit():
-                c.fail("logit_bias.key", f"Invalid key in 'logit_bias': {k}. Keys must be token ids.", "logit_bias", "invalid_value")
+                c.fail(
+                    "logit_bias.key",
+                    f"Invalid key in 'logit_bias': {k}. Keys must be token ids.",
+                    "logit_bias",
+                    "invalid_value",
+                )
             elif not is_int(v):
                 c.wrong_type("logit_bias.type", f"logit_bias.{k}", "an integer", v)
             elif not -100 <= v <= 100:
@@ -653,12 +709,20 @@ def _tools(c: Checker, body: dict) -> None:
                 continue
             fn = tool.get("function")
             if not isinstance(fn, dict):
-                c.fail("tools.function", f"Missing required parameter: '{tp}.function'.", f"{tp}.function", "missing_required_parameter")
+                c.fail(
+                    "tools.function",
+                    f"Missing required parameter: '{tp}.function'.",
+                    f"{tp}.function",
+                    "missing_required_parameter",
+                )
                 continue
             name = fn.get("name")
             if not isinstance(name, str):
                 c.fail(
-                    "tools.name", f"Missing required parameter: '{tp}.function.name'.", f"{tp}.function.name", "missing_required_parameter"
+                    "tools.name",
+                    f"Missing required parameter: '{tp}.function.name'.",
+                    f"{tp}.function.name",
+                    "missing_required_parameter",
                 )
             elif not NAME_RE.fullmatch(name):
                 c.fail(
@@ -691,7 +755,7 @@ def _tools(c: Checker, body: dict) -> None:
             if choice.get("type") != "function" or not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 return c.fail(
                     "tool_choice.value",
-                    "Invalid 'tool_choice': expected {\"type\": \"function\", \"function\": {\"name\": ...}}.",
+                    'Invalid \'tool_choice\': expected {"type": "function", "function": {"name": ...}}.',
                     "tool_choice",
                     "invalid_value",
                 )
@@ -746,7 +810,12 @@ def _misc(c: Checker, body: dict) -> None:
     c.enum(body, "prompt_cache_retention", ("in_memory", "24h"))
     mods = body.get("modalities")
     if mods is not None and (not isinstance(mods, list) or any(m not in ("text", "audio") for m in mods)):
-        c.fail("modalities.value", "Invalid 'modalities': expected an array of 'text' and 'audio'.", "modalities", "invalid_value")
+        c.fail(
+            "modalities.value",
+            "Invalid 'modalities': expected an array of 'text' and 'audio'.",
+            "modalities",
+            "invalid_value",
+        )
     for key in ("audio", "prediction"):
         if body.get(key) is not None and not isinstance(body[key], dict):
             c.wrong_type(f"{key}.type", key, "an object", body[key])

@@ -17,6 +17,7 @@ close-delimited), content-coded, written (one write per event, one for the whole
 stream, one per byte) and paced; `send()` writes a reply that way, in place of
 the server's own writer, whenever a variant asks for it.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,8 @@ AREAS = ("http", "sse", "stream", "response", "tools", "params", "errors")
 class Transport:
     """How a reply goes on the wire (the defaults are the plain reference's)."""
 
-    framing: str = "length"   # non-stream bodies: "length" (Content-Length), "chunked", "close" (HTTP/1.0, ends at EOF)
-    writes: str = "event"     # "event": one write per SSE event; "one": the whole stream at once; "byte": one per byte
+    framing: str = "length"  # non-stream bodies: "length" (Content-Length), "chunked", "close" (HTTP/1.0, ends at EOF)
+    writes: str = "event"  # "event": one write per SSE event; "one": the whole stream at once; "byte": one per byte
     coding: str | None = None  # "gzip": Content-Encoding applied to every body (streams flushed per event)
     close_after_error: bool = False  # Connection: close after every 4xx/5xx
     first_delay: Callable[[Call | None], float] | None = None  # seconds of thinking: before the headers of a
@@ -54,10 +55,10 @@ class Transport:
 
 @dataclass(frozen=True)
 class Variant:
-    name: str         # kebab-case, stable
-    area: str         # one of AREAS
+    name: str  # kebab-case, stable
+    area: str  # one of AREAS
     description: str  # what it changes, one line
-    why: str          # why it is conformant: spec text, standard, or the real server that does it
+    why: str  # why it is conformant: spec text, standard, or the real server that does it
     skip_checks: frozenset[str] = frozenset()
     flags: frozenset[str] = frozenset()
     on_parsed: Callable[[Call], ApiError | None] | None = None
@@ -199,7 +200,8 @@ def _last_user_text(call: Call | None) -> str:
 # =====================================================================================
 
 variant(
-    "gzip-unasked", "http",
+    "gzip-unasked",
+    "http",
     "Every body (JSON, errors, event streams flushed per event) is sent with Content-Encoding: gzip, "
     "although the client asked for Accept-Encoding: identity.",
     "Catalogue: checks/http.py makes an unasked coding a note, since every OpenAI client (httpx, the SDK) "
@@ -209,7 +211,8 @@ variant(
 )
 
 variant(
-    "close-delimited", "http",
+    "close-delimited",
+    "http",
     "HTTP/1.0-style answers: status line HTTP/1.0, no Content-Length nor chunked coding, Connection: close, "
     "the body (JSON or event stream) ends when the connection closes.",
     "RFC 9112 §6.3 item 8 (a response without Content-Length or Transfer-Encoding is delimited by the "
@@ -218,7 +221,8 @@ variant(
 )
 
 variant(
-    "chunked-json", "http",
+    "chunked-json",
+    "http",
     "Non-streaming JSON answers and errors are sent with Transfer-Encoding: chunked, in several chunks, "
     "without Content-Length.",
     "RFC 9112 §7.1; Go's net/http, Node's res.write and uvicorn's StreamingResponse send JSON this way.",
@@ -226,7 +230,8 @@ variant(
 )
 
 variant(
-    "close-after-error", "http",
+    "close-after-error",
+    "http",
     "Every 4xx/5xx answer carries Connection: close and the server closes the connection after it.",
     "RFC 9112 §9.6 (either side may close after any response, announced by Connection: close); uvicorn "
     "and h11 close after a 500, Python's http.server after errors.",
@@ -234,7 +239,8 @@ variant(
 )
 
 variant(
-    "one-byte-per-write", "http",
+    "one-byte-per-write",
+    "http",
     "Every byte of every body is its own write to the socket (TCP_NODELAY): JSON, SSE lines, CRLF pairs "
     "and multi-byte UTF-8 characters arrive split across reads.",
     "TCP is a byte stream (RFC 9293 §2.2): write boundaries carry no meaning; WHATWG HTML §9.2.6 parses "
@@ -243,9 +249,9 @@ variant(
 )
 
 variant(
-    "stream-one-write", "http",
-    "A stream is written in one write once its (instantly generated) events are ready, with no pause "
-    "between events.",
+    "stream-one-write",
+    "http",
+    "A stream is written in one write once its (instantly generated) events are ready, with no pause between events.",
     "WHATWG HTML §9.2 does not constrain writes; events of a fast model coalesce (vLLM's and SGLang's "
     "stream_interval batch tokens, write buffers batch events); HTTP-009 only forbids holding back events "
     "already generated, and here all are generated at once.",
@@ -259,7 +265,8 @@ def _think_time(call: Call | None) -> float:
 
 
 variant(
-    "slow-first-token", "http",
+    "slow-first-token",
+    "http",
     "A long answer (a story, an essay) starts after 1.5 s of thinking, then every token follows 0.5 ms "
     "after the previous (about 2000 tokens/s).",
     "Time to first token is the model's business (prefill, queueing, hidden reasoning at o-series models); "
@@ -270,26 +277,29 @@ variant(
 
 
 def _extra_headers(call: Call, reply: Reply) -> Reply:
-    reply.headers.update({
-        "openai-version": "2020-10-01",
-        "openai-organization": "user-conformance",
-        "openai-processing-ms": str(random.randint(20, 900)),
-        "x-ratelimit-limit-requests": "10000",
-        "x-ratelimit-remaining-requests": "9999",
-        "x-ratelimit-reset-requests": "6ms",
-        "x-ratelimit-limit-tokens": "30000000",
-        "x-ratelimit-remaining-tokens": "29999990",
-        "x-ratelimit-reset-tokens": "0s",
-        "access-control-allow-origin": "*",
-        "strict-transport-security": "max-age=31536000; includeSubDomains; preload",
-    })
+    reply.headers.update(
+        {
+            "openai-version": "2020-10-01",
+            "openai-organization": "user-conformance",
+            "openai-processing-ms": str(random.randint(20, 900)),
+            "x-ratelimit-limit-requests": "10000",
+            "x-ratelimit-remaining-requests": "9999",
+            "x-ratelimit-reset-requests": "6ms",
+            "x-ratelimit-limit-tokens": "30000000",
+            "x-ratelimit-remaining-tokens": "29999990",
+            "x-ratelimit-reset-tokens": "0s",
+            "access-control-allow-origin": "*",
+            "strict-transport-security": "max-age=31536000; includeSubDomains; preload",
+        }
+    )
     if reply.status == 401:
         reply.headers["WWW-Authenticate"] = 'Bearer realm="OpenAI API"'
     return reply
 
 
 variant(
-    "extra-headers", "http",
+    "extra-headers",
+    "http",
     "Answers carry api.openai.com's extra headers (openai-version, openai-processing-ms, x-ratelimit-*, "
     "CORS, HSTS) and 401s a WWW-Authenticate challenge.",
     "api.openai.com sends these headers on every answer; RFC 9110 §11.6.1 asks for WWW-Authenticate on "
@@ -308,9 +318,9 @@ def _content_type_params(call: Call, reply: Reply) -> Reply:
 
 
 variant(
-    "content-type-params", "http",
-    "JSON answers and errors are labelled 'application/json; charset=utf-8', event streams plain "
-    "'text/event-stream'.",
+    "content-type-params",
+    "http",
+    "JSON answers and errors are labelled 'application/json; charset=utf-8', event streams plain 'text/event-stream'.",
     "HTTP-003/005 judge the media type (parameters allowed); RFC 8259 §8.1: JSON is UTF-8; llama.cpp's "
     "server labels JSON so (MIMETYPE_JSON) and streams without a charset.",
     on_reply=_content_type_params,
@@ -321,7 +331,8 @@ variant(
 # =====================================================================================
 
 variant(
-    "pretty-json", "response",
+    "pretty-json",
+    "response",
     "Non-streaming JSON bodies and errors are pretty-printed (2-space indent) and end with a newline.",
     "RFC 8259 §2: insignificant whitespace is allowed around any structural character; Flask's and "
     "Express's JSON responses (indent options, trailing newline) look like this.",
@@ -329,7 +340,8 @@ variant(
 )
 
 variant(
-    "ascii-escapes", "response",
+    "ascii-escapes",
+    "response",
     "Every non-ASCII character in JSON bodies, errors and stream chunks is sent as a \\uXXXX escape "
     "(surrogate pairs beyond the BMP).",
     "RFC 8259 §7 (any character may be escaped); HTTP-004 names \\u escapes as a round trip; Python's "
@@ -338,7 +350,8 @@ variant(
 )
 
 variant(
-    "key-order", "response",
+    "key-order",
+    "response",
     "Every JSON object (bodies, errors, chunks) has its keys in reverse order: choices before id, "
     "finish_reason before index.",
     "RFC 8259 §4: an object is an unordered collection of members; serialisers built on hash maps emit "
@@ -351,7 +364,8 @@ variant(
 # =====================================================================================
 
 variant(
-    "sse-crlf", "sse",
+    "sse-crlf",
+    "sse",
     "Event-stream lines end with CRLF (events end with \\r\\n\\r\\n).",
     "WHATWG HTML §9.2.5: end-of-line = CRLF / LF / CR; STREAM-002 names \\r\\n\\r\\n; sse-starlette (used by "
     "many FastAPI servers) separates with \\r\\n by default.",
@@ -359,7 +373,8 @@ variant(
 )
 
 variant(
-    "sse-cr", "sse",
+    "sse-cr",
+    "sse",
     "Event-stream lines end with a bare CR (events end with \\r\\r).",
     "WHATWG HTML §9.2.5: end-of-line = CRLF / LF / CR; STREAM-002 names \\r\\r; the SDK's decoder splits on "
     "it (_streaming.py _iter_chunks).",
@@ -367,7 +382,8 @@ variant(
 )
 
 variant(
-    "sse-comments", "sse",
+    "sse-comments",
+    "sse",
     "A ': keep-alive' comment block precedes every event, the first one included.",
     "WHATWG HTML §9.2.6: lines starting with ':' are ignored; STREAM-003 says a suite must tolerate them; "
     "OpenRouter sends ': OPENROUTER PROCESSING', sse-starlette ': ping' comments.",
@@ -383,7 +399,8 @@ def _sse_fields(call: Call, events: list[str]) -> list[str]:
 
 
 variant(
-    "sse-fields", "sse",
+    "sse-fields",
+    "sse",
     "Every event carries 'event: message' and 'id: N' fields, the first also 'retry: 3000'.",
     "WHATWG HTML §9.2.6: event/id/retry are standard fields and 'message' is the default event type; "
     "STREAM-003 says a suite must tolerate them; the SDK (3.3.1 _streaming.py) reads data whatever the "
@@ -405,8 +422,13 @@ def _one_char_deltas(call: Call, chunks: list[dict]) -> list[dict]:
         text = delta.get("content") if isinstance(delta, dict) else None
         # With logprobs the deltas stay whole tokens: PARAM-019 wants each content chunk to carry
         # its own tokens' entries, which a piece of a token does not have.
-        if not (isinstance(text, str) and len(text) > 1 and set(delta) == {"content"} and it.get("finish_reason") is None
-                and it.get("logprobs") is None):
+        if not (
+            isinstance(text, str)
+            and len(text) > 1
+            and set(delta) == {"content"}
+            and it.get("finish_reason") is None
+            and it.get("logprobs") is None
+        ):
             out.append(ch)
             continue
         for c in text:
@@ -415,7 +437,8 @@ def _one_char_deltas(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "one-char-deltas", "stream",
+    "one-char-deltas",
+    "stream",
     "Streamed content comes one character per delta (whole tokens when logprobs are asked for).",
     "STREAM-015 only asks that the deltas join to the text; delta.content is any string, the spec sets no "
     "size; a server streaming detokenised text may cut it anywhere.",
@@ -435,8 +458,9 @@ def _role_only(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "first-delta-role-only", "stream",
-    "The first delta of each choice is {\"role\": \"assistant\"} alone (no content, no refusal).",
+    "first-delta-role-only",
+    "stream",
+    'The first delta of each choice is {"role": "assistant"} alone (no content, no refusal).',
     "STREAM-012 asks for the role in the first delta; ChatCompletionStreamResponseDelta makes every key "
     "optional, content and refusal included.",
     on_chunks=_role_only,
@@ -452,10 +476,10 @@ def _no_refusal_key(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "first-delta-no-refusal", "stream",
-    "Deltas never carry 'refusal': null (the opening delta is {\"role\": \"assistant\", \"content\": \"\"}).",
-    "ChatCompletionStreamResponseDelta: refusal is optional; vLLM's and llama.cpp's opening delta has no "
-    "refusal key.",
+    "first-delta-no-refusal",
+    "stream",
+    'Deltas never carry \'refusal\': null (the opening delta is {"role": "assistant", "content": ""}).',
+    "ChatCompletionStreamResponseDelta: refusal is optional; vLLM's and llama.cpp's opening delta has no refusal key.",
     on_chunks=_no_refusal_key,
 )
 
@@ -473,7 +497,8 @@ def _role_with_first_token(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "role-with-first-token", "stream",
+    "role-with-first-token",
+    "stream",
     "No separate opening chunk: the role arrives in the same delta as the first content token (or the "
     "first tool-call fragment).",
     "STREAM-012 asks for the role in the first delta of a choice, not for an empty one; a delta may carry "
@@ -495,9 +520,9 @@ def _finish_with_last_delta(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "finish-with-last-delta", "stream",
-    "finish_reason rides on the chunk with the last content token or tool-call fragment; no final "
-    "empty-delta chunk.",
+    "finish-with-last-delta",
+    "stream",
+    "finish_reason rides on the chunk with the last content token or tool-call fragment; no final empty-delta chunk.",
     "STREAM-011: the finish_reason is in the last chunk of the choice, whose delta is only 'typically' {}; "
     "vLLM sends it with the last token's delta.",
     on_chunks=_finish_with_last_delta,
@@ -518,7 +543,8 @@ def _choices_together(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "n-choices-together", "stream",
+    "n-choices-together",
+    "stream",
     "With n > 1, each chunk carries one delta of every unfinished choice (indexes 0, 1, ... together) "
     "instead of one choice per chunk.",
     "STREAM-020: a chunk may carry any subset of the choices; CreateChatCompletionStreamResponse.choices: "
@@ -535,7 +561,8 @@ def _usage_key_omitted(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "chunk-usage-omitted", "stream",
+    "chunk-usage-omitted",
+    "stream",
     "With include_usage, the chunks before the usage chunk have no 'usage' key (rather than null).",
     "STREAM-018: usage 'null or absent' on the other chunks; the recorded api.openai.com streams omit it.",
     on_chunks=_usage_key_omitted,
@@ -550,7 +577,8 @@ def _openai_chunk_extras(ch: dict) -> None:
 
 
 variant(
-    "openai-chunk-extras", "stream",
+    "openai-chunk-extras",
+    "stream",
     "Every chunk carries service_tier 'default' and an 'obfuscation' string of random padding.",
     "CreateChatCompletionStreamResponse: service_tier and obfuscation (sent by default at api.openai.com, "
     "ChatCompletionStreamOptions.include_obfuscation); STREAM-022.",
@@ -566,7 +594,8 @@ def _fingerprint_null_on_usage(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "fingerprint-null-on-usage-chunk", "stream",
+    "fingerprint-null-on-usage-chunk",
+    "stream",
     "The final usage chunk has 'system_fingerprint': null; the other chunks carry the fingerprint.",
     "STREAM-008: the same fingerprint 'when sent', and null is not a fingerprint: the SDK's stream "
     "accumulator (lib/streaming/chat) and every Optional[str] client read null as absent; the spec's "
@@ -592,7 +621,8 @@ def _fingerprint(value: Any) -> dict[str, Callable]:
 _ABSENT = object()
 
 variant(
-    "fingerprint-null", "response",
+    "fingerprint-null",
+    "response",
     "system_fingerprint is null in every answer and every chunk.",
     "The spec's own example response has \"system_fingerprint\": null (RULES 'Known tensions', RESP-020); "
     "a server without a backend fingerprint has nothing else to say.",
@@ -600,7 +630,8 @@ variant(
 )
 
 variant(
-    "fingerprint-absent", "response",
+    "fingerprint-absent",
+    "response",
     "system_fingerprint is absent from every answer and chunk.",
     "CreateChatCompletionResponse / StreamResponse: system_fingerprint is not required (and deprecated); "
     "many compatible servers never send it.",
@@ -613,7 +644,8 @@ def _uuid_id(call: Call, completion: Any) -> None:
 
 
 variant(
-    "id-uuid", "response",
+    "id-uuid",
+    "response",
     "Completion ids are bare UUIDs (no chatcmpl- prefix).",
     "CreateChatCompletionResponse.id: 'A unique identifier for the chat completion', any string; RESP-005: "
     "OpenAI's chatcmpl- prefix is not required.",
@@ -626,7 +658,8 @@ def _resolved_model(call: Call, completion: Any) -> None:
 
 
 variant(
-    "model-resolved-version", "response",
+    "model-resolved-version",
+    "response",
     "The answer's model is the dated snapshot of the requested alias (<model>-2025-06-01).",
     "RESP-007: model 'may be a resolved version of the requested alias'; api.openai.com answers "
     "gpt-4o requests with gpt-4o-2024-08-06 (sdk-stream-captures).",
@@ -653,7 +686,8 @@ def _vllm_chunks(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "vllm-extra-fields", "response",
+    "vllm-extra-fields",
+    "response",
     "vLLM's extra fields: choices[].stop_reason (the stop string hit, else null), message.reasoning_content "
     "null, top-level prompt_logprobs and kv_transfer_params null; stream items carry stop_reason.",
     "RESP-021 / STREAM-022: no response schema sets additionalProperties: false and clients ignore unknown "
@@ -718,7 +752,8 @@ def _reasoning_chunks(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "reasoning-content", "response",
+    "reasoning-content",
+    "response",
     "A reasoning model: without a token limit it thinks first, sent as message.reasoning_content and as "
     "reasoning_content deltas before the content; usage counts them as reasoning_tokens.",
     "RESP-021 / STREAM-022 (extension fields); RESP-019: reasoning tokens counted inside completion_tokens; "
@@ -736,11 +771,11 @@ def _minimal_usage(usage: Any) -> None:
 
 
 variant(
-    "usage-minimal", "response",
+    "usage-minimal",
+    "response",
     "usage holds only prompt_tokens, completion_tokens and total_tokens (no *_details), in answers and in "
     "the usage chunk.",
-    "CompletionUsage: only the three totals are required; Ollama's OpenAI-compatible endpoint sends just "
-    "those.",
+    "CompletionUsage: only the three totals are required; Ollama's OpenAI-compatible endpoint sends just those.",
     on_response=_on_body(lambda b: _minimal_usage(b.get("usage"))),
     on_chunks=_on_every_chunk(lambda ch: _minimal_usage(ch.get("usage"))),
 )
@@ -752,8 +787,9 @@ def _empty_tool_calls(body: dict) -> None:
 
 
 variant(
-    "empty-tool-calls-list", "response",
-    "A text answer's message carries \"tool_calls\": [] (an empty list, not absent).",
+    "empty-tool-calls-list",
+    "response",
+    'A text answer\'s message carries "tool_calls": [] (an empty list, not absent).',
     "ChatCompletionMessageToolCalls is an array without minItems: [] is 'no tool calls'; vLLM's "
     "ChatMessage serialises tool_calls as [] by default.",
     on_response=_on_body(_empty_tool_calls),
@@ -771,7 +807,8 @@ def _vllm_tool_ids(call: Call, completion: Any) -> None:
 
 
 variant(
-    "tool-call-ids-vllm", "tools",
+    "tool-call-ids-vllm",
+    "tools",
     "Tool-call ids in vLLM's format, chatcmpl-tool-<32 hex>, instead of call_<24 alphanumerics>.",
     "TOOL-007: ids unique, 'the format is free'; ChatCompletionMessageToolCall.id is any string; vLLM "
     "uses this format.",
@@ -799,7 +836,11 @@ def _args_whole(call: Call, chunks: list[dict]) -> list[dict]:
             continue
         head = first[key].setdefault("function", {})
         head["arguments"] = (head.get("arguments") or "") + (fn.get("arguments") or "")
-        if set(it["delta"]) == {"tool_calls"} and len(it["delta"]["tool_calls"]) == 1 and it.get("finish_reason") is None:
+        if (
+            set(it["delta"]) == {"tool_calls"}
+            and len(it["delta"]["tool_calls"]) == 1
+            and it.get("finish_reason") is None
+        ):
             dropped.append((ch, it))
         else:
             fn["arguments"] = ""
@@ -807,7 +848,8 @@ def _args_whole(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "tool-args-whole", "tools",
+    "tool-args-whole",
+    "tools",
     "Streamed tool calls come in one fragment each: id, name and the complete arguments together.",
     "TOOL-020: the first fragment carries id, type, name and 'arguments \"\" or a first piece' (the whole "
     "string is a piece); TOOL-021 only asks that fragments join; a server that parses a call whole sends it so.",
@@ -823,8 +865,13 @@ def _args_by_char(call: Call, chunks: list[dict]) -> list[dict]:
         tcs = (it.get("delta") or {}).get("tool_calls") if it else None
         frag = tcs[0] if isinstance(tcs, list) and len(tcs) == 1 else None
         args = (frag.get("function") or {}).get("arguments") if frag else None
-        if not (isinstance(args, str) and len(args) > 1 and "id" not in frag and set(it["delta"]) == {"tool_calls"}
-                and it.get("finish_reason") is None):
+        if not (
+            isinstance(args, str)
+            and len(args) > 1
+            and "id" not in frag
+            and set(it["delta"]) == {"tool_calls"}
+            and it.get("finish_reason") is None
+        ):
             out.append(ch)
             continue
         for c in args:
@@ -834,7 +881,8 @@ def _args_by_char(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "tool-args-char-fragments", "tools",
+    "tool-args-char-fragments",
+    "tools",
     "Streamed tool-call arguments come one character per fragment.",
     "ChatCompletionMessageToolCallChunk.function.arguments is any string piece; TOOL-021 only asks that the "
     "pieces join to JSON; servers stream arguments as the model emits them, in pieces of any size.",
@@ -857,9 +905,10 @@ def _tool_content_empty_chunks(call: Call, chunks: list[dict]) -> list[dict]:
 
 
 variant(
-    "tool-calls-content-empty", "tools",
-    "A tool-call answer has content \"\" instead of null (non-streaming, and the opening delta).",
-    "TOOL-009: with tool calls, content may be null or a string; Ollama and some gateways send \"\".",
+    "tool-calls-content-empty",
+    "tools",
+    'A tool-call answer has content "" instead of null (non-streaming, and the opening delta).',
+    'TOOL-009: with tool calls, content may be null or a string; Ollama and some gateways send "".',
     on_response=_on_body(_tool_content_empty_body),
     on_chunks=_tool_content_empty_chunks,
 )
@@ -873,7 +922,8 @@ def _named_finish_tool_calls(call: Call, completion: Any) -> None:
 
 
 variant(
-    "named-tool-finish-tool-calls", "tools",
+    "named-tool-finish-tool-calls",
+    "tools",
     "Under a named tool_choice the answer finishes with 'tool_calls' (api.openai.com says 'stop').",
     "TOOL-008 / TOOL-023: under a named tool_choice accept 'stop' or 'tool_calls'; finish_reason description "
     "('tool_calls' if the model called a tool); vLLM answers so (vllm-project/vllm#25054).",
@@ -887,14 +937,20 @@ variant(
 
 def _refuse_max_tokens(call: Call) -> ApiError | None:
     if (call.body or {}).get("max_tokens") is not None:
-        return ApiError(400, "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                             "Use 'max_completion_tokens' instead.",
-                        param="max_tokens", code="unsupported_parameter", check="variant.max_tokens")
+        return ApiError(
+            400,
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            param="max_tokens",
+            code="unsupported_parameter",
+            check="variant.max_tokens",
+        )
     return None
 
 
 variant(
-    "reasoning-model-max-tokens", "params",
+    "reasoning-model-max-tokens",
+    "params",
     "A reasoning model: max_tokens (non-null) is refused with 400 unsupported_parameter naming it; "
     "max_completion_tokens works.",
     "CreateChatCompletionRequest.max_tokens: 'deprecated in favor of max_completion_tokens, and is not "
@@ -910,7 +966,8 @@ def _fewer_top_logprobs(call: Call, completion: Any) -> None:
 
 
 variant(
-    "top-logprobs-fewer", "params",
+    "top-logprobs-fewer",
+    "params",
     "The last token of each answer lists a single top_logprobs entry (itself) although more were asked.",
     "ChatCompletionTokenLogprob.top_logprobs: 'The number of entries may be fewer than the requested "
     "top_logprobs'; PARAM-017: len <= the requested number.",
@@ -918,7 +975,8 @@ variant(
 )
 
 variant(
-    "stream-options-ignored", "params",
+    "stream-options-ignored",
+    "params",
     "stream_options without stream: true is ignored (200, a plain JSON answer) instead of refused.",
     "STREAM-019: 'ignoring it is a tolerable dialect'; llama.cpp's server ignores it (docs/REALTARGETS.md).",
     skip_checks={"stream_options.requires-stream"},
@@ -932,13 +990,18 @@ variant(
 def _strict_fields(call: Call) -> ApiError | None:
     unknown = [k for k in (call.body or {}) if k not in KNOWN_FIELDS]
     if unknown:
-        return ApiError(400, f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0],
-                        check="variant.unknown-field")
+        return ApiError(
+            400,
+            f"Unrecognized request argument supplied: {unknown[0]}",
+            param=unknown[0],
+            check="variant.unknown-field",
+        )
     return None
 
 
 variant(
-    "strict-unknown-fields", "errors",
+    "strict-unknown-fields",
+    "errors",
     "An unknown top-level request field is refused with 400 + envelope ('Unrecognized request argument "
     "supplied: <name>', param naming it) instead of ignored.",
     "HTTP-008: ignore or 400 + envelope; api.openai.com refuses unknown arguments this way.",
@@ -954,9 +1017,9 @@ def _model_400(call: Call, reply: Reply) -> Reply:
 
 
 variant(
-    "unknown-model-400", "errors",
-    "An unknown model on the chat route is refused with 400 (same envelope, code model_not_found) "
-    "instead of 404.",
+    "unknown-model-400",
+    "errors",
+    "An unknown model on the chat route is refused with 400 (same envelope, code model_not_found) instead of 404.",
     "ERR-005: '400 with the envelope is an acceptable dialect'; LiteLLM's proxy answers 400 'Invalid model "
     "name passed in model=...'.",
     on_error=_model_400,
@@ -971,7 +1034,8 @@ def _error_code_null(call: Call, reply: Reply) -> Reply:
 
 
 variant(
-    "error-code-null", "errors",
+    "error-code-null",
+    "errors",
     "Every error has 'code': null (type, message and param as before).",
     "Error.code is a string or null (ERR-002); api.openai.com itself sends null for some errors (the "
     "missing-key 401); the codes the rules quote are api.openai.com's, informational.",
@@ -988,7 +1052,8 @@ def _auth_error_type(call: Call, reply: Reply) -> Reply:
 
 
 variant(
-    "auth-error-type", "errors",
+    "auth-error-type",
+    "errors",
     "401 answers have error type 'authentication_error' (api.openai.com says 'invalid_request_error').",
     "Error.type is a free string; AUTH-003/004 ask for 401 + envelope (the type quoted is api.openai.com's, "
     "informational); Anthropic's API names this error type authentication_error.",
@@ -1010,8 +1075,9 @@ def _build() -> dict[str, Variant]:
         assert v.name not in out, f"duplicate variant {v.name}"
         assert v.area in AREAS, (v.name, v.area)
         assert v.description and v.why, v.name
-        assert v.skip_checks or v.flags or v.transport != Transport() or any(getattr(v, h) for h in _HOOKS), \
+        assert v.skip_checks or v.flags or v.transport != Transport() or any(getattr(v, h) for h in _HOOKS), (
             f"{v.name} changes nothing"
+        )
         out[v.name] = v
     return out
 
@@ -1092,7 +1158,7 @@ def send(handler: Any, call: Call | None, reply: Reply, t: Transport) -> None:
     def out(data: bytes) -> None:
         if t.writes == "byte":
             for i in range(len(data)):
-                write(data[i:i + 1])
+                write(data[i : i + 1])
         else:
             write(data)
 
@@ -1103,7 +1169,7 @@ def send(handler: Any, call: Call | None, reply: Reply, t: Transport) -> None:
         if chunked:  # several chunks, as a writer that flushes its buffer does
             step = max(1, -(-len(body) // 3))
             for i in range(0, len(body), step):
-                out(frame(body[i:i + step]))
+                out(frame(body[i : i + step]))
             out(b"0\r\n\r\n")
         else:
             out(body)

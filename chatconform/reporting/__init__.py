@@ -11,6 +11,7 @@ reports a problem as one line on stderr, never a traceback: these run in CI step
 where a traceback hides the one thing the user must fix (usually the file path).
 Set CHATCONFORM_DEBUG=1 to get the traceback of an unexpected error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,16 +35,17 @@ class _Parser(argparse.ArgumentParser):
 def _run(prog: str, fn, argv) -> int:
     try:
         return fn(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as e:             # --help
+    except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     except BadInput as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return USAGE_ERROR
-    except Exception as e:              # a file that passed the schema but still breaks a renderer
+    except Exception as e:  # a file that passed the schema but still breaks a renderer
         if os.environ.get("CHATCONFORM_DEBUG"):
             raise
-        print(f"{prog}: cannot render: {type(e).__name__}: {e} (CHATCONFORM_DEBUG=1 shows the traceback)",
-              file=sys.stderr)
+        print(
+            f"{prog}: cannot render: {type(e).__name__}: {e} (CHATCONFORM_DEBUG=1 shows the traceback)", file=sys.stderr
+        )
         return USAGE_ERROR
 
 
@@ -57,25 +59,31 @@ def _write(path: pathlib.Path, text: str) -> None:
 
 def main_report(argv: list[str] | None = None) -> int:
     def run(args):
-        p = _Parser(prog="chatconform report", description="Render one run's results.json as a self-contained "
-                    "HTML page, or its verdict as Markdown (a CI job summary, a pull-request comment).")
+        p = _Parser(
+            prog="chatconform report",
+            description="Render one run's results.json as a self-contained "
+            "HTML page, or its verdict as Markdown (a CI job summary, a pull-request comment).",
+        )
         p.add_argument("results", help="results.json written by `chatconform run --results`")
         p.add_argument("-o", "--output", help="file to write (default: report.html for html, stdout for md)")
         p.add_argument("--format", choices=("html", "md"), default="html")
         ns = p.parse_args(args)
         if ns.format == "md":
             from . import verdict_md
+
             text = verdict_md.render(load(ns.results), source=ns.results)
             if not ns.output:
                 sys.stdout.write(text)
                 return 0
         else:
             from . import html
+
             text = html.render(load(ns.results), source=ns.results)
         out = pathlib.Path(ns.output or "report.html")
         _write(out, text)
         print(f"report written to {out}")
         return 0
+
     return _run("chatconform report", run, argv)
 
 
@@ -87,6 +95,7 @@ def main_compare(argv: list[str] | None = None) -> int:
         p.add_argument("--format", choices=("html", "md"), default="html")
         ns = p.parse_args(args)
         from . import compare, compare_html, compare_md
+
         matrix = compare.build([(path, load(path)) for path in ns.results])
         if ns.format == "md":
             text = compare_md.render(matrix)
@@ -99,18 +108,22 @@ def main_compare(argv: list[str] | None = None) -> int:
         _write(out, text)
         print(f"comparison written to {out}")
         return 0
+
     return _run("chatconform compare", run, argv)
 
 
 def main_badge(argv: list[str] | None = None) -> int:
     def run(args):
-        p = _Parser(prog="chatconform badge",
-                    description="Write shields.io endpoint JSON, one file per profile: badge-<target>-<profile>.json.")
+        p = _Parser(
+            prog="chatconform badge",
+            description="Write shields.io endpoint JSON, one file per profile: badge-<target>-<profile>.json.",
+        )
         p.add_argument("results", help="results.json written by `chatconform run --results`")
         p.add_argument("-o", "--output", default=".", metavar="DIR", help="directory to write into (default: .)")
         p.add_argument("--label", default=None, help='label prefix (default: "chat completions")')
         ns = p.parse_args(args)
         from . import badge
+
         data = load(ns.results)
         out = pathlib.Path(ns.output)
         files = badge.badges(data, ns.label) if ns.label else badge.badges(data)
@@ -118,6 +131,7 @@ def main_badge(argv: list[str] | None = None) -> int:
             _write(out / name, json.dumps(b) + "\n")
             print(out / name)
         return 0
+
     return _run("chatconform badge", run, argv)
 
 

@@ -5,6 +5,7 @@ quoted in a violation's `actual`), so every string reaches HTML through `esc()` 
 every page is built from escaped fragments only; no results data is ever put inside
 a <script> block, which would need a second, JS-specific escaping.
 """
+
 from __future__ import annotations
 
 import html
@@ -20,10 +21,20 @@ FORMAT = "chatconform-results/1"
 SCHEMA = SCHEMA_DIR / "results.schema.json"
 
 # Worst first, as outcomes.RULE_ORDER; the display order of outcome columns.
-OUTCOMES = ("fail", "error", "known-deviation", "warning", "pass", "not-applicable", "disabled",
-            "not-claimed", "skip", "untested")
+OUTCOMES = (
+    "fail",
+    "error",
+    "known-deviation",
+    "warning",
+    "pass",
+    "not-applicable",
+    "disabled",
+    "not-claimed",
+    "skip",
+    "untested",
+)
 LEVELS = rules_mod.LEVELS
-TRANSCRIPT_CAP = 6 * 1024    # per body shown in a page: enough to see the fault, not an archive
+TRANSCRIPT_CAP = 6 * 1024  # per body shown in a page: enough to see the fault, not an archive
 
 
 class BadInput(Exception):
@@ -44,7 +55,7 @@ def load(path: str | pathlib.Path) -> dict:
     except ValueError as e:
         raise BadInput(f"{p}: not JSON ({e})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise BadInput(f"{p}: not a chatconform results file (want \"format\": \"{FORMAT}\")")
+        raise BadInput(f'{p}: not a chatconform results file (want "format": "{FORMAT}")')
     _validate(data, p)
     # Defence in depth: results are redacted when written, but a hand-edited or foreign
     # file may not be; masking secret-named headers and bearer tokens again costs nothing.
@@ -52,13 +63,14 @@ def load(path: str | pathlib.Path) -> dict:
 
 
 def _validate(data: dict, p: pathlib.Path) -> None:
-    if not SCHEMA.exists():     # an installed package without the repository's schemas/
+    if not SCHEMA.exists():  # an installed package without the repository's schemas/
         missing = [k for k in ("target", "profiles", "rules", "tests") if k not in data]
         if missing:
             raise BadInput(f"{p}: not a valid results file: missing {', '.join(missing)}")
         return
     import jsonschema
     from jsonschema.exceptions import best_match
+
     err = best_match(jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).iter_errors(data))
     if err is not None:
         where = "/" + "/".join(str(x) for x in err.absolute_path)
@@ -97,7 +109,7 @@ def citation(rid: str) -> str:
 
 def capability(rid: str, fallback: str = "core") -> str:
     r = rule(rid)
-    return (r.capability if r and r.capability else fallback)
+    return r.capability if r and r.capability else fallback
 
 
 def violations_by_rule(data: dict, dispositions=("fail",)) -> dict[str, list[tuple[dict, dict]]]:
@@ -187,7 +199,9 @@ def page(title: str, body: str, script: str = "", css: str = "") -> str:
     # The CSP forbids any network load, so even a renderer bug cannot make the page phone out.
     csp = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
     js = f"<script>\n{script}\n</script>" if script else ""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{CSS}{css}</style></head>\n<body>\n{body}\n{js}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{CSS}{css}</style></head>\n<body>\n{body}\n{js}\n</body></html>\n"
+    )

@@ -6,6 +6,7 @@ Why a separate model: both renderings must agree on what a row is, which rows ar
 target compared is more likely a rule that is too strict (or wrong) than a bug
 everyone shares, so those rows are flagged for a human to look at the rule.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from .common import LEVELS, first_violation, rule, rule_text, target_labels
 
 # A target "fails" a rule when it violated it, whether or not the violation fails the run.
 FAILING = ("fail", "known-deviation", "warning")
-MISSING = "missing"     # the run has no entry for the rule (another suite version)
+MISSING = "missing"  # the run has no entry for the rule (another suite version)
 
 
 @dataclass
@@ -27,8 +28,8 @@ class Target:
 @dataclass
 class Cell:
     outcome: str
-    violation: dict | None = None       # the first violation of the rule in that run, if any
-    reason: str = ""                    # why it could not be judged (outcome "error")
+    violation: dict | None = None  # the first violation of the rule in that run, if any
+    reason: str = ""  # why it could not be judged (outcome "error")
 
     @property
     def failing(self) -> bool:
@@ -90,6 +91,7 @@ def build(runs: list[tuple[str, dict]]) -> Matrix:
     for _, data in runs:
         ids += [rid for rid in data.get("rules", {}) if rid not in ids]
     from .. import rules as rules_mod
+
     order = {rid: i for i, rid in enumerate(rules_mod.catalogue())}
     ids.sort(key=lambda rid: (order.get(rid, len(order)), rid))
     rows = []
@@ -97,12 +99,21 @@ def build(runs: list[tuple[str, dict]]) -> Matrix:
         entries = [d.get("rules", {}).get(rid) for _, d in runs]
         known = next((e for e in entries if e), {})
         cat = rule(rid)
-        row = Row(rid, known.get("level") or (cat.level if cat else "?"), known.get("area") or (cat.area if cat else "?"),
-                  rule_text(rid))
+        row = Row(
+            rid,
+            known.get("level") or (cat.level if cat else "?"),
+            known.get("area") or (cat.area if cat else "?"),
+            rule_text(rid),
+        )
         for (_, d), e in zip(runs, entries):
             outcome = (e or {}).get("outcome", MISSING)
-            row.cells.append(Cell(outcome, first_violation(d, rid) if outcome in FAILING else None,
-                                  _error_reason(d, rid) if outcome == "error" else ""))
+            row.cells.append(
+                Cell(
+                    outcome,
+                    first_violation(d, rid) if outcome in FAILING else None,
+                    _error_reason(d, rid) if outcome == "error" else "",
+                )
+            )
         rows.append(row)
     # Keep each area's rows together even when IDs interleave areas.
     area_order: dict[str, int] = {}

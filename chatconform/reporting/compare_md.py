@@ -5,6 +5,7 @@ per-level counts and the rules that fail somewhere (with why), and folds the ful
 matrix into a <details> block.  Cell text is server-controlled, so it is escaped for
 Markdown tables (`|`, newlines) and for the HTML GitHub renders inline (`<`, `&`).
 """
+
 from __future__ import annotations
 
 from .compare import Matrix, Row
@@ -23,7 +24,7 @@ def cell(value) -> str:
 
 def _short(s, n: int = SHORT) -> str:
     s = "" if s is None else " ".join(str(s).split())
-    return s if len(s) <= n else s[:n - 1] + "…"
+    return s if len(s) <= n else s[: n - 1] + "…"
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -38,7 +39,11 @@ def _outcome(o: str) -> str:
 
 
 def _rule_row(r: Row, n: int) -> list[str]:
-    note = ("⚑ fails on every target: check the rule" if r.shared else f"fails on {r.fail_count}/{n}") if r.fail_count else ""
+    note = (
+        ("⚑ fails on every target: check the rule" if r.shared else f"fails on {r.fail_count}/{n}")
+        if r.fail_count
+        else ""
+    )
     return [cell(r.rule), r.level, cell(r.area)] + [_outcome(c.outcome) for c in r.cells] + [note]
 
 
@@ -46,19 +51,33 @@ def render(m: Matrix) -> str:
     labels = [cell(t.label) for t in m.targets]
     n = len(m.targets)
     out = ["## chatconform comparison", ""]
-    out += table(["target", "model", "level", "suite", "run", "file"],
-                 [[cell(t.label), cell(t.data.get("target", {}).get("model")), cell(t.data.get("level")),
-                   cell(t.data.get("suite", {}).get("version")), cell(t.data.get("started")), cell(t.path)]
-                  for t in m.targets])
+    out += table(
+        ["target", "model", "level", "suite", "run", "file"],
+        [
+            [
+                cell(t.label),
+                cell(t.data.get("target", {}).get("model")),
+                cell(t.data.get("level")),
+                cell(t.data.get("suite", {}).get("version")),
+                cell(t.data.get("started")),
+                cell(t.path),
+            ]
+            for t in m.targets
+        ],
+    )
     profiles: list[str] = []
     for t in m.targets:
         profiles += [p for p in (t.data.get("profiles") or {}) if p not in profiles]
     out += ["", "### Verdict per profile", ""]
-    out += table(["profile"] + labels,
-                 [[cell(p)] + [_verdict(t.data.get("profiles", {}).get(p)) for t in m.targets] for p in profiles])
+    out += table(
+        ["profile"] + labels,
+        [[cell(p)] + [_verdict(t.data.get("profiles", {}).get(p)) for t in m.targets] for p in profiles],
+    )
     out += ["", "### Rules per level (pass / fail / other)", ""]
-    out += table(["target", "MUST", "SHOULD", "MAY"],
-                 [[labels[i]] + [_counts(m.level_counts(i)[lv]) for lv in ("MUST", "SHOULD", "MAY")] for i in range(n)])
+    out += table(
+        ["target", "MUST", "SHOULD", "MAY"],
+        [[labels[i]] + [_counts(m.level_counts(i)[lv]) for lv in ("MUST", "SHOULD", "MAY")] for i in range(n)],
+    )
     bad = [r for r in m.rows if r.failing]
     out += ["", f"### Rules failing on some target ({len(bad)})", ""]
     if bad:
@@ -68,8 +87,11 @@ def render(m: Matrix) -> str:
             for t, c in zip(m.targets, r.cells):
                 if c.violation:
                     v = c.violation
-                    out.append(f"- **{cell(r.rule)}** on *{cell(t.label)}*: expected {cell(_short(v.get('expected')))}; "
-                               f"actual {cell(_short(v.get('actual')))}" + (f" (at {cell(_short(v.get('where'), 80))})" if v.get("where") else ""))
+                    out.append(
+                        f"- **{cell(r.rule)}** on *{cell(t.label)}*: expected {cell(_short(v.get('expected')))}; "
+                        f"actual {cell(_short(v.get('actual')))}"
+                        + (f" (at {cell(_short(v.get('where'), 80))})" if v.get("where") else "")
+                    )
                 elif c.outcome == "error":
                     out.append(f"- **{cell(r.rule)}** on *{cell(t.label)}*: could not judge: {cell(_short(c.reason))}")
     else:

@@ -7,14 +7,28 @@ Failures are grouped per rule (one card per failed rule) because one server defe
 typically fails dozens of tests for the same rule; the first occurrence carries the
 full evidence and the others are listed under it.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
 
-from .common import (LEVELS, OUTCOMES, cap, capability, citation, esc, exchange_of, outcome_badge,
-                     page, rule, rule_text, verdict_badge, violations_by_rule)
+from .common import (
+    LEVELS,
+    OUTCOMES,
+    cap,
+    capability,
+    citation,
+    esc,
+    exchange_of,
+    outcome_badge,
+    page,
+    rule,
+    rule_text,
+    verdict_badge,
+    violations_by_rule,
+)
 
-MORE_LIMIT = 25     # further occurrences listed per card; beyond that, a count (results.json has all)
+MORE_LIMIT = 25  # further occurrences listed per card; beyond that, a count (results.json has all)
 
 # Tiny on purpose: the report is static HTML; JS only adds "expand all" and marks a clean init
 # (data-js-ok) for the headless-browser check.
@@ -48,18 +62,20 @@ def render(data: dict, source: str = "results.json") -> str:
     t = data.get("target", {})
     title = f"chatconform report: {t.get('name', '?')}"
     # Verdict and failures first (what a reader came for), provenance last.
-    parts = [f"<h1>{esc(title)}</h1>",
-             f'<p class="meta">{esc(t.get("model"))} at <span class="mono">{esc(t.get("base_url"))}</span>, '
-             f'level {esc(data.get("level"))}, run {esc(data.get("started"))}</p>',
-             _profiles(data),
-             f'<div class="summary">{_counts(data)}{_capabilities(data)}</div>',
-             _cards(data, ("fail",), "Failures", "fail"),
-             _cards(data, ("known-deviation",), "Known deviations (declared, not failing the run)", "known-deviation"),
-             _cards(data, ("warning",), "Warnings (SHOULD rules at --level must)", "warning"),
-             _errors(data),
-             _details(data, source),
-             f'<p class="meta">generated {esc(_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))} '
-             f'from {esc(source)} by chatconform</p>']
+    parts = [
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="meta">{esc(t.get("model"))} at <span class="mono">{esc(t.get("base_url"))}</span>, '
+        f"level {esc(data.get('level'))}, run {esc(data.get('started'))}</p>",
+        _profiles(data),
+        f'<div class="summary">{_counts(data)}{_capabilities(data)}</div>',
+        _cards(data, ("fail",), "Failures", "fail"),
+        _cards(data, ("known-deviation",), "Known deviations (declared, not failing the run)", "known-deviation"),
+        _cards(data, ("warning",), "Warnings (SHOULD rules at --level must)", "warning"),
+        _errors(data),
+        _details(data, source),
+        f'<p class="meta">generated {esc(_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))} '
+        f"from {esc(source)} by chatconform</p>",
+    ]
     return page(title, "\n".join(p for p in parts if p), SCRIPT, EXTRA_CSS)
 
 
@@ -67,12 +83,22 @@ def _details(data: dict, source: str) -> str:
     """Provenance: which server, which suite, when; enough to rerun the same thing."""
     t, s = data.get("target", {}), data.get("suite", {})
     caps = ", ".join(t.get("capabilities") or []) or "(nothing beyond the core)"
-    rows = [("target", t.get("name")), ("model", t.get("model")), ("base URL", t.get("base_url")),
-            ("API key", t.get("api_key") or "(none)"), ("claimed capabilities", caps),
-            ("level", data.get("level")),
-            ("suite", f"{s.get('name', 'chatconform')} {s.get('version', '?')}" + (f" @ {s['commit'][:12]}" if s.get("commit") else "")),
-            ("spec", f"{data.get('spec', {}).get('file', '?')} {data.get('spec', {}).get('version', '')}"),
-            ("run", f"{data.get('started', '?')} → {data.get('finished', '?')}"), ("results file", source)]
+    rows = [
+        ("target", t.get("name")),
+        ("model", t.get("model")),
+        ("base URL", t.get("base_url")),
+        ("API key", t.get("api_key") or "(none)"),
+        ("claimed capabilities", caps),
+        ("level", data.get("level")),
+        (
+            "suite",
+            f"{s.get('name', 'chatconform')} {s.get('version', '?')}"
+            + (f" @ {s['commit'][:12]}" if s.get("commit") else ""),
+        ),
+        ("spec", f"{data.get('spec', {}).get('file', '?')} {data.get('spec', {}).get('version', '')}"),
+        ("run", f"{data.get('started', '?')} → {data.get('finished', '?')}"),
+        ("results file", source),
+    ]
     for e in t.get("expectations") or []:
         rows.append(("declared deviation", f"{e.get('rule')} until {e.get('expires')}: {e.get('reason')}"))
     table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
@@ -86,13 +112,19 @@ def _profiles(data: dict) -> str:
         detail = []
         for key, what in (("failed", "failed"), ("not_run", "not run"), ("not_claimed", "not claimed")):
             if p.get(key):
-                links = ", ".join(f'<a href="#rule-{esc(r)}">{esc(r)}</a>' if key == "failed" else esc(r) for r in p[key])
+                links = ", ".join(
+                    f'<a href="#rule-{esc(r)}">{esc(r)}</a>' if key == "failed" else esc(r) for r in p[key]
+                )
                 detail.append(f"{what}: {links}")
         why = f'<span class="why">{"; ".join(detail)}</span>' if detail else ""
-        chips.append(f'<span class="chip" data-profile="{esc(name)}" data-verdict="{esc(p.get("verdict"))}">'
-                     f'<b>{esc(name)}</b> {verdict_badge(p.get("verdict", "?"))}{why}</span>')
-    return (f'<div id="profiles">{"".join(chips)}</div>'
-            '<p class="meta">profile met = every MUST rule of the profile ran and passed</p>')
+        chips.append(
+            f'<span class="chip" data-profile="{esc(name)}" data-verdict="{esc(p.get("verdict"))}">'
+            f"<b>{esc(name)}</b> {verdict_badge(p.get('verdict', '?'))}{why}</span>"
+        )
+    return (
+        f'<div id="profiles">{"".join(chips)}</div>'
+        '<p class="meta">profile met = every MUST rule of the profile ran and passed</p>'
+    )
 
 
 def _counts(data: dict) -> str:
@@ -102,12 +134,16 @@ def _counts(data: dict) -> str:
         rc[r.get("outcome", "?")] = rc.get(r.get("outcome", "?"), 0) + 1
     cols = [o for o in OUTCOMES if o in tc or o in rc]
     head = "".join(f"<th>{outcome_badge(o)}</th>" for o in cols)
-    row = lambda name, c: f"<tr><th>{name}</th>" + "".join(f'<td class="num">{c.get(o, 0)}</td>' for o in cols) + "</tr>"
+    row = lambda name, c: (
+        f"<tr><th>{name}</th>" + "".join(f'<td class="num">{c.get(o, 0)}</td>' for o in cols) + "</tr>"
+    )
     sp = data.get("spend") or {}
-    return ("<div><h2>Counts</h2>"
-            f'<table id="counts"><tr><th></th>{head}</tr>{row("tests", tc)}{row("rules", rc)}</table>'
-            f'<p id="spend">spent: <b>{esc(sp.get("requests", 0))}</b> requests, '
-            f'<b>{esc(sp.get("completion_tokens", 0))}</b> completion tokens</p></div>')
+    return (
+        "<div><h2>Counts</h2>"
+        f'<table id="counts"><tr><th></th>{head}</tr>{row("tests", tc)}{row("rules", rc)}</table>'
+        f'<p id="spend">spent: <b>{esc(sp.get("requests", 0))}</b> requests, '
+        f"<b>{esc(sp.get('completion_tokens', 0))}</b> completion tokens</p></div>"
+    )
 
 
 def _capabilities(data: dict) -> str:
@@ -122,11 +158,16 @@ def _capabilities(data: dict) -> str:
     rows = []
     for c in order:
         mark = "" if c == "core" or c in claimed else ' <span class="meta">(not claimed)</span>'
-        rows.append(f'<tr data-capability="{esc(c)}"><th>{esc(c)}{mark}</th>'
-                    + "".join(f'<td class="num">{table[c].get(o, "") or ""}</td>' for o in cols) + "</tr>")
+        rows.append(
+            f'<tr data-capability="{esc(c)}"><th>{esc(c)}{mark}</th>'
+            + "".join(f'<td class="num">{table[c].get(o, "") or ""}</td>' for o in cols)
+            + "</tr>"
+        )
     head = "".join(f"<th>{outcome_badge(o)}</th>" for o in cols)
-    return (f'<div><h2>Rules by capability</h2><table id="capabilities"><tr><th>capability</th>{head}</tr>'
-            f'{"".join(rows)}</table></div>')
+    return (
+        f'<div><h2>Rules by capability</h2><table id="capabilities"><tr><th>capability</th>{head}</tr>'
+        f"{''.join(rows)}</table></div>"
+    )
 
 
 def _cards(data: dict, dispositions: tuple, heading: str, css: str) -> str:
@@ -137,9 +178,12 @@ def _cards(data: dict, dispositions: tuple, heading: str, css: str) -> str:
     order = sorted(groups, key=lambda rid: (level_rank.get(_level(data, rid), 9), rid))
     cards = [_card(data, rid, groups[rid], css) for rid in order]
     index = ""
-    if css == "fail":   # a clickable table of contents, and the one button the JS drives
-        links = " ".join(f'<a href="#rule-{esc(rid)}">{esc(rid)}</a> <span class="meta">{esc(_level(data, rid))}'
-                         f' ×{len(groups[rid])}</span>' for rid in order)
+    if css == "fail":  # a clickable table of contents, and the one button the JS drives
+        links = " ".join(
+            f'<a href="#rule-{esc(rid)}">{esc(rid)}</a> <span class="meta">{esc(_level(data, rid))}'
+            f" ×{len(groups[rid])}</span>"
+            for rid in order
+        )
         index = f'<p id="failing-index">{links} <button id="expand-all" type="button">expand all</button></p>'
     return f'<h2>{esc(heading)} <span class="meta">({len(order)} rules)</span></h2>' + index + "\n".join(cards)
 
@@ -152,26 +196,36 @@ def _level(data: dict, rid: str) -> str:
 def _card(data: dict, rid: str, hits: list[tuple[dict, dict]], css: str) -> str:
     test, v = hits[0]
     cite = citation(rid)
-    out = [f'<div class="card {css}" id="rule-{esc(rid)}" data-rule="{esc(rid)}">',
-           f'<h3>{esc(rid)} <span class="o o-{css}">{esc(_level(data, rid))} {esc(css)}</span> '
-           f'<span class="meta">{len(hits)} violation{"s" * (len(hits) != 1)}</span></h3>',
-           f'<p class="rule-text">{esc(rule_text(rid))}</p>',
-           f'<p class="meta citation">cited: {esc(cite)}</p>' if cite else "",
-           _evidence(test, v, full=True)]
+    out = [
+        f'<div class="card {css}" id="rule-{esc(rid)}" data-rule="{esc(rid)}">',
+        f'<h3>{esc(rid)} <span class="o o-{css}">{esc(_level(data, rid))} {esc(css)}</span> '
+        f'<span class="meta">{len(hits)} violation{"s" * (len(hits) != 1)}</span></h3>',
+        f'<p class="rule-text">{esc(rule_text(rid))}</p>',
+        f'<p class="meta citation">cited: {esc(cite)}</p>' if cite else "",
+        _evidence(test, v, full=True),
+    ]
     rest = hits[1:]
     if rest:
         items = "".join(f"<li>{_evidence(t, w, full=False)}</li>" for t, w in rest[:MORE_LIMIT])
-        more = f"<p class=meta>… and {len(rest) - MORE_LIMIT} more in results.json</p>" if len(rest) > MORE_LIMIT else ""
-        out.append(f"<details><summary>{len(rest)} more violation{'s' * (len(rest) != 1)} of {esc(rid)}</summary>"
-                   f"<ul>{items}</ul>{more}</details>")
+        more = (
+            f"<p class=meta>… and {len(rest) - MORE_LIMIT} more in results.json</p>" if len(rest) > MORE_LIMIT else ""
+        )
+        out.append(
+            f"<details><summary>{len(rest)} more violation{'s' * (len(rest) != 1)} of {esc(rid)}</summary>"
+            f"<ul>{items}</ul>{more}</details>"
+        )
     out.append("</div>")
     return "\n".join(o for o in out if o)
 
 
 def _evidence(test: dict, v: dict, full: bool) -> str:
     ex = exchange_of(test, v)
-    rows = [("test", test.get("nodeid")), ("expected", v.get("expected")), ("actual", v.get("actual")),
-            ("where", v.get("where") or "—")]
+    rows = [
+        ("test", test.get("nodeid")),
+        ("expected", v.get("expected")),
+        ("actual", v.get("actual")),
+        ("where", v.get("where") or "—"),
+    ]
     if ex and ex.get("label"):
         rows.append(("exchange", ex["label"]))
     grid = "".join(f'<span class="k">{esc(k)}</span><span class="mono {esc(k)}">{esc(val)}</span>' for k, val in rows)
@@ -179,10 +233,12 @@ def _evidence(test: dict, v: dict, full: bool) -> str:
     if ex is None:
         return out
     curl = f'<pre class="curl">{esc(ex.get("curl", ""))}</pre>'
-    transcript = f'<details class="transcript"><summary>transcript</summary><pre>{esc(transcript_text(ex))}</pre></details>'
+    transcript = (
+        f'<details class="transcript"><summary>transcript</summary><pre>{esc(transcript_text(ex))}</pre></details>'
+    )
     if full:
         return out + '<div class="meta">reproduce:</div>' + curl + transcript
-    return out + f'<details><summary>reproduce + transcript</summary>{curl}{transcript}</details>'
+    return out + f"<details><summary>reproduce + transcript</summary>{curl}{transcript}</details>"
 
 
 def transcript_text(ex: dict) -> str:
@@ -214,9 +270,13 @@ def _errors(data: dict) -> str:
         ex = (t.get("exchanges") or [None])[-1]
         evidence = ""
         if ex:
-            evidence = (f'<pre class="curl">{esc(ex.get("curl", ""))}</pre><details class="transcript"><summary>transcript'
-                        f'</summary><pre>{esc(transcript_text(ex))}</pre></details>')
-        cards.append(f'<div class="card error" data-test="{esc(t.get("nodeid"))}"><h3>{esc(t.get("nodeid"))} '
-                     f'{outcome_badge("error")}</h3><p>rules: {esc(", ".join(t.get("rules") or []))}</p>'
-                     f'<p class="mono">{esc(t.get("reason"))}</p>{evidence}</div>')
+            evidence = (
+                f'<pre class="curl">{esc(ex.get("curl", ""))}</pre><details class="transcript"><summary>transcript'
+                f"</summary><pre>{esc(transcript_text(ex))}</pre></details>"
+            )
+        cards.append(
+            f'<div class="card error" data-test="{esc(t.get("nodeid"))}"><h3>{esc(t.get("nodeid"))} '
+            f"{outcome_badge('error')}</h3><p>rules: {esc(', '.join(t.get('rules') or []))}</p>"
+            f'<p class="mono">{esc(t.get("reason"))}</p>{evidence}</div>'
+        )
     return f'<h2>Could not be judged <span class="meta">({len(errs)} tests)</span></h2>' + "\n".join(cards)

@@ -10,12 +10,13 @@ not be judged, or a declared deviation went stale or expired.
 Server-controlled text (a violation's `actual`, an error's reason) goes through the
 comparison's Markdown cell escaping, so a body cannot break the table or inject HTML.
 """
+
 from __future__ import annotations
 
 from .common import LEVELS, rule_text, violations_by_rule
 from .compare_md import ICON, _short, _verdict, cell, table
 
-MAX_ROWS = 50       # failing rules listed; the rest are counted (a job summary is capped at 1 MiB)
+MAX_ROWS = 50  # failing rules listed; the rest are counted (a job summary is capped at 1 MiB)
 
 
 def headline(data: dict) -> tuple[str, str]:
@@ -27,18 +28,28 @@ def headline(data: dict) -> tuple[str, str]:
     lapsed = [e for e in data.get("expectations") or [] if e.get("status") in ("stale", "expired")]
     why = []
     if failed or failed_tests:
-        why.append(f"{len(failed)} rule{'s' * (len(failed) != 1)} failed" if failed
-                   else f"{failed_tests} test{'s' * (failed_tests != 1)} failed")
+        why.append(
+            f"{len(failed)} rule{'s' * (len(failed) != 1)} failed"
+            if failed
+            else f"{failed_tests} test{'s' * (failed_tests != 1)} failed"
+        )
     if errors:
         why.append(f"{errors} test{'s' * (errors != 1)} could not be judged")
     if lapsed:
         why.append(f"{len(lapsed)} declared deviation{'s' * (len(lapsed) != 1)} stale or expired")
     if why:
         return "fail", "; ".join(why)
-    extra = [f"{n} {what}" for what, n in (("with warnings", _count(tests, "warning")),
-                                            ("with known deviations", _count(tests, "known-deviation"))) if n]
+    extra = [
+        f"{n} {what}"
+        for what, n in (
+            ("with warnings", _count(tests, "warning")),
+            ("with known deviations", _count(tests, "known-deviation")),
+        )
+        if n
+    ]
     return "pass", f"every check that ran passed ({_count(tests, 'pass')} tests passed" + "".join(
-        f", {e}" for e in extra) + ")"
+        f", {e}" for e in extra
+    ) + ")"
 
 
 def _count(tests: list[dict], outcome: str) -> int:
@@ -50,21 +61,31 @@ def render(data: dict, source: str = "results.json") -> str:
     verdict, why = headline(data)
     icon = ICON["pass"] if verdict == "pass" else ICON["fail"]
     claimed = ", ".join(t.get("capabilities") or []) or "nothing beyond the core"
-    out = [f"## chatconform: {icon} {verdict.upper()} on {cell(t.get('name'))}", "",
-           f"**{cell(why[:1].upper() + why[1:])}.** Model {cell(t.get('model'))}, "
-           + f"level {cell(data.get('level'))}, claimed: {cell(claimed)}.", ""]
+    out = [
+        f"## chatconform: {icon} {verdict.upper()} on {cell(t.get('name'))}",
+        "",
+        f"**{cell(why[:1].upper() + why[1:])}.** Model {cell(t.get('model'))}, "
+        + f"level {cell(data.get('level'))}, claimed: {cell(claimed)}.",
+        "",
+    ]
     out += _profiles(data)
     out += _failing(data)
     out += _errors(data)
     out += _others(data)
     sp, budget = data.get("spend") or {}, data.get("budget")
     s = data.get("suite") or {}
-    out += ["### Spend", "",
-            f"{sp.get('requests', 0)} requests, {sp.get('completion_tokens', 0)} completion tokens"
-            + (f" (budget: {cell(_budget(budget))})" if budget else "") + ".", "",
-            f"<sub>chatconform {cell(s.get('version', '?'))}"
-            + (f" @ {cell(s['commit'][:12])}" if s.get("commit") else "")
-            + f", run {cell(data.get('started'))}, from {cell(source)}</sub>", ""]
+    out += [
+        "### Spend",
+        "",
+        f"{sp.get('requests', 0)} requests, {sp.get('completion_tokens', 0)} completion tokens"
+        + (f" (budget: {cell(_budget(budget))})" if budget else "")
+        + ".",
+        "",
+        f"<sub>chatconform {cell(s.get('version', '?'))}"
+        + (f" @ {cell(s['commit'][:12])}" if s.get("commit") else "")
+        + f", run {cell(data.get('started'))}, from {cell(source)}</sub>",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -86,8 +107,11 @@ def _profiles(data: dict) -> list[str]:
     if not rows:
         return []
     met = sum(1 for p in data["profiles"].values() if p.get("verdict") == "met")
-    return [f"### Profiles ({met} of {len(rows)} met)", ""] + table(["profile", "verdict", "why"], rows) + [
-        "", "<sub>met = every MUST rule of the profile ran and passed</sub>", ""]
+    return (
+        [f"### Profiles ({met} of {len(rows)} met)", ""]
+        + table(["profile", "verdict", "why"], rows)
+        + ["", "<sub>met = every MUST rule of the profile ran and passed</sub>", ""]
+    )
 
 
 def _failing(data: dict) -> list[str]:
@@ -103,8 +127,14 @@ def _failing(data: dict) -> list[str]:
         first = (hits.get(rid) or [(None, {})])[0][1]
         n = len(hits.get(rid) or [])
         actual = _short(first.get("actual"), 100) if first else ""
-        rows.append([f"**{cell(rid)}**", cell(rules[rid].get("level")), cell(_short(rule_text(rid), 90)),
-                     cell(actual) + (f" (×{n})" if n > 1 else "")])
+        rows.append(
+            [
+                f"**{cell(rid)}**",
+                cell(rules[rid].get("level")),
+                cell(_short(rule_text(rid), 90)),
+                cell(actual) + (f" (×{n})" if n > 1 else ""),
+            ]
+        )
     out = [f"### Failing rules ({len(failed)})", ""] + table(["rule", "level", "rule says", "actual"], rows)
     if len(failed) > MAX_ROWS:
         out.append(f"\n… and {len(failed) - MAX_ROWS} more in results.json")
@@ -132,8 +162,10 @@ def _others(data: dict) -> list[str]:
             what = "no longer occurs: remove it" if e["status"] == "stale" else f"expired on {e.get('expires')}"
             out.append(f"- declared deviation **{cell(e.get('rule'))}** {cell(what)} (fails the run)")
     rules = data.get("rules") or {}
-    for outcome, label in (("warning", "warnings (SHOULD rules at level must)"),
-                           ("known-deviation", "known deviations (declared, not failing the run)")):
+    for outcome, label in (
+        ("warning", "warnings (SHOULD rules at level must)"),
+        ("known-deviation", "known deviations (declared, not failing the run)"),
+    ):
         ids = sorted(rid for rid, r in rules.items() if r.get("outcome") == outcome)
         if ids:
             out.append(f"- {ICON[outcome]} {len(ids)} {label}: {cell(', '.join(ids))}")

@@ -24,6 +24,7 @@ engine must not misjudge are handled by the checks (a stop sequence may cut JSON
 one-token answer with "stop"; a tool-call answer may carry `logprobs.content: null`;
 a token limit may cut tool-call arguments, finishing with "length"), each with a test.
 """
+
 import os as _os
 
 
@@ -39,6 +40,7 @@ def _share_hypothesis_storage() -> None:
     from hypothesis.configuration import set_hypothesis_home_dir
 
     from ..paths import cache_dir
+
     set_hypothesis_home_dir(cache_dir() / "hypothesis")
 
 
@@ -53,8 +55,31 @@ from .requests import FOCUSES, Profile, requests_with_extras, tool_definitions, 
 from .text import number_in, texts
 
 __all__ = [
-    "FOCUSES", "KINDS", "MUTATIONS", "Invalid", "Mutation", "Profile", "ablations", "acceptance_rule", "conversations",
-    "features", "invalid_boundaries", "invalid_reasons", "invalid_requests", "is_valid", "json_schemas",
-    "kind_rules", "mutations", "number_in", "prose_errors", "requests_with_extras", "texts", "tool_definitions",
-    "tool_parameters", "tool_round_trip", "user_message", "valid_boundaries", "valid_requests",
+    "FOCUSES",
+    "KINDS",
+    "MUTATIONS",
+    "Invalid",
+    "Mutation",
+    "Profile",
+    "ablations",
+    "acceptance_rule",
+    "conversations",
+    "features",
+    "invalid_boundaries",
+    "invalid_reasons",
+    "invalid_requests",
+    "is_valid",
+    "json_schemas",
+    "kind_rules",
+    "mutations",
+    "number_in",
+    "prose_errors",
+    "requests_with_extras",
+    "texts",
+    "tool_definitions",
+    "tool_parameters",
+    "tool_round_trip",
+    "user_message",
+    "valid_boundaries",
+    "valid_requests",
 ]

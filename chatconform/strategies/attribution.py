@@ -18,6 +18,7 @@ INVALID request a server accepted.
   answer shows what was refused (the error's param) or how (an invalid streamed request
   refused inside a 200 event stream is STREAM-023's fault).
 """
+
 from __future__ import annotations
 
 import re
@@ -51,15 +52,31 @@ def prose_errors(body: Any) -> list[Reason]:
         if _is_int(body.get(key)) and body[key] <= 0:
             out.append(Reason("PARAM-003", f"/{key}", f"{key} must be >= 1", body[key]))
     tools = body.get("tools")
-    names = [t["function"]["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("function"), dict)
-             and isinstance(t["function"].get("name"), str)] if isinstance(tools, list) else []
+    names = (
+        [
+            t["function"]["name"]
+            for t in tools
+            if isinstance(t, dict)
+            and isinstance(t.get("function"), dict)
+            and isinstance(t["function"].get("name"), str)
+        ]
+        if isinstance(tools, list)
+        else []
+    )
     choice = body.get("tool_choice")
-    if choice is not None and choice != "none" and not names and (isinstance(choice, dict) or choice in ("auto", "required")):
+    if (
+        choice is not None
+        and choice != "none"
+        and not names
+        and (isinstance(choice, dict) or choice in ("auto", "required"))
+    ):
         out.append(Reason("TOOL-014", "/tool_choice", "a tool_choice other than none needs tools", choice))
     elif isinstance(choice, dict) and isinstance(choice.get("function"), dict):
         name = choice["function"].get("name")
         if isinstance(name, str) and names and name not in names:
-            out.append(Reason("TOOL-014", "/tool_choice/function/name", f"{name!r} is not one of the offered tools", name))
+            out.append(
+                Reason("TOOL-014", "/tool_choice/function/name", f"{name!r} is not one of the offered tools", name)
+            )
     out.extend(_tool_sequence(body.get("messages")))
     return out
 
@@ -78,7 +95,9 @@ def _tool_sequence(messages: Any) -> list[Reason]:
             continue
         role = m.get("role")
         if role != "tool" and pending:
-            out.append(Reason("TOOL-018", f"/messages/{opened}/tool_calls", f"tool calls {pending} not answered", pending))
+            out.append(
+                Reason("TOOL-018", f"/messages/{opened}/tool_calls", f"tool calls {pending} not answered", pending)
+            )
             pending = []
         if role != "tool":
             answerable = set()
@@ -89,7 +108,14 @@ def _tool_sequence(messages: Any) -> list[Reason]:
             tcid = m.get("tool_call_id")
             if isinstance(tcid, str):
                 if tcid not in answerable:
-                    out.append(Reason("TOOL-018", f"/messages/{i}/tool_call_id", "a tool message that answers no preceding tool call", tcid))
+                    out.append(
+                        Reason(
+                            "TOOL-018",
+                            f"/messages/{i}/tool_call_id",
+                            "a tool message that answers no preceding tool call",
+                            tcid,
+                        )
+                    )
                 elif tcid in pending:
                     pending.remove(tcid)
     if pending:
@@ -165,23 +191,78 @@ def is_valid(body: Any) -> bool:
 
 # -- valid requests that were refused ------------------------------------------------------
 FIELD_RULES = {
-    "model": "REQ-001", "messages": "REQ-005",
-    "temperature": "PARAM-010", "top_p": "PARAM-010", "presence_penalty": "PARAM-010", "frequency_penalty": "PARAM-010",
-    "max_tokens": "PARAM-001", "max_completion_tokens": "PARAM-001", "stop": "PARAM-004", "n": "PARAM-007",
-    "logit_bias": "PARAM-012", "logprobs": "PARAM-014", "top_logprobs": "PARAM-014", "seed": "PARAM-020",
-    "tools": "TOOL-001", "tool_choice": "TOOL-010", "parallel_tool_calls": "TOOL-015",
-    "stream": "STREAM-001", "stream_options": "STREAM-018",
-    "user": "PARAM-028", "metadata": "PARAM-028", "store": "PARAM-028", "safety_identifier": "PARAM-028",
-    "prompt_cache_key": "PARAM-028", "service_tier": "PARAM-028", "verbosity": "PARAM-028", "reasoning_effort": "PARAM-028",
+    "model": "REQ-001",
+    "messages": "REQ-005",
+    "temperature": "PARAM-010",
+    "top_p": "PARAM-010",
+    "presence_penalty": "PARAM-010",
+    "frequency_penalty": "PARAM-010",
+    "max_tokens": "PARAM-001",
+    "max_completion_tokens": "PARAM-001",
+    "stop": "PARAM-004",
+    "n": "PARAM-007",
+    "logit_bias": "PARAM-012",
+    "logprobs": "PARAM-014",
+    "top_logprobs": "PARAM-014",
+    "seed": "PARAM-020",
+    "tools": "TOOL-001",
+    "tool_choice": "TOOL-010",
+    "parallel_tool_calls": "TOOL-015",
+    "stream": "STREAM-001",
+    "stream_options": "STREAM-018",
+    "user": "PARAM-028",
+    "metadata": "PARAM-028",
+    "store": "PARAM-028",
+    "safety_identifier": "PARAM-028",
+    "prompt_cache_key": "PARAM-028",
+    "service_tier": "PARAM-028",
+    "verbosity": "PARAM-028",
+    "reasoning_effort": "PARAM-028",
 }
 RF_RULES = {"text": "PARAM-022", "json_object": "PARAM-023", "json_schema": "PARAM-025"}
-NULLABLE = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "seed", "logit_bias", "stop", "n",
-            "logprobs", "stream", "stream_options", "max_tokens", "max_completion_tokens")
+NULLABLE = (
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "logit_bias",
+    "stop",
+    "n",
+    "logprobs",
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "max_completion_tokens",
+)
 # Top-level features in the order a refusal is blamed on them when the error names no field.
-ORDER = ("logprobs", "top_logprobs", "n", "tools", "tool_choice", "parallel_tool_calls", "response_format",
-         "stream_options", "stream", "stop", "logit_bias", "seed", "temperature", "top_p", "presence_penalty",
-         "frequency_penalty", "max_completion_tokens", "user", "metadata", "store", "safety_identifier",
-         "prompt_cache_key", "service_tier", "verbosity", "reasoning_effort")
+ORDER = (
+    "logprobs",
+    "top_logprobs",
+    "n",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "stream_options",
+    "stream",
+    "stop",
+    "logit_bias",
+    "seed",
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "max_completion_tokens",
+    "user",
+    "metadata",
+    "store",
+    "safety_identifier",
+    "prompt_cache_key",
+    "service_tier",
+    "verbosity",
+    "reasoning_effort",
+)
 
 
 def _field_feature(body: dict, key: str) -> tuple[str, str] | None:
@@ -196,7 +277,12 @@ def _field_feature(body: dict, key: str) -> tuple[str, str] | None:
         for t in value:
             fn = t.get("function") if isinstance(t, dict) else None
             if isinstance(fn, dict) and ("parameters" not in fn or "strict" in fn):
-                return "TOOL-002", "a tool without parameters or with strict" if "parameters" not in fn else f"tools with strict: {fn['strict']}"
+                return (
+                    "TOOL-002",
+                    "a tool without parameters or with strict"
+                    if "parameters" not in fn
+                    else f"tools with strict: {fn['strict']}",
+                )
         return "TOOL-001", f"{len(value)} function tool(s)"
     if key == "stream":
         return ("STREAM-001", "stream: true") if value is True else ("REQ-001", f"stream: {value}")
@@ -207,6 +293,7 @@ def _field_feature(body: dict, key: str) -> tuple[str, str] | None:
 
 def _short(value, limit: int = 60) -> str:
     import json
+
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -224,12 +311,16 @@ def message_feature(m: Any, i: int, sub: str = "") -> tuple[str, str]:
         return "REQ-009", f"{where} with name"
     if role == "user":
         if "image_url" in sub or ("image_url" in kinds and "input_audio" not in sub):
-            detail = "detail" in sub or any(isinstance(p.get("image_url"), dict) and "detail" in p["image_url"] for p in parts)
+            detail = "detail" in sub or any(
+                isinstance(p.get("image_url"), dict) and "detail" in p["image_url"] for p in parts
+            )
             if "detail" in sub:
                 return "VISION-003", f"{where} image detail"
             if sum(k == "image_url" for k in (p.get("type") for p in parts)) > 1:
                 return "VISION-005", f"{where} image parts{' with detail' if detail else ''}"
-            return ("VISION-003", f"{where} image part with detail") if detail else ("VISION-002", f"{where} image part")
+            return (
+                ("VISION-003", f"{where} image part with detail") if detail else ("VISION-002", f"{where} image part")
+            )
         if "input_audio" in sub or "input_audio" in kinds:
             return "AUDIO-001", f"{where} input_audio part"
         if parts:
@@ -245,7 +336,11 @@ def message_feature(m: Any, i: int, sub: str = "") -> tuple[str, str]:
         return ("TOOL-017", f"{where} text parts") if parts else ("TOOL-016", where)
     if role == "assistant":
         if m.get("tool_calls"):
-            return ("REQ-008", f"{where} tool_calls with content null/absent") if content is None else ("TOOL-016", f"{where} tool_calls")
+            return (
+                ("REQ-008", f"{where} tool_calls with content null/absent")
+                if content is None
+                else ("TOOL-016", f"{where} tool_calls")
+            )
         if "refusal" in sub or "refusal" in kinds or "refusal" in m:
             return ("REQ-008", f"{where} refusal part") if "refusal" in kinds else ("REQ-009", f"{where} refusal field")
         if parts:
@@ -262,7 +357,7 @@ _MSG_PARAM = re.compile(r"^messages\.?\[?(\d+)\]?(.*)$")
 # The order a refusal is blamed in when the error names no field: the most specific feature
 # first (what the messages carry, then a tool_choice before the tools it chooses among).
 GUESS_ORDER = tuple(k for k in ORDER if k != "tools") + ("tools",)
-MESSAGE_RANK = ("VISION", "AUDIO", "TOOL", "CONTENT", "REQ")     # by the rule's area; a plain conversation last
+MESSAGE_RANK = ("VISION", "AUDIO", "TOOL", "CONTENT", "REQ")  # by the rule's area; a plain conversation last
 
 
 def features(body: dict) -> list[tuple[str, str]]:
@@ -315,7 +410,11 @@ def acceptance_rule(body: dict, param: Any = None) -> tuple[str, str]:
 
 
 # Fields that mean nothing (or are invalid) without another: removed along with it.
-_DEPENDENTS = {"logprobs": ("top_logprobs",), "stream": ("stream_options",), "tools": ("tool_choice", "parallel_tool_calls")}
+_DEPENDENTS = {
+    "logprobs": ("top_logprobs",),
+    "stream": ("stream_options",),
+    "tools": ("tool_choice", "parallel_tool_calls"),
+}
 
 
 def ablations(body: dict, param: Any = None) -> list[tuple[str, str, dict]]:
@@ -336,7 +435,7 @@ def ablations(body: dict, param: Any = None) -> list[tuple[str, str, dict]]:
             out.append((*f, smaller))
     msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
     for i, m in enumerate(msgs[:-1]):
-        smaller = {**body, "messages": msgs[:i] + msgs[i + 1:]}
+        smaller = {**body, "messages": msgs[:i] + msgs[i + 1 :]}
         if is_valid(smaller):
             out.append((*message_feature(m, i), smaller))
     return out
@@ -374,8 +473,22 @@ def attribute_answer(ex) -> tuple[Intent | None, str]:
 
 
 # -- the rules a property's intents may name --------------------------------------------------
-MESSAGE_RULES = frozenset({"REQ-005", "REQ-006", "REQ-007", "REQ-008", "REQ-009", "CONTENT-001", "VISION-002",
-                           "VISION-003", "VISION-005", "AUDIO-001", "TOOL-016", "TOOL-017"})
+MESSAGE_RULES = frozenset(
+    {
+        "REQ-005",
+        "REQ-006",
+        "REQ-007",
+        "REQ-008",
+        "REQ-009",
+        "CONTENT-001",
+        "VISION-002",
+        "VISION-003",
+        "VISION-005",
+        "AUDIO-001",
+        "TOOL-016",
+        "TOOL-017",
+    }
+)
 PROSE_RULES = frozenset({"PARAM-003", "TOOL-014", "TOOL-018"})
 
 
@@ -399,5 +512,10 @@ def intent_rules() -> frozenset[str]:
                 walk(v)
 
     walk(schemas.load("request"))
-    accept = set(FIELD_RULES.values()) | set(RF_RULES.values()) | MESSAGE_RULES | {"HTTP-007", "REQ-001", "STREAM-001", "TOOL-002"}
+    accept = (
+        set(FIELD_RULES.values())
+        | set(RF_RULES.values())
+        | MESSAGE_RULES
+        | {"HTTP-007", "REQ-001", "STREAM-001", "TOOL-002"}
+    )
     return frozenset(accept | refuse)

@@ -4,6 +4,7 @@ suites/test_properties.py runs them, and the self-tests build the same cases: th
 name and profile give the same strategy, the same `prepare` (which may reject an
 example by returning None) and the same boundary examples.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from .boundaries import PROMPT, base, invalid_boundaries, valid_boundaries
 from .invalid import Mutation, invalid_requests, mutations
 from .requests import FOCUSES, Profile, valid_requests
 
-INVALID_KINDS = {   # case name -> (mutation kinds, capability needed)
+INVALID_KINDS = {  # case name -> (mutation kinds, capability needed)
     "values": (("wrong-type", "out-of-range"), None),
     "structure": (("missing-required", "empty-arrays", "content-wrong-type", "unknown-enum"), None),
     "dependencies": (("stop-count", "top-logprobs-without-logprobs"), None),
@@ -37,16 +38,17 @@ RELATIONS = {
 
 @dataclass(frozen=True)
 class Case:
-    kind: str                 # "valid", "invalid" or "relation"
-    name: str                 # a focus (valid), an INVALID_KINDS key (invalid) or a RELATIONS key
+    kind: str  # "valid", "invalid" or "relation"
+    name: str  # a focus (valid), an INVALID_KINDS key (invalid) or a RELATIONS key
 
 
 @dataclass
 class Pair:
     """Two requests whose answers a registered relation compares."""
-    relation: str             # the relation's name (checks.RELATIONS)
-    requests: tuple           # (first, second)
-    what: tuple               # what each one is, for the labels
+
+    relation: str  # the relation's name (checks.RELATIONS)
+    requests: tuple  # (first, second)
+    what: tuple  # what each one is, for the labels
 
     @property
     def body(self) -> list:
@@ -54,11 +56,14 @@ class Pair:
 
     def __repr__(self) -> str:
         import json
+
         return f"Pair({self.relation}: {json.dumps(self.body, ensure_ascii=False)})"
 
 
-EXTRA_TURN = [{"role": "user", "content": "Hello, I have a question."},
-              {"role": "assistant", "content": "Of course. What is it?"}]
+EXTRA_TURN = [
+    {"role": "user", "content": "Hello, I have a question."},
+    {"role": "assistant", "content": "Of course. What is it?"},
+]
 
 
 def one_more_turn(body: dict) -> Pair:
@@ -72,21 +77,28 @@ def one_more_turn(body: dict) -> Pair:
 def streamed_twin(body: dict) -> Pair:
     """A request with n > 1, as a plain answer and as a stream that reports usage."""
     plain = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
-    return Pair("stream_usage_counts_every_choice", (plain, {**plain, "stream": True, "stream_options": {"include_usage": True}}),
-                ("plain", "streamed with include_usage"))
+    return Pair(
+        "stream_usage_counts_every_choice",
+        (plain, {**plain, "stream": True, "stream_options": {"include_usage": True}}),
+        ("plain", "streamed with include_usage"),
+    )
 
 
 @dataclass
 class Built:
     strategy: Any
     prepare: Callable | None  # value -> request body, or None: the value says nothing, skip it
-    explicit: list            # boundary examples, run before the drawn ones
-    pool: list                # the mutations drawn from (invalid cases)
+    explicit: list  # boundary examples, run before the drawn ones
+    pool: list  # the mutations drawn from (invalid cases)
 
 
 def all_cases() -> list[Case]:
     """Every case, in the order suites/test_properties.py runs them."""
-    return [Case("valid", f) for f in FOCUSES] + [Case("invalid", n) for n in INVALID_KINDS] + [Case("relation", n) for n in RELATIONS]
+    return (
+        [Case("valid", f) for f in FOCUSES]
+        + [Case("invalid", n) for n in INVALID_KINDS]
+        + [Case("relation", n) for n in RELATIONS]
+    )
 
 
 def needs(case: Case) -> tuple[str, ...]:
@@ -124,12 +136,30 @@ def build(case: Case, profile: Profile) -> Built:
         return Built(strategy, _still_invalid, invalid_boundaries(profile, {m.name for m in pool}), pool)
     if case.kind == "relation":
         if case.name == "prompt-tokens":
-            return Built(valid_requests(profile, "core").map(one_more_turn), _pair_body,
-                         [one_more_turn(base(profile)), one_more_turn(base(profile, messages=[
-                             {"role": "system", "content": "Answer briefly."}, {"role": "user", "content": PROMPT}]))], [])
+            return Built(
+                valid_requests(profile, "core").map(one_more_turn),
+                _pair_body,
+                [
+                    one_more_turn(base(profile)),
+                    one_more_turn(
+                        base(
+                            profile,
+                            messages=[
+                                {"role": "system", "content": "Answer briefly."},
+                                {"role": "user", "content": PROMPT},
+                            ],
+                        )
+                    ),
+                ],
+                [],
+            )
         if case.name == "stream-usage-n":
-            return Built(valid_requests(profile, "n", stream=False).map(streamed_twin), _pair_body,
-                         [streamed_twin(base(profile, n=2, limit=4)), streamed_twin(base(profile, n=profile.max_n, limit=1))], [])
+            return Built(
+                valid_requests(profile, "n", stream=False).map(streamed_twin),
+                _pair_body,
+                [streamed_twin(base(profile, n=2, limit=4)), streamed_twin(base(profile, n=profile.max_n, limit=1))],
+                [],
+            )
         raise ValueError(f"unknown relation {case.name!r}")
     raise ValueError(f"unknown case kind {case.kind!r}")
 

@@ -50,6 +50,7 @@ request, which also makes the final replay of a shrunk failure free and immune t
 non-deterministic model), and once a search has sent `max_requests` requests, its
 shrinking stops (noted on the test).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -82,8 +83,9 @@ def fixed_constants():
     """Draw without hypothesis' local constants (see the module docstring)."""
     try:
         from hypothesis.internal.conjecture import providers
+
         original, cache, empty = providers._get_local_constants, providers.CONSTANTS_CACHE, providers.Constants()
-    except (ImportError, AttributeError):          # another hypothesis version: nothing to switch off
+    except (ImportError, AttributeError):  # another hypothesis version: nothing to switch off
         yield
         return
     providers._get_local_constants = lambda: empty
@@ -141,8 +143,9 @@ def database_dir(target) -> pathlib.Path | None:
     if base and base.strip().lower() in ("off", "none", "0", "false"):
         return None
     name = target.name
-    if getattr(target, "source", "") == "command line":     # an ad hoc target: keep URL and model apart
+    if getattr(target, "source", "") == "command line":  # an ad hoc target: keep URL and model apart
         from urllib.parse import urlsplit
+
         p = urlsplit(target.base_url)
         name = f"adhoc-{p.hostname}-{p.port or ''}-{target.model}"
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120]
@@ -150,22 +153,29 @@ def database_dir(target) -> pathlib.Path | None:
 
 
 # -- the run --------------------------------------------------------------------------------------
-MAX_ROUNDS = 6          # searches per test: the first, then one more per rule found (set aside)
+MAX_ROUNDS = 6  # searches per test: the first, then one more per rule found (set aside)
 
 
 @dataclass
 class Outcome:
     """One example: the violations the observer's checks found in its exchanges (typed, in
     the order found), and the rules that example broke."""
+
     violations: list
 
 
 def generation_settings(examples: int, database: ExampleDatabase | None = None) -> settings:
     """The hypothesis settings of every property run."""
-    return settings(max_examples=max(1, examples), deadline=None, database=database,
-                    phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
-                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
-                    derandomize=False, print_blob=False)
+    return settings(
+        max_examples=max(1, examples),
+        deadline=None,
+        database=database,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        derandomize=False,
+        print_blob=False,
+    )
 
 
 class Probe:
@@ -177,8 +187,9 @@ class Probe:
         self.run = run
         self.recorder = recorder
 
-    def send(self, body: Any, label: str = "", accept: str | None = None, refuse: str | None = None,
-             param: str | None = None) -> Exchange:
+    def send(
+        self, body: Any, label: str = "", accept: str | None = None, refuse: str | None = None, param: str | None = None
+    ) -> Exchange:
         return self.run.send(self.recorder, body, label=label, accept=accept, refuse=refuse, param=param)
 
     def relate(self, name: str, *exchanges: Exchange) -> None:
@@ -203,13 +214,13 @@ class PropertyRun:
 
     target: Any
     examples: int
-    recorder: Recorder | None = None          # the test's recorder: notes, evidence, spend
+    recorder: Recorder | None = None  # the test's recorder: notes, evidence, spend
     nodeid: str = "property"
-    forced_seed: Any = None                   # --hypothesis-seed, when given
+    forced_seed: Any = None  # --hypothesis-seed, when given
     db_dir: pathlib.Path | None = None
     breaker: Any = None
-    max_requests: int | None = None           # per search (see MAX_ROUNDS)
-    replay_hint: str = ""                     # how to rerun this one test (printed with failures)
+    max_requests: int | None = None  # per search (see MAX_ROUNDS)
+    replay_hint: str = ""  # how to rerun this one test (printed with failures)
     cache: dict = field(default_factory=dict)
     sent: int = 0
     capped: bool = False
@@ -220,7 +231,7 @@ class PropertyRun:
         if self.max_requests is None:
             self.max_requests = max(40, self.examples * 4)
         self._client: Client | None = None
-        self._current: Recorder | None = None     # the recorder of the example being sent
+        self._current: Recorder | None = None  # the recorder of the example being sent
         self._by_exchange: dict[int, Outcome] = {}
         self._explicit: set[str] = set()
         self._round_start = 0
@@ -289,8 +300,15 @@ class PropertyRun:
             self.recorder.unjudged.setdefault(rule, why)
 
     # -- the run ----------------------------------------------------------------------------
-    def run(self, strategy, provoke: Callable, prepare: Callable | None = None, key: Callable | None = None,
-            explicit: list | tuple = (), baseline: Any = None) -> None:
+    def run(
+        self,
+        strategy,
+        provoke: Callable,
+        prepare: Callable | None = None,
+        key: Callable | None = None,
+        explicit: list | tuple = (),
+        baseline: Any = None,
+    ) -> None:
         """Run the property on the `explicit` values first (boundary examples, not shrunk),
         then on values drawn from `strategy`; report each rule broken with its minimal
         example, and raise the first.
@@ -302,12 +320,12 @@ class PropertyRun:
         MAX_ROUNDS searches, any other rule an example broke is reported with the smallest
         request that broke it (not shrunk)."""
         key = key or request_key
-        for value in explicit:                          # an Invalid carries its body, a Pair its two
+        for value in explicit:  # an Invalid carries its body, a Pair its two
             body = getattr(value, "body", value)
             self._explicit.add(key(body))
             if isinstance(body, list):
                 self._explicit.update(key(b) for b in body)
-        reported: list[list[Violation]] = []            # per rule: its violations on its minimal example
+        reported: list[list[Violation]] = []  # per rule: its violations on its minimal example
         aside: set[str] = set()
         self._client = Client(self.target, observe=self._observe, breaker=self.breaker)
         try:
@@ -322,7 +340,7 @@ class PropertyRun:
                 group = self._attributed(v, baseline)
                 aside.update(x.rule for x in group)
                 if all(any(x.rule == y.rule for g in reported for y in g) for x in group):
-                    continue                            # the same rule again (attribution): nothing new
+                    continue  # the same rule again (attribution): nothing new
                 reported.append([x for x in group if all(x.rule != y.rule for g in reported for y in g)])
                 if self.cannot is not None:
                     break
@@ -334,13 +352,14 @@ class PropertyRun:
     def _example(self, provoke: Callable, prepare: Callable | None, key: Callable, aside: set[str]) -> Callable:
         def example(value):
             if self.cannot is not None:
-                return                                   # the target stopped answering: judge nothing more
+                return  # the target stopped answering: judge nothing more
             body = prepare(value) if prepare else value
-            assume(body is not None)                     # prepare rejected it: it says nothing
+            assume(body is not None)  # prepare rejected it: it says nothing
             outcome = self._judged(key(body), value, body, provoke)
             for v in outcome.violations if outcome is not None else ():
                 if v.rule not in aside:
                     raise type(v)(v.rule, v.expected, v.actual, v.where, v.exchange, v.origin)
+
         return example
 
     def _judged(self, k: str, value, body, provoke: Callable) -> "Outcome | None":
@@ -378,19 +397,22 @@ class PropertyRun:
                 inner()
         except Violation as v:
             return [v]
-        except _ExceptionGroup as group:          # several rules broken: hypothesis reports each
+        except _ExceptionGroup as group:  # several rules broken: hypothesis reports each
             found = [e for e in _flatten(group) if isinstance(e, Violation)]
             if len(found) != len(list(_flatten(group))):
                 raise
             return found
-        except Exception as exc:                     # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001
             # hypothesis itself gave up (e.g. an internal error while shrinking): a fault
             # already seen is still a fault; report the smallest failing request seen.
             found = self._smallest_failure()
             if not found:
                 raise
-            self.note("PROPERTY", f"hypothesis stopped with {type(exc).__name__}: {exc}; the failing request "
-                                  "shown is the smallest one seen, not a fully shrunk one")
+            self.note(
+                "PROPERTY",
+                f"hypothesis stopped with {type(exc).__name__}: {exc}; the failing request "
+                "shown is the smallest one seen, not a fully shrunk one",
+            )
             return found
         return []
 
@@ -407,8 +429,14 @@ class PropertyRun:
         guess the first): find which by experiment, once, on the minimal request, and
         send it again with that feature's rule as its intent, for the checks to judge."""
         ex = v.exchange
-        if ex is None or ex.intent is None or ex.intent.kind != "accept" or ex.status in (None, 200) \
-                or v.rule != ex.intent.rule or not isinstance(ex.request_json, dict):
+        if (
+            ex is None
+            or ex.intent is None
+            or ex.intent.kind != "accept"
+            or ex.status in (None, 200)
+            or v.rule != ex.intent.rule
+            or not isinstance(ex.request_json, dict)
+        ):
             return self._same_answer(v)
         try:
             if baseline is not None and ex.request_json != baseline:
@@ -425,13 +453,14 @@ class PropertyRun:
                     if rule == v.rule:
                         break
                     rec = Recorder()
-                    self.send(rec, ex.request_json, label=f"{what} (the same request without it was accepted)",
-                              accept=rule)
+                    self.send(
+                        rec, ex.request_json, label=f"{what} (the same request without it was accepted)", accept=rule
+                    )
                     self._merge(rec)
                     again = [typed(x) for x in rec.violations if x.rule == rule]
                     return again or self._same_answer(v)
         except CannotJudge:
-            pass                                         # the experiment could not run: keep the guess
+            pass  # the experiment could not run: keep the guess
         return self._same_answer(v)
 
     def _unreported(self, reported: list[list[Violation]], aside: set[str]) -> list[list[Violation]]:
@@ -444,8 +473,11 @@ class PropertyRun:
                 if v.rule not in done and (v.rule not in best or _size(v) < _size(best[v.rule])):
                     best[v.rule] = v
         if best:
-            self.note("PROPERTY", f"{len(best)} more rule(s) broken after {MAX_ROUNDS} searches: each shown with the "
-                                  "smallest request that broke it, not shrunk")
+            self.note(
+                "PROPERTY",
+                f"{len(best)} more rule(s) broken after {MAX_ROUNDS} searches: each shown with the "
+                "smallest request that broke it, not shrunk",
+            )
         return [self._same_answer(best[r]) for r in sorted(best)]
 
     def _smallest_failure(self) -> list[Violation]:
@@ -457,8 +489,11 @@ class PropertyRun:
 
     def _finish(self, reported: list[list[Violation]]) -> None:
         if self.capped:
-            self.note("PROPERTY", f"a search stopped after {self.max_requests} requests (max_requests): "
-                                  "a failing example shown may not be minimal")
+            self.note(
+                "PROPERTY",
+                f"a search stopped after {self.max_requests} requests (max_requests): "
+                "a failing example shown may not be minimal",
+            )
         firsts = [g[0] for g in reported if g]
         for v in firsts:
             self.report(v)
@@ -467,7 +502,7 @@ class PropertyRun:
                 self.recorder.notes.append(n)
             evidence = [v.exchange for v in firsts if v.exchange is not None]
             rest = [ex for ex in self.recorder.exchanges if all(ex is not e for e in evidence)]
-            self.recorder.exchanges[:] = evidence + rest      # the failing exchanges first (results.json keeps 20)
+            self.recorder.exchanges[:] = evidence + rest  # the failing exchanges first (results.json keeps 20)
             for g in reported:
                 for v in g:
                     if v is not firsts[0]:
@@ -482,7 +517,9 @@ class PropertyRun:
         """Print (captured by pytest, shown with the failure) and note the minimal request,
         its curl and the seed that replays it."""
         body = v.exchange.request_json if v.exchange is not None else None
-        boundary = body is not None and json.dumps(body, sort_keys=True, ensure_ascii=False, default=str) in self._explicit
+        boundary = (
+            body is not None and json.dumps(body, sort_keys=True, ensure_ascii=False, default=str) in self._explicit
+        )
         text = failure_report(v, self.seed, self.replay_hint, boundary)
         print(text)
         self.note(v.rule, text, always=True)
@@ -520,7 +557,7 @@ def request_key(body: Any) -> str:
 
 try:
     _ExceptionGroup = BaseExceptionGroup
-except NameError:                                   # Python 3.10: hypothesis brings the backport
+except NameError:  # Python 3.10: hypothesis brings the backport
     from exceptiongroup import BaseExceptionGroup as _ExceptionGroup
 
 

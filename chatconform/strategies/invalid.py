@@ -11,6 +11,7 @@ Token limits survive every mutation: when a mutation breaks one limit field, the
 limit is set (valid), so a lax server that accepts the broken request still generates
 little.
 """
+
 from __future__ import annotations
 
 import copy
@@ -30,19 +31,19 @@ from .text import texts, words
 class Mutation:
     name: str
     kind: str
-    rules: tuple[str, ...]              # the rules its primary reason may be attributed to
-    apply: Callable                     # (draw, body, profile) -> (pointer, param, what) after editing body in place
-    needs: tuple[str, ...] = ()         # capabilities the base request needs (its focus), beyond core
+    rules: tuple[str, ...]  # the rules its primary reason may be attributed to
+    apply: Callable  # (draw, body, profile) -> (pointer, param, what) after editing body in place
+    needs: tuple[str, ...] = ()  # capabilities the base request needs (its focus), beyond core
     focus: str = "core"
-    tolerated: str = ""                 # why accepting it is a tolerable dialect (then a note, not a failure)
+    tolerated: str = ""  # why accepting it is a tolerable dialect (then a note, not a failure)
 
 
 @dataclass
 class Invalid:
     body: dict
     mutation: str
-    pointer: str                        # JSON pointer of the broken place
-    param: str                          # the request field a good error names (ERR-003)
+    pointer: str  # JSON pointer of the broken place
+    param: str  # the request field a good error names (ERR-003)
     what: str
     reasons: list[Reason] = field(default_factory=list)
 
@@ -59,6 +60,7 @@ class Invalid:
 
     def __repr__(self) -> str:
         import json
+
         return f"Invalid({self.mutation}: {self.what}; body={json.dumps(self.body, ensure_ascii=False)})"
 
 
@@ -77,8 +79,15 @@ def _messages_of(body: dict, roles: tuple[str, ...]) -> list[int]:
     return [i for i, m in enumerate(body["messages"]) if m.get("role") in roles]
 
 
-WRONG = {"string": ["hot", "2", "", "true"], "integer": [7], "number": [1.5, -0.5], "boolean": [True, False],
-         "array": [[], ["x"]], "object": [{}, {"value": 1}], "null": [None]}
+WRONG = {
+    "string": ["hot", "2", "", "true"],
+    "integer": [7],
+    "number": [1.5, -0.5],
+    "boolean": [True, False],
+    "array": [[], ["x"]],
+    "object": [{}, {"value": 1}],
+    "null": [None],
+}
 
 
 def _wrong_value(draw, allowed: list[str]):
@@ -90,13 +99,27 @@ def _wrong_value(draw, allowed: list[str]):
 
 def _types_of(field_name: str) -> list[str]:
     from .. import schemas
+
     t = schemas.load("request")["properties"][field_name].get("type", [])
     return [t] if isinstance(t, str) else list(t)
 
 
 # -- the mutations ------------------------------------------------------------------------------
-CORE_TYPED = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "n", "max_tokens",
-              "max_completion_tokens", "stream", "stop", "seed", "logit_bias", "messages", "model")
+CORE_TYPED = (
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "n",
+    "max_tokens",
+    "max_completion_tokens",
+    "stream",
+    "stop",
+    "seed",
+    "logit_bias",
+    "messages",
+    "model",
+)
 
 
 def wrong_type_core(draw, body, profile):
@@ -107,8 +130,8 @@ def wrong_type_core(draw, body, profile):
 
 
 def out_of_range(draw, body, profile):
-    up = lambda x: math.nextafter(x, math.inf)       # noqa: E731
-    down = lambda x: math.nextafter(x, -math.inf)    # noqa: E731
+    up = lambda x: math.nextafter(x, math.inf)  # noqa: E731
+    down = lambda x: math.nextafter(x, -math.inf)  # noqa: E731
     table = {
         "temperature": [up(2.0), 2.5, 3, 100, -0.1, down(0.0), -1],
         "top_p": [up(1.0), 1.5, 2, -0.5, -1],
@@ -124,7 +147,7 @@ def out_of_range(draw, body, profile):
     name = draw(st.sampled_from(sorted(table)))
     body[name] = draw(st.sampled_from(table[name]))
     if name == "top_logprobs":
-        body["logprobs"] = True             # only the range is broken
+        body["logprobs"] = True  # only the range is broken
     _keep_a_limit(body, name, profile)
     ptr = f"/{name}" + (f"/{next(iter(body[name]))}" if name == "logit_bias" else "")
     return ptr, name, f"{name} = {body[name]!r} (out of range)"
@@ -170,8 +193,12 @@ def missing_required(draw, body, profile):
 
 
 def stop_count(draw, body, profile):
-    body["stop"] = draw(st.one_of(st.just([]), st.lists(st.sampled_from(["a", "b", "c", "\n", "😀", "END"]) | texts(6),
-                                                      min_size=5, max_size=8)))
+    body["stop"] = draw(
+        st.one_of(
+            st.just([]),
+            st.lists(st.sampled_from(["a", "b", "c", "\n", "😀", "END"]) | texts(6), min_size=5, max_size=8),
+        )
+    )
     return "/stop", "stop", f"stop with {len(body['stop'])} entries"
 
 
@@ -186,8 +213,11 @@ def top_logprobs_without_logprobs(draw, body, profile):
 
 def content_wrong_type(draw, body, profile):
     """Content of a wrong shape in a message of any role (a tool-call turn of the assistant aside)."""
-    candidates = [i for i in _messages_of(body, ("user", "system", "developer", "assistant"))
-                  if not body["messages"][i].get("tool_calls")]
+    candidates = [
+        i
+        for i in _messages_of(body, ("user", "system", "developer", "assistant"))
+        if not body["messages"][i].get("tool_calls")
+    ]
     role = draw(st.sampled_from(["user", "system", "developer", "assistant"]))
     if not any(body["messages"][i]["role"] == role for i in candidates):
         at = 0 if role in ("system", "developer") else len(body["messages"]) - 1
@@ -198,8 +228,20 @@ def content_wrong_type(draw, body, profile):
         candidates = [at]
     i = draw(st.sampled_from([i for i in candidates if body["messages"][i]["role"] == role] or candidates))
     msg = body["messages"][i]
-    msg["content"] = draw(st.sampled_from([5, 1.5, True, {"text": "hi"}, {"type": "text", "text": "hi"}, [["nested"]], ["bare string"],
-                                           [{"type": "text", "text": "hi"}, 5]]))
+    msg["content"] = draw(
+        st.sampled_from(
+            [
+                5,
+                1.5,
+                True,
+                {"text": "hi"},
+                {"type": "text", "text": "hi"},
+                [["nested"]],
+                ["bare string"],
+                [{"type": "text", "text": "hi"}, 5],
+            ]
+        )
+    )
     return f"/messages/{i}/content", "messages", f"messages[{i}] ({msg['role']}) content {msg['content']!r}"
 
 
@@ -237,15 +279,22 @@ def tool_message_without_id(draw, body, profile):
     idx = _messages_of(body, ("tool",))
     if not idx:
         name = body["tools"][0]["function"]["name"]
-        body["messages"] += [{"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_x1", "type": "function", "function": {"name": name, "arguments": "{}"}}]},
-            {"role": "tool", "tool_call_id": "call_x1", "content": "42"}]
+        body["messages"] += [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "call_x1", "type": "function", "function": {"name": name, "arguments": "{}"}}],
+            },
+            {"role": "tool", "tool_call_id": "call_x1", "content": "42"},
+        ]
         idx = [len(body["messages"]) - 1]
     i = draw(st.sampled_from(idx))
     del body["messages"][i]["tool_call_id"]
-    if draw(st.booleans()):               # with a part array too: every content shape
+    if draw(st.booleans()):  # with a part array too: every content shape
         content = body["messages"][i]["content"]
-        body["messages"][i]["content"] = content if isinstance(content, list) else [{"type": "text", "text": content or "42"}]
+        body["messages"][i]["content"] = (
+            content if isinstance(content, list) else [{"type": "text", "text": content or "42"}]
+        )
     return f"/messages/{i}", "messages", f"messages[{i}] (tool) without tool_call_id"
 
 
@@ -254,9 +303,14 @@ def _tool_message_index(draw, body) -> int:
     if idx:
         return draw(st.sampled_from(idx))
     name = body["tools"][0]["function"]["name"]
-    body["messages"] += [{"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_x2", "type": "function", "function": {"name": name, "arguments": "{}"}}]},
-        {"role": "tool", "tool_call_id": "call_x2", "content": "42"}]
+    body["messages"] += [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_x2", "type": "function", "function": {"name": name, "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "call_x2", "content": "42"},
+    ]
     return len(body["messages"]) - 1
 
 
@@ -288,7 +342,10 @@ def orphan_tool_message(draw, body, profile):
     if draw(st.booleans()):
         body["messages"].append({"role": "tool", "tool_call_id": "call_orphan1", "content": "42"})
         return f"/messages/{n}/tool_call_id", "messages", "a tool message that answers no tool call"
-    body["messages"] += [{"role": "assistant", "content": None, "tool_calls": [call]}, {"role": "user", "content": "go on"}]
+    body["messages"] += [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "user", "content": "go on"},
+    ]
     return f"/messages/{n}/tool_calls", "messages", "an assistant tool call left unanswered"
 
 
@@ -331,14 +388,18 @@ def media_in_wrong_role(draw, body, profile):
     """CONTENT-002: an image part in a system or developer message."""
     role = draw(st.sampled_from(["system", "developer"]))
     from .. import fixtures
-    body["messages"].insert(0, {"role": role, "content": [{"type": "text", "text": "Look:"},
-                                                           fixtures.image_part("red-16x16.png")]})
+
+    body["messages"].insert(
+        0, {"role": role, "content": [{"type": "text", "text": "Look:"}, fixtures.image_part("red-16x16.png")]}
+    )
     return "/messages/0/content/1", "messages", f"an image part in a {role} message"
 
 
 def bad_audio_format(draw, body, profile):
     i, j = _first_part(body, "input_audio")
-    body["messages"][i]["content"][j]["input_audio"]["format"] = draw(st.sampled_from(["ogg", "WAV", "", "flac", "mp4"]))
+    body["messages"][i]["content"][j]["input_audio"]["format"] = draw(
+        st.sampled_from(["ogg", "WAV", "", "flac", "mp4"])
+    )
     return f"/messages/{i}/content/{j}/input_audio/format", "messages", "input_audio.format outside wav/mp3"
 
 
@@ -353,24 +414,53 @@ def _first_part(body, kind):
 
 MUTATIONS: tuple[Mutation, ...] = (
     Mutation("wrong-type", "wrong-type", ("REQ-004", "PARAM-003"), wrong_type_core),
-    Mutation("out-of-range", "out-of-range", ("PARAM-003", "PARAM-009", "PARAM-011", "PARAM-013", "PARAM-015", "REQ-004"), out_of_range),
+    Mutation(
+        "out-of-range",
+        "out-of-range",
+        ("PARAM-003", "PARAM-009", "PARAM-011", "PARAM-013", "PARAM-015", "REQ-004"),
+        out_of_range,
+    ),
     Mutation("unknown-enum", "unknown-enum", ("PARAM-027", "REQ-010", "REQ-011"), unknown_enum),
     Mutation("missing-required", "missing-required", ("REQ-002", "REQ-010", "REQ-011", "PARAM-027"), missing_required),
     Mutation("stop-count", "stop-count", ("PARAM-006",), stop_count),
-    Mutation("top-logprobs-without-logprobs", "top-logprobs-without-logprobs", ("PARAM-015",), top_logprobs_without_logprobs),
+    Mutation(
+        "top-logprobs-without-logprobs", "top-logprobs-without-logprobs", ("PARAM-015",), top_logprobs_without_logprobs
+    ),
     Mutation("content-wrong-type", "content-wrong-type", ("REQ-004", "REQ-011", "CONTENT-002"), content_wrong_type),
     Mutation("empty-arrays", "empty-arrays", ("REQ-002", "REQ-011"), empty_arrays),
-    Mutation("stream-options-without-stream", "stream-options-without-stream", ("STREAM-019",),
-             stream_options_without_stream, needs=("streaming",),
-             tolerated="STREAM-019: ignoring stream_options without stream is a tolerable dialect"),
-    Mutation("tool-choice-without-tools", "tools", ("TOOL-014",), tool_choice_without_tools, needs=("tools",), focus="tools"),
-    Mutation("tool-message-without-id", "tools", ("TOOL-018",), tool_message_without_id, needs=("tools",), focus="tools"),
-    Mutation("tool-message-shape", "tools", ("REQ-004", "REQ-010", "REQ-011", "CONTENT-002"), tool_message_shape,
-             needs=("tools",), focus="tools"),
+    Mutation(
+        "stream-options-without-stream",
+        "stream-options-without-stream",
+        ("STREAM-019",),
+        stream_options_without_stream,
+        needs=("streaming",),
+        tolerated="STREAM-019: ignoring stream_options without stream is a tolerable dialect",
+    ),
+    Mutation(
+        "tool-choice-without-tools", "tools", ("TOOL-014",), tool_choice_without_tools, needs=("tools",), focus="tools"
+    ),
+    Mutation(
+        "tool-message-without-id", "tools", ("TOOL-018",), tool_message_without_id, needs=("tools",), focus="tools"
+    ),
+    Mutation(
+        "tool-message-shape",
+        "tools",
+        ("REQ-004", "REQ-010", "REQ-011", "CONTENT-002"),
+        tool_message_shape,
+        needs=("tools",),
+        focus="tools",
+    ),
     Mutation("orphan-tool-message", "tools", ("TOOL-018",), orphan_tool_message, needs=("tools",), focus="tools"),
     Mutation("bad-tool-name", "tools", ("TOOL-003",), bad_tool_name, needs=("tools",), focus="tools"),
     Mutation("tool-choice-unknown", "tools", ("TOOL-014",), tool_choice_unknown, needs=("tools",), focus="tools"),
-    Mutation("tool-choice-unknown-function", "tools", ("TOOL-014",), tool_choice_unknown_function, needs=("tools",), focus="tools"),
+    Mutation(
+        "tool-choice-unknown-function",
+        "tools",
+        ("TOOL-014",),
+        tool_choice_unknown_function,
+        needs=("tools",),
+        focus="tools",
+    ),
     Mutation("bad-image-detail", "media", ("VISION-004",), bad_image_detail, needs=("vision",), focus="vision"),
     Mutation("media-in-wrong-role", "media", ("CONTENT-002",), media_in_wrong_role, needs=("vision",), focus="vision"),
     Mutation("bad-audio-format", "media", ("AUDIO-002",), bad_audio_format, needs=("audio",), focus="audio"),
@@ -379,8 +469,11 @@ KINDS = tuple(dict.fromkeys(m.kind for m in MUTATIONS))
 
 
 def mutations(kind: str | None = None, profile: Profile | None = None) -> list[Mutation]:
-    return [m for m in MUTATIONS if (kind is None or m.kind == kind)
-            and (profile is None or all(profile.claims(c) for c in m.needs))]
+    return [
+        m
+        for m in MUTATIONS
+        if (kind is None or m.kind == kind) and (profile is None or all(profile.claims(c) for c in m.needs))
+    ]
 
 
 def kind_rules(kind: str) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ so a conformant server can honour any schema drawn here.  `strict=True` draws on
 schemas that follow OpenAI's strict-mode limits (every object closed, every property
 required), which such servers otherwise refuse with 400.
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,8 +17,7 @@ from .text import integer_in, texts, words
 
 
 def _described(schema_st: st.SearchStrategy[dict]) -> st.SearchStrategy[dict]:
-    return st.builds(lambda s, d: {**s, "description": d} if d is not None else s,
-                     schema_st, st.none() | texts(20))
+    return st.builds(lambda s, d: {**s, "description": d} if d is not None else s, schema_st, st.none() | texts(20))
 
 
 @functools.lru_cache(maxsize=None)
@@ -26,23 +26,28 @@ def _leaf() -> st.SearchStrategy[dict]:
         lo, hi = min(a, b), max(a, b)
         return {"type": "integer", "minimum": lo, "maximum": hi}
 
-    return _described(st.one_of(
-        st.just({"type": "string"}),
-        st.builds(lambda n: {"type": "string", "maxLength": n}, st.integers(1, 40)),
-        st.builds(lambda vals: {"type": "string", "enum": vals},
-                  st.lists(words(), min_size=1, max_size=4, unique=True)),
-        st.just({"type": "integer"}),
-        st.builds(bounded_int, integer_in(-1000, 1000), integer_in(-1000, 1000)),
-        st.just({"type": "number"}),
-        st.just({"type": "boolean"}),
-        st.builds(lambda vals: {"enum": vals}, st.lists(integer_in(-5, 5), min_size=1, max_size=3, unique=True)),
-    ))
+    return _described(
+        st.one_of(
+            st.just({"type": "string"}),
+            st.builds(lambda n: {"type": "string", "maxLength": n}, st.integers(1, 40)),
+            st.builds(
+                lambda vals: {"type": "string", "enum": vals}, st.lists(words(), min_size=1, max_size=4, unique=True)
+            ),
+            st.just({"type": "integer"}),
+            st.builds(bounded_int, integer_in(-1000, 1000), integer_in(-1000, 1000)),
+            st.just({"type": "number"}),
+            st.just({"type": "boolean"}),
+            st.builds(lambda vals: {"enum": vals}, st.lists(integer_in(-5, 5), min_size=1, max_size=3, unique=True)),
+        )
+    )
 
 
 def _object_of(children: st.SearchStrategy[dict], strict: bool) -> st.SearchStrategy[dict]:
     props = st.dictionaries(words(), children, max_size=4)
     if strict:
-        return props.map(lambda p: {"type": "object", "properties": p, "required": list(p), "additionalProperties": False})
+        return props.map(
+            lambda p: {"type": "object", "properties": p, "required": list(p), "additionalProperties": False}
+        )
 
     def loose(p: dict, mask: int, extra) -> dict:
         node = {"type": "object", "properties": p}
@@ -70,9 +75,11 @@ def json_schemas(strict: bool = False, max_leaves: int = 6) -> st.SearchStrategy
     """An object-rooted JSON Schema: nested objects, arrays, enums, required lists."""
     # Arrays hold leaves or objects, never arrays directly: instances stay small (a
     # server that honours the schema writes them within a small token limit).
-    node = st.recursive(_leaf(), lambda kids: st.one_of(_array_of(_leaf() | _object_of(kids, strict)),
-                                                        _object_of(kids, strict)),
-                        max_leaves=max_leaves)
+    node = st.recursive(
+        _leaf(),
+        lambda kids: st.one_of(_array_of(_leaf() | _object_of(kids, strict)), _object_of(kids, strict)),
+        max_leaves=max_leaves,
+    )
     return _described(_object_of(node, strict))
 
 

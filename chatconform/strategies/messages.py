@@ -6,6 +6,7 @@ message right before it, and every such call is answered before the next turn.  
 conversation ends with a user message or with tool results (the model's turn), and
 shrinks to a single user message with empty content.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,7 +19,7 @@ from .text import names, texts, words
 
 cached = functools.lru_cache(maxsize=None)
 
-IMAGES = ("red-16x16.png", "checker-32x32.png", "gray-8x8.jpg")     # valid images only
+IMAGES = ("red-16x16.png", "checker-32x32.png", "gray-8x8.jpg")  # valid images only
 AUDIO = ("tone-440hz.wav", "silence.mp3")
 
 
@@ -60,8 +61,9 @@ def instruction(role: str) -> st.SearchStrategy[dict]:
 
 @cached
 @st.composite
-def user_message(draw, vision: bool = False, audio: bool = False, need_image: bool = False,
-                 need_audio: bool = False) -> dict:
+def user_message(
+    draw, vision: bool = False, audio: bool = False, need_image: bool = False, need_audio: bool = False
+) -> dict:
     """A user message; media parts only when claimed (and at least one when needed)."""
     if not (vision or audio or need_image or need_audio) and draw(_BOOL):
         return draw(_user_string())
@@ -95,7 +97,7 @@ def _parts(vision: bool, audio: bool, min_size: int) -> st.SearchStrategy[list]:
 def assistant_text() -> st.SearchStrategy[dict]:
     """An earlier model turn without tool calls (REQ-005/008/009)."""
     content = st.one_of(
-        texts().map(str),               # map: keep the union from flattening texts()' own branches
+        texts().map(str),  # map: keep the union from flattening texts()' own branches
         text_parts(),
         st.builds(lambda r: [{"type": "refusal", "refusal": r}], texts(20)),
     )
@@ -118,12 +120,20 @@ def tool_round_trip(draw, tool_names: tuple[str, ...], tag: str = "") -> list[di
     give each round trip of a conversation its own tag."""
     calls = []
     for k in range(draw(st.integers(1, 3 if len(tool_names) > 1 else 2))):
-        calls.append({"id": f"call_{tag}{k}{draw(_ID_SUFFIX)}",
-                      "type": "function",
-                      "function": {"name": draw(st.sampled_from(tool_names)), "arguments": draw(_arguments())}})
-    assistant = {"role": "assistant", "content": draw(st.sampled_from([None, "", "Let me check."])), "tool_calls": calls}
+        calls.append(
+            {
+                "id": f"call_{tag}{k}{draw(_ID_SUFFIX)}",
+                "type": "function",
+                "function": {"name": draw(st.sampled_from(tool_names)), "arguments": draw(_arguments())},
+            }
+        )
+    assistant = {
+        "role": "assistant",
+        "content": draw(st.sampled_from([None, "", "Let me check."])),
+        "tool_calls": calls,
+    }
     if assistant["content"] is None and draw(_BOOL):
-        del assistant["content"]                # "content: null (or none)" with tool calls (REQ-008)
+        del assistant["content"]  # "content: null (or none)" with tool calls (REQ-008)
     order = draw(st.permutations(range(len(calls))))
     results = [{"role": "tool", "tool_call_id": calls[i]["id"], "content": draw(_TOOL_CONTENT)} for i in order]
     return [assistant] + results
@@ -135,9 +145,16 @@ _TOOL_CONTENT = _either(texts(30), text_parts(2))
 
 @cached
 @st.composite
-def conversations(draw, tool_names: tuple[str, ...] | None = None, vision: bool = False, audio: bool = False,
-                  need_image: bool = False, need_audio: bool = False, json_word: bool = False,
-                  max_turns: int = 3) -> list[dict]:
+def conversations(
+    draw,
+    tool_names: tuple[str, ...] | None = None,
+    vision: bool = False,
+    audio: bool = False,
+    need_image: bool = False,
+    need_audio: bool = False,
+    json_word: bool = False,
+    max_turns: int = 3,
+) -> list[dict]:
     """A whole conversation.  `json_word`: some message says "JSON" (api.openai.com answers
     400 to json_object without it, PARAM-024)."""
     msgs: list[dict] = []
@@ -155,5 +172,5 @@ def conversations(draw, tool_names: tuple[str, ...] | None = None, vision: bool 
             msgs.append(draw(assistant_text()))
     msgs.append(draw(user_message(vision=vision, audio=audio, need_image=need_image, need_audio=need_audio)))
     if tool_names and draw(st.integers(0, 3)) == 3:
-        msgs.extend(draw(tool_round_trip(tool_names, "last_")))    # ends with tool results
+        msgs.extend(draw(tool_round_trip(tool_names, "last_")))  # ends with tool results
     return msgs

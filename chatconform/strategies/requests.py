@@ -11,6 +11,7 @@ target's `token_limit_field`, default `max_completion_tokens`): a server that re
 deprecated `max_tokens` (api.openai.com for reasoning models) is not sent it; a target
 that takes `max_tokens` gets either field or both.
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,7 +47,7 @@ class Profile:
     capabilities: frozenset = field(default_factory=frozenset)
     max_tokens: int = 16
     max_n: int = 3
-    token_field: str = "max_completion_tokens"     # the token-limit field the target takes
+    token_field: str = "max_completion_tokens"  # the token-limit field the target takes
 
     @property
     def limit_fields(self) -> tuple[str, ...]:
@@ -63,9 +64,13 @@ class Profile:
 
     @classmethod
     def of(cls, target, budget=None, max_n: int = 3) -> "Profile":
-        return cls(model=target.model, capabilities=frozenset(target.capabilities),
-                   max_tokens=getattr(budget, "max_tokens", 16) if budget is not None else 16, max_n=max_n,
-                   token_field=getattr(target, "token_field", None) or "max_completion_tokens")
+        return cls(
+            model=target.model,
+            capabilities=frozenset(target.capabilities),
+            max_tokens=getattr(budget, "max_tokens", 16) if budget is not None else 16,
+            max_n=max_n,
+            token_field=getattr(target, "token_field", None) or "max_completion_tokens",
+        )
 
     @classmethod
     def all(cls, model: str = "m", max_tokens: int = 16, token_field: str = "max_completion_tokens") -> "Profile":
@@ -88,8 +93,9 @@ def token_limits(max_tokens: int, fields: tuple[str, ...] = ("max_completion_tok
     if len(fields) == 1:
         return lim.map(lambda v: {fields[0]: v})
     a, b = fields
-    return st.one_of(lim.map(lambda v: {b: v}), lim.map(lambda v: {a: v}),
-                     st.tuples(lim, lim).map(lambda t: {a: t[0], b: t[1]}))
+    return st.one_of(
+        lim.map(lambda v: {b: v}), lim.map(lambda v: {a: v}), st.tuples(lim, lim).map(lambda t: {a: t[0], b: t[1]})
+    )
 
 
 @cached
@@ -107,7 +113,7 @@ _SAMPLING = (
     ("seed", lambda: integer_in(-INT64, INT64 - 1)),
     ("logit_bias", lambda: st.dictionaries(st.integers(0, 999).map(str), integer_in(-100, 100), max_size=3)),
 )
-_PRESENCE = st.integers(0, 4)            # 0 absent (the simplest), 1 null (HTTP-007), 2..4 a value
+_PRESENCE = st.integers(0, 4)  # 0 absent (the simplest), 1 null (HTTP-007), 2..4 a value
 
 
 @cached
@@ -128,16 +134,19 @@ def sampling(draw) -> dict:
 @cached
 def extras() -> st.SearchStrategy[dict]:
     """PARAM-028 fields (MAY): only on request, since a server may refuse them."""
-    return st.fixed_dictionaries({}, optional={
-        "user": texts(20),
-        "metadata": st.none() | st.dictionaries(st.text(max_size=64), st.text(max_size=512), max_size=16),
-        "store": st.none() | st.booleans(),
-        "safety_identifier": st.none() | st.text(max_size=64),
-        "prompt_cache_key": st.none() | texts(20),
-        "service_tier": st.sampled_from(["auto", "default", "flex", "scale", "priority", "fast", None]),
-        "verbosity": st.sampled_from(["low", "medium", "high", None]),
-        "reasoning_effort": st.sampled_from(["none", "minimal", "low", "medium", "high", "xhigh", "max", None]),
-    })
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "user": texts(20),
+            "metadata": st.none() | st.dictionaries(st.text(max_size=64), st.text(max_size=512), max_size=16),
+            "store": st.none() | st.booleans(),
+            "safety_identifier": st.none() | st.text(max_size=64),
+            "prompt_cache_key": st.none() | texts(20),
+            "service_tier": st.sampled_from(["auto", "default", "flex", "scale", "priority", "fast", None]),
+            "verbosity": st.sampled_from(["low", "medium", "high", None]),
+            "reasoning_effort": st.sampled_from(["none", "minimal", "low", "medium", "high", "xhigh", "max", None]),
+        },
+    )
 
 
 @cached
@@ -156,7 +165,7 @@ def tool_definitions(draw, min_size: int = 1, max_size: int = 3) -> list[dict]:
         if params is not None:
             fn["parameters"] = params
         elif strict is True:
-            strict = "absent"             # strict mode needs a parameters schema
+            strict = "absent"  # strict mode needs a parameters schema
         if strict != "absent":
             fn["strict"] = strict
         tools.append({"type": "function", "function": fn})
@@ -197,7 +206,9 @@ def json_schema_format(draw) -> dict:
 @cached
 def _tool_choices(names: tuple[str, ...]) -> st.SearchStrategy:
     """absent (auto), auto, none, required, or a named function among the offered ones."""
-    return st.sampled_from(["absent", "auto", "none", "required"] + [{"type": "function", "function": {"name": n}} for n in names])
+    return st.sampled_from(
+        ["absent", "auto", "none", "required"] + [{"type": "function", "function": {"name": n}} for n in names]
+    )
 
 
 # -- the request --------------------------------------------------------------------------
@@ -225,17 +236,24 @@ def valid_requests(draw, profile: Profile, focus: str = "core", stream: bool | N
         rf = None
     json_word = bool(rf) and rf["type"] == "json_object"
     body: dict = {"model": profile.model}
-    body["messages"] = draw(conversations(
-        tool_names=tuple(t["function"]["name"] for t in tools) if tools else None,
-        vision=focus == "vision" or mix("vision"), audio=focus == "audio" or mix("audio"),
-        need_image=focus == "vision", need_audio=focus == "audio", json_word=json_word, max_turns=max_turns))
+    body["messages"] = draw(
+        conversations(
+            tool_names=tuple(t["function"]["name"] for t in tools) if tools else None,
+            vision=focus == "vision" or mix("vision"),
+            audio=focus == "audio" or mix("audio"),
+            need_image=focus == "vision",
+            need_audio=focus == "audio",
+            json_word=json_word,
+            max_turns=max_turns,
+        )
+    )
     limits = draw(token_limits(profile.max_tokens, profile.limit_fields))
     tool_choice = draw(_tool_choices(tuple(t["function"]["name"] for t in tools))) if tools else "absent"
     body.update(limits)
     body.update(draw(sampling()))
     if rf is not None:
         body["response_format"] = rf
-    stop_mode = draw(st.integers(0, 4))        # 0 none (the simplest), 1..3 a stop, 4 null
+    stop_mode = draw(st.integers(0, 4))  # 0 none (the simplest), 1..3 a stop, 4 null
     if stop_mode:
         body["stop"] = None if stop_mode == 4 else draw(stops())
     if tools:

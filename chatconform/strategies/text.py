@@ -3,6 +3,7 @@
 No lone surrogates anywhere (JSON encoders disagree about them: Python writes
 `"\\ud800"`, others refuse or replace), so every generated string is valid UTF-8.
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,37 +16,56 @@ TRICKY = (
     "",
     " ",
     "hello",
-    "😀",                                   # astral (plane 1) emoji: a UTF-16 surrogate pair
-    "👩🏽‍💻",                                # ZWJ sequence with a skin-tone modifier
-    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",                             # mathematical alphanumerics (plane 1)
-    "\U00020000\U0002a6d6",                 # CJK extension B (plane 2)
-    "\U000e0041\U000e007f",                 # tag characters (plane 14)
-    "\U000f0000\U0010fffd",                 # private use planes 15 and 16
-    "e\u0301",                              # e + combining acute
-    "Z\u0324\u0354\u0367\u0311\u0313",      # stacked combining marks
-    "\u200b\u200d\ufeff",                   # zero-width space, joiner, BOM
-    "\u202eevil",                           # right-to-left override
+    "😀",  # astral (plane 1) emoji: a UTF-16 surrogate pair
+    "👩🏽‍💻",  # ZWJ sequence with a skin-tone modifier
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",  # mathematical alphanumerics (plane 1)
+    "\U00020000\U0002a6d6",  # CJK extension B (plane 2)
+    "\U000e0041\U000e007f",  # tag characters (plane 14)
+    "\U000f0000\U0010fffd",  # private use planes 15 and 16
+    "e\u0301",  # e + combining acute
+    "Z\u0324\u0354\u0367\u0311\u0313",  # stacked combining marks
+    "\u200b\u200d\ufeff",  # zero-width space, joiner, BOM
+    "\u202eevil",  # right-to-left override
     "中文 日本語 한국어",
     "עברית العربية",
     "line\nbreak\r\nand\ttab",
     'quote " backslash \\ slash /',
-    "\x00\x01\x1f\x7f",                     # control characters (escaped in JSON)
+    "\x00\x01\x1f\x7f",  # control characters (escaped in JSON)
     "<|endoftext|>",
     "</s><s>[INST]",
-    "{\"json\": [1, 2]}",
-    "\u2028\u2029",                         # JavaScript line terminators
+    '{"json": [1, 2]}',
+    "\u2028\u2029",  # JavaScript line terminators
 )
 
 # Characters that are more interesting than a uniform draw makes them.
 _SPECIAL_CHARS = st.sampled_from(
-    ["\u0301", "\u0308", "\u0324", "\u200d", "\ufe0f", "\U0001f600", "\U0001f9d1", "\U0001d518",
-     "\U00020000", "\U0010fffd", "\x00", "\n", "\t", '"', "\\", "\u2028", "ß", "İ", "ﬁ"]
+    [
+        "\u0301",
+        "\u0308",
+        "\u0324",
+        "\u200d",
+        "\ufe0f",
+        "\U0001f600",
+        "\U0001f9d1",
+        "\U0001d518",
+        "\U00020000",
+        "\U0010fffd",
+        "\x00",
+        "\n",
+        "\t",
+        '"',
+        "\\",
+        "\u2028",
+        "ß",
+        "İ",
+        "ﬁ",
+    ]
 )
-CHARS = st.characters(codec="utf-8")            # every plane, surrogates excluded
+CHARS = st.characters(codec="utf-8")  # every plane, surrogates excluded
 ASTRAL = st.characters(min_codepoint=0x10000, codec="utf-8")
 COMBINING = st.characters(categories=("Mn", "Mc", "Me"))
 
-LONG_MAX = 2000          # long strings stay bounded: cost and speed
+LONG_MAX = 2000  # long strings stay bounded: cost and speed
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,23 +76,30 @@ def texts(max_size: int = 40) -> st.SearchStrategy[str]:
     Built from whole-string draws (one choice per string, not one per character): the
     suite draws thousands of strings per run and must stay fast."""
     half = max(1, max_size // 2)
-    spiced = st.builds(lambda a, special, b: a + special + b, st.text(CHARS, max_size=half),
-                       _SPECIAL_CHARS, st.text(st.one_of(ASTRAL, COMBINING), max_size=half))
+    spiced = st.builds(
+        lambda a, special, b: a + special + b,
+        st.text(CHARS, max_size=half),
+        _SPECIAL_CHARS,
+        st.text(st.one_of(ASTRAL, COMBINING), max_size=half),
+    )
     branches = [
         st.sampled_from(TRICKY),
         st.text(CHARS, max_size=max_size),
         spiced,
-        st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=max_size),
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=max_size),
     ]
     if max_size >= 40:
-        branches.append(long_texts())         # message text only: names, stops, ids stay short
+        branches.append(long_texts())  # message text only: names, stops, ids stay short
     return st.one_of(branches)
 
 
 @functools.lru_cache(maxsize=None)
 def long_texts() -> st.SearchStrategy[str]:
-    return st.builds(lambda word, n: (word + " ") * n,
-                     st.sampled_from(["lorem", "日本", "😀", "e\u0301"]), st.integers(50, LONG_MAX // 6))
+    return st.builds(
+        lambda word, n: (word + " ") * n,
+        st.sampled_from(["lorem", "日本", "😀", "e\u0301"]),
+        st.integers(50, LONG_MAX // 6),
+    )
 
 
 _LOWER = "abcdefghijklmnopqrstuvwxyz"

@@ -18,6 +18,7 @@ Exit status: chatconform's own (0 pass, 1 a rule failed or could not be judged, 
 interrupted, 4 usage or configuration error, any other status passed on as is), or 4
 when the inputs themselves are unusable.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,7 @@ import sys
 import uuid
 
 USAGE = 4
-VERDICTS = {0: "pass", 1: "fail", 2: "interrupted", 4: "usage-error"}   # any other status: "error"
+VERDICTS = {0: "pass", 1: "fail", 2: "interrupted", 4: "usage-error"}  # any other status: "error"
 LEVELS = ("must", "should")
 BUDGETS = ("smoke", "standard", "thorough")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -133,9 +134,11 @@ def no_results_md(status: int, log: pathlib.Path) -> str:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
     except OSError:
         tail = []
-    return ("## chatconform: ⚠️ no verdict\n\n"
-            f"chatconform exited with status {status} ({what}) before writing results.\n\n"
-            + (fence("\n".join(tail).rstrip()) + "\n" if tail else ""))
+    return (
+        "## chatconform: ⚠️ no verdict\n\n"
+        f"chatconform exited with status {status} ({what}) before writing results.\n\n"
+        + (fence("\n".join(tail).rstrip()) + "\n" if tail else "")
+    )
 
 
 def main() -> int:
@@ -151,7 +154,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "chatconform.log"
     results, junit, summary = out / "results.json", out / "junit.xml", out / "verdict.md"
-    for stale in (results, junit, summary):     # a result of an earlier run must not pass for this one's
+    for stale in (results, junit, summary):  # a result of an earlier run must not pass for this one's
         stale.unlink(missing_ok=True)
 
     env = {k: v for k, v in os.environ.items() if k != "INPUT_API_KEY"}
@@ -171,10 +174,19 @@ def main() -> int:
         status = run(cmd, env, log, scrub, gha)
 
     if results.is_file():
-        md = subprocess.run(chatconform() + ["report", "results.json", "--format", "md"], cwd=out, env=env,
-                            capture_output=True, text=True, check=False)
-        text = md.stdout if md.returncode == 0 else (
-            f"## chatconform: exit status {status}\n\nThe verdict could not be rendered: {md.stderr.strip()}\n")
+        md = subprocess.run(
+            chatconform() + ["report", "results.json", "--format", "md"],
+            cwd=out,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        text = (
+            md.stdout
+            if md.returncode == 0
+            else (f"## chatconform: exit status {status}\n\nThe verdict could not be rendered: {md.stderr.strip()}\n")
+        )
     else:
         text = no_results_md(status, log)
     text = scrub(text)
@@ -182,10 +194,17 @@ def main() -> int:
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
             fh.write(text if text.endswith("\n") else text + "\n")
-    set_outputs({"exit-code": str(status), "verdict": VERDICTS.get(status, "error"),
-                 "results": str(results) if results.is_file() else "",
-                 "junit": str(junit) if junit.is_file() else "",
-                 "summary": str(summary), "log": str(log)}, scrub)
+    set_outputs(
+        {
+            "exit-code": str(status),
+            "verdict": VERDICTS.get(status, "error"),
+            "results": str(results) if results.is_file() else "",
+            "junit": str(junit) if junit.is_file() else "",
+            "summary": str(summary),
+            "log": str(log),
+        },
+        scrub,
+    )
     return status
 
 

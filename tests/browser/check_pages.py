@@ -17,6 +17,7 @@ matrix.html over all of them, then, in Chromium (after the page's JS ran):
 Exit status 0 when every check passed, 1 otherwise (each problem printed), 2 when no
 Chromium is installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,9 +32,18 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 PAGES = ROOT / "artifacts" / "pages"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-         "--enable-logging=stderr", "--virtual-time-budget=2000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--virtual-time-budget=2000",
+]
 
 
 def find_chromium() -> str | None:
@@ -46,8 +56,9 @@ def find_chromium() -> str | None:
 def chromium(binary: str, url: str, *extra: str, timeout: int = 90) -> tuple[str, str]:
     """Run one headless Chromium with a throw-away profile; (stdout, stderr)."""
     with tempfile.TemporaryDirectory(prefix="cc-chromium-") as profile:
-        proc = subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *extra, url],
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [binary, *FLAGS, f"--user-data-dir={profile}", *extra, url], capture_output=True, text=True, timeout=timeout
+        )
     return proc.stdout, proc.stderr
 
 
@@ -57,9 +68,9 @@ class _Dom(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
         self.body: dict = {}
-        self.rows: list[dict] = []        # tr.rule-row attributes
-        self.targets: list[str] = []      # matrix column heads
-        self.cards: list[dict] = []       # failure cards
+        self.rows: list[dict] = []  # tr.rule-row attributes
+        self.targets: list[str] = []  # matrix column heads
+        self.cards: list[dict] = []  # failure cards
         self.curls = 0
         self.hidden_areas: set[str] = set()
 
@@ -95,6 +106,7 @@ def visible(d: _Dom) -> set[str]:
 def render_pages(results: list[pathlib.Path], pages: pathlib.Path) -> dict[str, pathlib.Path]:
     sys.path.insert(0, str(ROOT))
     from chatconform.reporting import main_compare, main_report
+
     pages.mkdir(parents=True, exist_ok=True)
     out = {}
     for r in results:
@@ -106,10 +118,13 @@ def render_pages(results: list[pathlib.Path], pages: pathlib.Path) -> dict[str, 
     return out
 
 
-def check(results: list[pathlib.Path], binary: str, pages: pathlib.Path = PAGES, shots: pathlib.Path = SHOTS) -> list[str]:
+def check(
+    results: list[pathlib.Path], binary: str, pages: pathlib.Path = PAGES, shots: pathlib.Path = SHOTS
+) -> list[str]:
     """Every problem found, as one line each (empty: all good)."""
     sys.path.insert(0, str(ROOT))
     from chatconform.reporting import compare, load
+
     files = render_pages(results, pages)
     matrix = compare.build([(str(r), load(r)) for r in results])
     all_rules = {row.rule for row in matrix.rows}
@@ -139,7 +154,9 @@ def check(results: list[pathlib.Path], binary: str, pages: pathlib.Path = PAGES,
     if visible(d) != failing:
         problems.append(f"matrix#filter=failures: visible {sorted(visible(d))} != failing {sorted(failing)}")
     if d.body.get("data-visible-rows") != str(len(failing)):
-        problems.append(f"matrix#filter=failures: data-visible-rows={d.body.get('data-visible-rows')}, want {len(failing)}")
+        problems.append(
+            f"matrix#filter=failures: data-visible-rows={d.body.get('data-visible-rows')}, want {len(failing)}"
+        )
 
     if failing:
         area = next(r.area for r in matrix.rows if r.failing)
@@ -169,9 +186,11 @@ def check(results: list[pathlib.Path], binary: str, pages: pathlib.Path = PAGES,
             problems.append(f"{name}: {d.curls} curl lines for {len(failed)} failure cards")
 
     shots.mkdir(parents=True, exist_ok=True)
-    for shot, target, size in (("matrix-failures.png", url + "#filter=failures", "1400,1000"),
-                               ("matrix-all.png", url, "1400,1000"),
-                               *((f"{n}.png", p.resolve().as_uri(), "1400,1400") for n, p in files.items() if n != "matrix")):
+    for shot, target, size in (
+        ("matrix-failures.png", url + "#filter=failures", "1400,1000"),
+        ("matrix-all.png", url, "1400,1000"),
+        *((f"{n}.png", p.resolve().as_uri(), "1400,1400") for n, p in files.items() if n != "matrix"),
+    ):
         chromium(binary, target, f"--screenshot={shots / shot}", f"--window-size={size}")
         if not (shots / shot).exists() or (shots / shot).stat().st_size < 5000:
             problems.append(f"screenshot {shot} missing or blank")
@@ -193,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))
         sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
         import samples
+
         results = [samples.sample(n) for n in ("reference", *samples.DEFECTS)]
     problems = check(results, binary, ns.pages, ns.shots)
     for line in problems:

@@ -11,6 +11,7 @@ Samples:
   faulty-b    other defects, one shared with faulty-a; also named "adhoc", so the
               comparison must disambiguate the two by file name
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,8 +33,20 @@ DEFECTS = {
 
 
 def _cmd(out: pathlib.Path, args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-            "--results", str(out), *args]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--results",
+        str(out),
+        *args,
+    ]
 
 
 @functools.lru_cache(maxsize=None)
@@ -47,6 +60,7 @@ _made: dict[str, pathlib.Path] = {}
 def make(names=("reference", *DEFECTS)) -> dict[str, pathlib.Path]:
     """Make the named samples (those not made yet), the suite runs in parallel; {name: path}."""
     from chatconform.reference import start
+
     todo = [n for n in names if n not in _made]
     servers, procs = [], {}
     try:
@@ -57,15 +71,28 @@ def make(names=("reference", *DEFECTS)) -> dict[str, pathlib.Path]:
             else:
                 srv = start(api_key=KEY, defects=DEFECTS[name])
                 servers.append(srv)
-                cmd = _cmd(out, ["--base-url", srv.base_url, "--model", "chatconform-reference",
-                                 "--capabilities", "all", "--api-key-env", KEY_ENV])
+                cmd = _cmd(
+                    out,
+                    [
+                        "--base-url",
+                        srv.base_url,
+                        "--model",
+                        "chatconform-reference",
+                        "--capabilities",
+                        "all",
+                        "--api-key-env",
+                        KEY_ENV,
+                    ],
+                )
                 env = {KEY_ENV: KEY}
             # Output to a file, not a pipe: a failing run prints more than a pipe buffers, and
             # waiting on one run while another blocks on a full pipe serialises them.
             log = out.with_suffix(".log")
             with open(log, "w") as fh:
-                procs[name] = (out, subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=fh,
-                                                     stderr=subprocess.STDOUT))
+                procs[name] = (
+                    out,
+                    subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=fh, stderr=subprocess.STDOUT),
+                )
         for name, (out, proc) in procs.items():
             proc.wait(timeout=600)
             if not out.exists():
@@ -87,6 +114,6 @@ def sample(name: str) -> pathlib.Path:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))   # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))  # run as a script from anywhere
     for n, path in make().items():
         print(n, path)

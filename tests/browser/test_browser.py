@@ -3,6 +3,7 @@
 Skipped, with the reason, where Chromium is not installed: it is a Debian package
 (`apt-get install -y chromium`, ~40 s on an idle machine), which CI may not carry.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -11,7 +12,8 @@ from tests.browser import check_pages, samples
 
 CHROMIUM = check_pages.find_chromium()
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium, or set CHATCONFORM_CHROMIUM)")
+    CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium, or set CHATCONFORM_CHROMIUM)"
+)
 
 
 def test_pages_in_headless_chromium(tmp_path):
@@ -26,6 +28,7 @@ def test_pages_in_headless_chromium(tmp_path):
 def test_check_catches_a_broken_script(tmp_path):
     """The check must fail when the page's JS breaks: otherwise a green run proves nothing."""
     from chatconform.reporting import compare_html
+
     runs = samples.make(("reference",))
     original = compare_html.SCRIPT
     try:

@@ -27,6 +27,7 @@ Hook points, in pipeline order (all optional; see server.py):
   on_error(call, reply) -> reply              any error reply (reply.check names its cause)
   on_reply(call, reply) -> reply              every reply, last (headers, status)
 """
+
 from __future__ import annotations
 
 import re
@@ -45,7 +46,16 @@ _RULE_RE = re.compile(r"[A-Z]+-\d{3}")
 
 def _build() -> dict[str, Defect]:
     out: dict[str, Defect] = {}
-    hook_fields = ("on_parsed", "on_request", "on_completion", "on_response", "on_chunks", "on_events", "on_error", "on_reply")
+    hook_fields = (
+        "on_parsed",
+        "on_request",
+        "on_completion",
+        "on_response",
+        "on_chunks",
+        "on_events",
+        "on_error",
+        "on_reply",
+    )
     for d in _DEFECTS:
         assert _NAME_RE.fullmatch(d.name), d.name
         assert d.name not in out, f"duplicate defect {d.name}"

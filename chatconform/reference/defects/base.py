@@ -1,5 +1,6 @@
 """What every defect module shares: the Defect record, `defect()` which registers one,
 and the helpers the hooks are built from (see the package docstring for the hook points)."""
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,13 @@ def _server_error() -> ApiError:
 
 def _as_500(reply: Reply) -> Reply:
     e = _server_error()
-    return Reply(500, {"Content-Type": "application/json"}, dumps(e.envelope()).encode(), error=e.error_object(), check=reply.check)
+    return Reply(
+        500,
+        {"Content-Type": "application/json"},
+        dumps(e.envelope()).encode(),
+        error=e.error_object(),
+        check=reply.check,
+    )
 
 
 def _error_500_when(*checks: str) -> Callable[[Call, Reply], Reply]:
@@ -63,7 +70,9 @@ def _rewrite_error(reply: Reply, fn: Callable[[dict], Any], content_type: str = 
     """Replace an error body by fn(envelope); fn returns a dict (JSON) or str (raw)."""
     value = fn(json.loads(reply.body))
     body = value.encode() if isinstance(value, str) else dumps(value).encode()
-    return Reply(reply.status, {**reply.headers, "Content-Type": content_type}, body, error=reply.error, check=reply.check)
+    return Reply(
+        reply.status, {**reply.headers, "Content-Type": content_type}, body, error=reply.error, check=reply.check
+    )
 
 
 def _edit_error_object(fn: Callable[[dict], None]) -> Callable[[Call, Reply], Reply]:
@@ -85,6 +94,7 @@ def _messages(call: Call) -> list[dict]:
 def _reject_message(refused: Callable[[dict], bool], field: str, message: str, code: str | None = "invalid_value"):
     """An on_request hook: 400 for the first message `refused(m)` holds for, naming
     `messages.[i].<field>`; `{i}` in `message` is that index."""
+
     def hook(call: Call) -> ApiError | None:
         for i, m in enumerate(_messages(call)):
             if refused(m):

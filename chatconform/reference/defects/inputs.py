@@ -3,6 +3,7 @@ sequences that span two tokens or two chunks, typed structured output, usage tha
 a second request shows, invalid requests of a rare role or content shape.  The property
 tests (suites/test_properties.py) reach each; tests/test_properties_selftest.py shows it.
 Each `defect(...)` registers one mutant (see the package docstring)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,8 +12,8 @@ from .. import model as fake_model
 from ..exchange import Call
 from .base import _bad, _is_n, _messages, _on_text_choices, _retokenize, defect
 
-BIG = 2048          # "too large" above this: a server sized for short answers
-MANY = 16           # tools / parts / messages a careless server caps at
+BIG = 2048  # "too large" above this: a server sized for short answers
+MANY = 16  # tools / parts / messages a careless server caps at
 
 
 # -- the top of a range -----------------------------------------------------------------------------
@@ -24,8 +25,13 @@ def _rejects_big_limit(call: Call):
     return None
 
 
-defect("rejects-large-token-limit", "params", "PARAM-001",
-       f"A token limit above {BIG} (max_completion_tokens: 4096) is refused with 400.", on_request=_rejects_big_limit)
+defect(
+    "rejects-large-token-limit",
+    "params",
+    "PARAM-001",
+    f"A token limit above {BIG} (max_completion_tokens: 4096) is refused with 400.",
+    on_request=_rejects_big_limit,
+)
 
 
 def _stream_top_logprobs(call: Call):
@@ -36,8 +42,13 @@ def _stream_top_logprobs(call: Call):
     return None
 
 
-defect("stream-rejects-top-logprobs-above-10", "params", "PARAM-014",
-       "top_logprobs above 10 (up to the documented 20) is refused on streamed requests.", on_request=_stream_top_logprobs)
+defect(
+    "stream-rejects-top-logprobs-above-10",
+    "params",
+    "PARAM-014",
+    "top_logprobs above 10 (up to the documented 20) is refused on streamed requests.",
+    on_request=_stream_top_logprobs,
+)
 
 
 # n capped at 16: defects/params.py ("n-capped-at-16"); the properties reach it too.
@@ -51,7 +62,9 @@ def _many_tools(call: Call):
     return None
 
 
-defect("rejects-many-tools", "tools", "TOOL-001", f"More than {MANY} tools are refused with 400.", on_request=_many_tools)
+defect(
+    "rejects-many-tools", "tools", "TOOL-001", f"More than {MANY} tools are refused with 400.", on_request=_many_tools
+)
 
 
 def _long_conversation(call: Call):
@@ -61,19 +74,31 @@ def _long_conversation(call: Call):
     return None
 
 
-defect("rejects-long-conversation", "request", "REQ-005", "A conversation of more than 24 messages is refused with 400.",
-       on_request=_long_conversation)
+defect(
+    "rejects-long-conversation",
+    "request",
+    "REQ-005",
+    "A conversation of more than 24 messages is refused with 400.",
+    on_request=_long_conversation,
+)
 
 
 def _many_parts(call: Call):
     for i, m in enumerate(_messages(call)):
         if isinstance(m.get("content"), list) and len(m["content"]) > MANY:
-            return _bad(f"messages.[{i}].content", f"Invalid 'messages[{i}].content': at most {MANY} parts are supported.")
+            return _bad(
+                f"messages.[{i}].content", f"Invalid 'messages[{i}].content': at most {MANY} parts are supported."
+            )
     return None
 
 
-defect("rejects-many-content-parts", "request", "CONTENT-001", f"A message of more than {MANY} content parts is refused.",
-       on_request=_many_parts)
+defect(
+    "rejects-many-content-parts",
+    "request",
+    "CONTENT-001",
+    f"A message of more than {MANY} content parts is refused.",
+    on_request=_many_parts,
+)
 
 
 # -- stop sequences across tokens -------------------------------------------------------------------
@@ -84,7 +109,9 @@ def _stop_per_token(call: Call, ch: Any) -> None:
     stops = [s for s in fake_model._stops(body) if s]
     if not stops or ch.stop_hit is None:
         return
-    tokens = fake_model._text_tokens(body, fake_model._material(body.get("messages"), fake_model._int(body.get("seed")), ch.index))
+    tokens = fake_model._text_tokens(
+        body, fake_model._material(body.get("messages"), fake_model._int(body.get("seed")), ch.index)
+    )
     limit = fake_model._limit(body)
     cut = limit is not None and limit <= len(tokens)
     out, finish = [], "length" if cut else "stop"
@@ -99,12 +126,20 @@ def _stop_per_token(call: Call, ch: Any) -> None:
     ch.finish_reason = finish
 
 
-defect("stop-spanning-tokens-missed", "params", "PARAM-005",
-       "A stop sequence is looked for inside each token only: one spanning two tokens is returned.",
-       on_completion=_on_text_choices(_stop_per_token, when=lambda c: (c.body or {}).get("stream") is not True))
-defect("stream-stop-spanning-chunks-missed", "stream", "PARAM-005",
-       "A streamed stop sequence is looked for inside each chunk only: one spanning two chunks is streamed.",
-       on_completion=_on_text_choices(_stop_per_token, when=lambda c: (c.body or {}).get("stream") is True))
+defect(
+    "stop-spanning-tokens-missed",
+    "params",
+    "PARAM-005",
+    "A stop sequence is looked for inside each token only: one spanning two tokens is returned.",
+    on_completion=_on_text_choices(_stop_per_token, when=lambda c: (c.body or {}).get("stream") is not True),
+)
+defect(
+    "stream-stop-spanning-chunks-missed",
+    "stream",
+    "PARAM-005",
+    "A streamed stop sequence is looked for inside each chunk only: one spanning two chunks is streamed.",
+    on_completion=_on_text_choices(_stop_per_token, when=lambda c: (c.body or {}).get("stream") is True),
+)
 
 
 # -- typed structured output ------------------------------------------------------------------------
@@ -118,9 +153,13 @@ def _last_message_prompt(call: Call, completion: Any) -> None:
     completion.prompt_tokens, _ = fake_model.count_prompt_tokens(msgs[-1:])
 
 
-defect("prompt-tokens-last-message-only", "response", "RESP-018",
-       "usage.prompt_tokens counts the last message only: a longer conversation costs no more.",
-       on_completion=_last_message_prompt)
+defect(
+    "prompt-tokens-last-message-only",
+    "response",
+    "RESP-018",
+    "usage.prompt_tokens counts the last message only: a longer conversation costs no more.",
+    on_completion=_last_message_prompt,
+)
 
 
 def _first_choice_usage(call: Call, completion: Any) -> None:
@@ -128,9 +167,15 @@ def _first_choice_usage(call: Call, completion: Any) -> None:
         ch.completion_tokens = 0
 
 
-defect("stream-usage-first-choice-only", "stream", "STREAM-018",
-       "With n > 1 the usage chunk of a stream counts the first choice's tokens only.",
-       on_completion=lambda call, completion: _first_choice_usage(call, completion) if call.stream and _is_n(call) else None)
+defect(
+    "stream-usage-first-choice-only",
+    "stream",
+    "STREAM-018",
+    "With n > 1 the usage chunk of a stream counts the first choice's tokens only.",
+    on_completion=lambda call, completion: (
+        _first_choice_usage(call, completion) if call.stream and _is_n(call) else None
+    ),
+)
 
 
 # -- invalid requests of a rare shape -----------------------------------------------------------------
@@ -149,6 +194,10 @@ def _tool_parts_get_an_id(call: Call):
     return None
 
 
-defect("accepts-tool-parts-without-id", "tools", "TOOL-018",
-       "A tool message with a part array and no tool_call_id is accepted (taken as the answer to the pending call).",
-       on_parsed=_tool_parts_get_an_id)
+defect(
+    "accepts-tool-parts-without-id",
+    "tools",
+    "TOOL-018",
+    "A tool message with a part array and no tool_call_id is accepted (taken as the answer to the pending call).",
+    on_parsed=_tool_parts_get_an_id,
+)

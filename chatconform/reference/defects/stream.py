@@ -1,4 +1,5 @@
 """Defects of one area: streams: SSE framing and chunk contents.  Each `defect(...)` registers one mutant (see the package docstring)."""
+
 from __future__ import annotations
 
 import copy
@@ -7,7 +8,19 @@ from typing import Any, Callable
 
 from .. import render
 from ..exchange import Call, Reply
-from .base import _as_500, _finish_items, _first_items, _include_usage, _is_n, _items, _natural_stop, _on_events, _on_items, _rf_type, defect
+from .base import (
+    _as_500,
+    _finish_items,
+    _first_items,
+    _include_usage,
+    _is_n,
+    _items,
+    _natural_stop,
+    _on_events,
+    _on_items,
+    _rf_type,
+    defect,
+)
 
 
 def _chunk_set(key: str, value: Callable[[int, dict], Any]):
@@ -24,8 +37,13 @@ def _intermediate_empty(call: Call, it: dict) -> None:
         it["finish_reason"] = ""
 
 
-defect("stream-finish-reason-empty-string", "stream", "STREAM-010",
-       "Chunks that do not finish a choice carry finish_reason \"\" instead of null.", on_chunks=_on_items(_intermediate_empty))
+defect(
+    "stream-finish-reason-empty-string",
+    "stream",
+    "STREAM-010",
+    'Chunks that do not finish a choice carry finish_reason "" instead of null.',
+    on_chunks=_on_items(_intermediate_empty),
+)
 
 
 def _stream_natural_eos(call: Call, it: dict) -> None:
@@ -33,27 +51,61 @@ def _stream_natural_eos(call: Call, it: dict) -> None:
         it["finish_reason"] = "eos"
 
 
-defect("stream-finish-reason-eos", "stream", "STREAM-010",
-       "A streamed text answer that ended naturally finishes with 'eos' (not in the enum).", on_chunks=_on_items(_stream_natural_eos))
-defect("stream-missing-done", "stream", "STREAM-016", "The stream ends without `data: [DONE]`.",
-       on_events=_on_events(lambda ev: ev[:-1]))
-defect("stream-data-after-done", "stream", "STREAM-016", "The last chunk is sent again after `data: [DONE]`.",
-       on_events=_on_events(lambda ev: ev + [ev[-2]]))
-defect("stream-events-single-newline", "stream", "STREAM-002",
-       "Events are separated by a single \\n, so SSE clients merge them into one event.",
-       on_events=_on_events(lambda ev: [e[:-1] if e.endswith("\n\n") else e for e in ev]))
-defect("stream-no-space-after-colon", "stream", "STREAM-003", "Lines are `data:{...}` without the space after the colon.",
-       on_events=_on_events(lambda ev: ["data:" + e[len("data: "):] for e in ev]))
+defect(
+    "stream-finish-reason-eos",
+    "stream",
+    "STREAM-010",
+    "A streamed text answer that ended naturally finishes with 'eos' (not in the enum).",
+    on_chunks=_on_items(_stream_natural_eos),
+)
+defect(
+    "stream-missing-done",
+    "stream",
+    "STREAM-016",
+    "The stream ends without `data: [DONE]`.",
+    on_events=_on_events(lambda ev: ev[:-1]),
+)
+defect(
+    "stream-data-after-done",
+    "stream",
+    "STREAM-016",
+    "The last chunk is sent again after `data: [DONE]`.",
+    on_events=_on_events(lambda ev: ev + [ev[-2]]),
+)
+defect(
+    "stream-events-single-newline",
+    "stream",
+    "STREAM-002",
+    "Events are separated by a single \\n, so SSE clients merge them into one event.",
+    on_events=_on_events(lambda ev: [e[:-1] if e.endswith("\n\n") else e for e in ev]),
+)
+defect(
+    "stream-no-space-after-colon",
+    "stream",
+    "STREAM-003",
+    "Lines are `data:{...}` without the space after the colon.",
+    on_events=_on_events(lambda ev: ["data:" + e[len("data: ") :] for e in ev]),
+)
 
 
 def _insert_non_json(ev: list[str]) -> list[str]:
     return ev[:1] + ["data: keep-alive\n\n"] + ev[1:]
 
 
-defect("stream-non-json-event", "stream", "STREAM-001", "A `data: keep-alive` event that is not JSON is sent after the first chunk.",
-       on_events=_on_events(_insert_non_json))
-defect("stream-chunk-object-wrong", "stream", "STREAM-004", "Chunks have object 'chat.completion' instead of 'chat.completion.chunk'.",
-       on_chunks=_chunk_set("object", lambda i, ch: "chat.completion"))
+defect(
+    "stream-non-json-event",
+    "stream",
+    "STREAM-001",
+    "A `data: keep-alive` event that is not JSON is sent after the first chunk.",
+    on_events=_on_events(_insert_non_json),
+)
+defect(
+    "stream-chunk-object-wrong",
+    "stream",
+    "STREAM-004",
+    "Chunks have object 'chat.completion' instead of 'chat.completion.chunk'.",
+    on_chunks=_chunk_set("object", lambda i, ch: "chat.completion"),
+)
 
 
 def _drop_chunk_model(call: Call, chunks: list[dict]) -> list[dict]:
@@ -69,7 +121,13 @@ def _changing_id(i: int, ch: dict) -> str:
     return ch["id"] if i == 0 else ch["id"][:-4] + f"{i:04d}"[-4:]
 
 
-defect("stream-id-changes", "stream", "STREAM-006", "Every chunk gets its own id.", on_chunks=_chunk_set("id", _changing_id))
+defect(
+    "stream-id-changes",
+    "stream",
+    "STREAM-006",
+    "Every chunk gets its own id.",
+    on_chunks=_chunk_set("id", _changing_id),
+)
 
 
 def _created_changes(call: Call, chunks: list[dict]) -> list[dict]:
@@ -78,10 +136,20 @@ def _created_changes(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-created-changes", "stream", "STREAM-007", "The last chunk's `created` is one second later than the others.",
-       on_chunks=_created_changes)
-defect("stream-model-changes", "stream", "STREAM-008", "After the first chunk, `model` switches to a dated variant of the name.",
-       on_chunks=_chunk_set("model", lambda i, ch: ch["model"] if i == 0 else ch["model"] + "-2024-08-06"))
+defect(
+    "stream-created-changes",
+    "stream",
+    "STREAM-007",
+    "The last chunk's `created` is one second later than the others.",
+    on_chunks=_created_changes,
+)
+defect(
+    "stream-model-changes",
+    "stream",
+    "STREAM-008",
+    "After the first chunk, `model` switches to a dated variant of the name.",
+    on_chunks=_chunk_set("model", lambda i, ch: ch["model"] if i == 0 else ch["model"] + "-2024-08-06"),
+)
 
 
 def _role_missing(call: Call, chunks: list[dict]) -> list[dict]:
@@ -90,7 +158,9 @@ def _role_missing(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-role-missing", "stream", "STREAM-012", "The first delta of a choice has no `role`.", on_chunks=_role_missing)
+defect(
+    "stream-role-missing", "stream", "STREAM-012", "The first delta of a choice has no `role`.", on_chunks=_role_missing
+)
 
 
 def _role_everywhere(call: Call, it: dict) -> None:
@@ -99,8 +169,13 @@ def _role_everywhere(call: Call, it: dict) -> None:
         d["role"] = "assistant"
 
 
-defect("stream-role-repeated", "stream", "STREAM-013", "Every content delta repeats `role: \"assistant\"`.",
-       on_chunks=_on_items(_role_everywhere))
+defect(
+    "stream-role-repeated",
+    "stream",
+    "STREAM-013",
+    'Every content delta repeats `role: "assistant"`.',
+    on_chunks=_on_items(_role_everywhere),
+)
 
 
 def _refusal_false(call: Call, chunks: list[dict]) -> list[dict]:
@@ -109,8 +184,13 @@ def _refusal_false(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-delta-refusal-boolean", "stream", "STREAM-014", "The opening delta has `refusal: false` instead of null.",
-       on_chunks=_refusal_false)
+defect(
+    "stream-delta-refusal-boolean",
+    "stream",
+    "STREAM-014",
+    "The opening delta has `refusal: false` instead of null.",
+    on_chunks=_refusal_false,
+)
 
 
 def _finish_twice(call: Call, chunks: list[dict]) -> list[dict]:
@@ -122,9 +202,13 @@ def _finish_twice(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-finish-reason-twice", "stream", "STREAM-011",
-       "The last content chunk of a choice already carries the finish_reason, then the closing chunk repeats it.",
-       on_chunks=_finish_twice)
+defect(
+    "stream-finish-reason-twice",
+    "stream",
+    "STREAM-011",
+    "The last content chunk of a choice already carries the finish_reason, then the closing chunk repeats it.",
+    on_chunks=_finish_twice,
+)
 
 
 def _finish_missing(call: Call, chunks: list[dict]) -> list[dict]:
@@ -134,9 +218,13 @@ def _finish_missing(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-finish-reason-missing", "stream", "STREAM-011",
-       "A streamed text answer that ends naturally never gets a non-null finish_reason (the closing chunk says null).",
-       on_chunks=_finish_missing)
+defect(
+    "stream-finish-reason-missing",
+    "stream",
+    "STREAM-011",
+    "A streamed text answer that ends naturally never gets a non-null finish_reason (the closing chunk says null).",
+    on_chunks=_finish_missing,
+)
 
 
 def _delta_after_finish(call: Call, chunks: list[dict]) -> list[dict]:
@@ -146,13 +234,20 @@ def _delta_after_finish(call: Call, chunks: list[dict]) -> list[dict]:
         for it in ch.get("choices") or []:
             if it.get("finish_reason") is not None:
                 extra = copy.deepcopy(ch)
-                extra["choices"] = [{"index": it["index"], "delta": {"content": ""}, "logprobs": None, "finish_reason": None}]
+                extra["choices"] = [
+                    {"index": it["index"], "delta": {"content": ""}, "logprobs": None, "finish_reason": None}
+                ]
                 out.append(extra)
     return out
 
 
-defect("stream-delta-after-finish", "stream", "STREAM-011", "After a choice's finishing chunk, one more (empty) content delta follows.",
-       on_chunks=_delta_after_finish)
+defect(
+    "stream-delta-after-finish",
+    "stream",
+    "STREAM-011",
+    "After a choice's finishing chunk, one more (empty) content delta follows.",
+    on_chunks=_delta_after_finish,
+)
 
 
 def _delta_missing(call: Call, chunks: list[dict]) -> list[dict]:
@@ -161,8 +256,13 @@ def _delta_missing(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-finish-chunk-without-delta", "stream", "STREAM-009", "The finishing chunk's choice has no `delta` key.",
-       on_chunks=_delta_missing)
+defect(
+    "stream-finish-chunk-without-delta",
+    "stream",
+    "STREAM-009",
+    "The finishing chunk's choice has no `delta` key.",
+    on_chunks=_delta_missing,
+)
 
 
 def _content_as_text(call: Call, chunks: list[dict]) -> list[dict]:
@@ -175,10 +275,14 @@ def _content_as_text(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-content-as-text-field", "stream", "STREAM-015",
-       "Plain-text streams carry the text in `delta.text` (completions style) instead of `delta.content`: "
-       "the assembled message has no content, unlike the non-streaming answer.",
-       on_chunks=_content_as_text)
+defect(
+    "stream-content-as-text-field",
+    "stream",
+    "STREAM-015",
+    "Plain-text streams carry the text in `delta.text` (completions style) instead of `delta.content`: "
+    "the assembled message has no content, unlike the non-streaming answer.",
+    on_chunks=_content_as_text,
+)
 
 
 def _usage_ignored(call: Call, chunks: list[dict]) -> list[dict]:
@@ -188,8 +292,13 @@ def _usage_ignored(call: Call, chunks: list[dict]) -> list[dict]:
     return out
 
 
-defect("stream-usage-ignored", "stream", "STREAM-018", "`stream_options.include_usage: true` is ignored: no usage chunk.",
-       on_chunks=_usage_ignored)
+defect(
+    "stream-usage-ignored",
+    "stream",
+    "STREAM-018",
+    "`stream_options.include_usage: true` is ignored: no usage chunk.",
+    on_chunks=_usage_ignored,
+)
 
 
 def _usage_on_last_choice_chunk(call: Call, chunks: list[dict]) -> list[dict]:
@@ -200,9 +309,13 @@ def _usage_on_last_choice_chunk(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-usage-chunk-has-choices", "stream", "STREAM-018",
-       "With include_usage, usage rides on the last choice chunk instead of an extra chunk with `choices: []`.",
-       on_chunks=_usage_on_last_choice_chunk)
+defect(
+    "stream-usage-chunk-has-choices",
+    "stream",
+    "STREAM-018",
+    "With include_usage, usage rides on the last choice chunk instead of an extra chunk with `choices: []`.",
+    on_chunks=_usage_on_last_choice_chunk,
+)
 
 
 def _usage_before_finish(call: Call, chunks: list[dict]) -> list[dict]:
@@ -211,9 +324,13 @@ def _usage_before_finish(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-usage-before-finish", "stream", "STREAM-018",
-       "With include_usage, the usage chunk comes before the finishing chunk instead of right before [DONE].",
-       on_chunks=_usage_before_finish)
+defect(
+    "stream-usage-before-finish",
+    "stream",
+    "STREAM-018",
+    "With include_usage, the usage chunk comes before the finishing chunk instead of right before [DONE].",
+    on_chunks=_usage_before_finish,
+)
 
 
 def _usage_unasked(call: Call, chunks: list[dict]) -> list[dict]:
@@ -225,8 +342,13 @@ def _usage_unasked(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-usage-without-include", "stream", "STREAM-017",
-       "A usage chunk is sent even though `stream_options.include_usage` was not requested.", on_chunks=_usage_unasked)
+defect(
+    "stream-usage-without-include",
+    "stream",
+    "STREAM-017",
+    "A usage chunk is sent even though `stream_options.include_usage` was not requested.",
+    on_chunks=_usage_unasked,
+)
 
 
 def _drop_last_index(call: Call, chunks: list[dict]) -> list[dict]:
@@ -236,8 +358,13 @@ def _drop_last_index(call: Call, chunks: list[dict]) -> list[dict]:
     return [ch for ch in chunks if not (ch.get("choices") and all(it.get("index") == last for it in ch["choices"]))]
 
 
-defect("stream-n-missing-index", "stream", "STREAM-020", "With n > 1 the stream never sends the last choice index.",
-       on_chunks=_drop_last_index)
+defect(
+    "stream-n-missing-index",
+    "stream",
+    "STREAM-020",
+    "With n > 1 the stream never sends the last choice index.",
+    on_chunks=_drop_last_index,
+)
 
 
 def _reverse_first_appearance(call: Call, chunks: list[dict]) -> list[dict]:
@@ -249,14 +376,24 @@ def _reverse_first_appearance(call: Call, chunks: list[dict]) -> list[dict]:
     return body + tail
 
 
-defect("stream-indexes-out-of-order", "stream", "STREAM-021",
-       "With n > 1 choices are streamed highest index first, so the first chunk's choice is not index 0.",
-       on_chunks=_reverse_first_appearance)
+defect(
+    "stream-indexes-out-of-order",
+    "stream",
+    "STREAM-021",
+    "With n > 1 choices are streamed highest index first, so the first chunk's choice is not index 0.",
+    on_chunks=_reverse_first_appearance,
+)
 
 
-defect("stream-obfuscation-not-string", "stream", "STREAM-022",
-       "Chunks carry `obfuscation` as a number (the spec types it as a string).",
-       on_chunks=_chunk_set("obfuscation", lambda i, ch: 12345))
+defect(
+    "stream-obfuscation-not-string",
+    "stream",
+    "STREAM-022",
+    "Chunks carry `obfuscation` as a number (the spec types it as a string).",
+    on_chunks=_chunk_set("obfuscation", lambda i, ch: 12345),
+)
+
+
 def _buffer_stream(call: Call, events: list[str]) -> list[str]:
     # A buffering server still spends the generation time, then sends everything at
     # once: 60 ms per event before the first byte (headers included) leaves.
@@ -264,18 +401,26 @@ def _buffer_stream(call: Call, events: list[str]) -> list[str]:
     return ["".join(events)]
 
 
-defect("stream-buffered", "stream", "HTTP-009",
-       "The stream is generated in full (60 ms an event) and only then written, all at once, instead of flushed per event.",
-       on_events=_buffer_stream)
+defect(
+    "stream-buffered",
+    "stream",
+    "HTTP-009",
+    "The stream is generated in full (60 ms an event) and only then written, all at once, instead of flushed per event.",
+    on_events=_buffer_stream,
+)
 
 
 def _stream_options_500(call: Call, reply: Reply) -> Reply:
     return _as_500(reply) if reply.check == "stream_options.requires-stream" else reply
 
 
-defect("stream-options-without-stream-500", "stream", "STREAM-019",
-       "`stream_options` on a non-streaming request crashes the server (500) instead of 400 or being ignored.",
-       on_error=_stream_options_500)
+defect(
+    "stream-options-without-stream-500",
+    "stream",
+    "STREAM-019",
+    "`stream_options` on a non-streaming request crashes the server (500) instead of 400 or being ignored.",
+    on_error=_stream_options_500,
+)
 
 
 def _error_event_midstream(call: Call, chunks: list[dict]) -> list[dict]:
@@ -286,6 +431,10 @@ def _error_event_midstream(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks[:1] + [{"error": "backend failure"}] + chunks[1:]
 
 
-defect("stream-error-event-malformed", "stream", "STREAM-024",
-       "An error mid-stream is sent as `{\"error\": \"<text>\"}` (a string, not the error object) and the stream goes on.",
-       on_chunks=_error_event_midstream)
+defect(
+    "stream-error-event-malformed",
+    "stream",
+    "STREAM-024",
+    'An error mid-stream is sent as `{"error": "<text>"}` (a string, not the error object) and the stream goes on.',
+    on_chunks=_error_event_midstream,
+)

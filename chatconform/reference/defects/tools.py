@@ -1,4 +1,5 @@
 """Defects of one area: tools.  Each `defect(...)` registers one mutant (see the package docstring)."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,17 @@ from typing import Any, Callable
 from .. import model as fake_model
 from ..errors import ApiError
 from ..exchange import Call
-from .base import _bad, _items, _on_choices, _reject_message, _on_items, _retokenize, _tool_choice, _tool_fragments, defect
+from .base import (
+    _bad,
+    _items,
+    _on_choices,
+    _reject_message,
+    _on_items,
+    _retokenize,
+    _tool_choice,
+    _tool_fragments,
+    defect,
+)
 
 
 def _tool_calls_of(ch: dict) -> list[dict]:
@@ -37,8 +48,13 @@ def _args_object(call: Call, tc: dict) -> None:
         tc["function"]["arguments"] = value
 
 
-defect("tool-arguments-object", "tools", "TOOL-005", "`function.arguments` is a JSON object instead of a string holding JSON.",
-       on_response=_each_tool_call(_args_object))
+defect(
+    "tool-arguments-object",
+    "tools",
+    "TOOL-005",
+    "`function.arguments` is a JSON object instead of a string holding JSON.",
+    on_response=_each_tool_call(_args_object),
+)
 
 
 def _args_python(call: Call, tc: dict) -> None:
@@ -47,9 +63,13 @@ def _args_python(call: Call, tc: dict) -> None:
         tc["function"]["arguments"] = repr(value)
 
 
-defect("tool-arguments-invalid-json", "tools", "TOOL-006",
-       "`function.arguments` is a Python repr ({'city': 'x'}), not JSON (non-streaming answers).",
-       on_response=_each_tool_call(_args_python))
+defect(
+    "tool-arguments-invalid-json",
+    "tools",
+    "TOOL-006",
+    "`function.arguments` is a Python repr ({'city': 'x'}), not JSON (non-streaming answers).",
+    on_response=_each_tool_call(_args_python),
+)
 
 
 def _args_in_a_list(call: Call, tc: dict) -> None:
@@ -58,9 +78,13 @@ def _args_in_a_list(call: Call, tc: dict) -> None:
         tc["function"]["arguments"] = json.dumps([value])
 
 
-defect("tool-arguments-not-object", "tools", "TOOL-006",
-       "`function.arguments` is JSON text of an array holding the arguments object, not the object (non-streaming).",
-       on_response=_each_tool_call(_args_in_a_list))
+defect(
+    "tool-arguments-not-object",
+    "tools",
+    "TOOL-006",
+    "`function.arguments` is JSON text of an array holding the arguments object, not the object (non-streaming).",
+    on_response=_each_tool_call(_args_in_a_list),
+)
 
 
 def _required_args_dropped(call: Call, completion: Any) -> None:
@@ -76,9 +100,13 @@ def _required_args_dropped(call: Call, completion: Any) -> None:
             tc.arguments = json.dumps(args, separators=(",", ":"))
 
 
-defect("tool-arguments-missing-required", "tools", "TOOL-006",
-       "Tool-call arguments leave out the parameters' required keys (invalid against a strict schema).",
-       on_completion=_required_args_dropped)
+defect(
+    "tool-arguments-missing-required",
+    "tools",
+    "TOOL-006",
+    "Tool-call arguments leave out the parameters' required keys (invalid against a strict schema).",
+    on_completion=_required_args_dropped,
+)
 
 
 def _auto_or_required(call: Call) -> bool:
@@ -89,15 +117,34 @@ def _rename_tool(call: Call, tc: dict) -> None:
     tc["function"]["name"] = tc["function"]["name"] + "_tool"
 
 
-defect("tool-name-not-offered", "tools", "TOOL-006",
-       "Under tool_choice auto/required the call names a function that was not offered (name + '_tool').",
-       on_response=_each_tool_call(_rename_tool, when=_auto_or_required))
-defect("tool-call-type-func", "tools", "TOOL-004", "Tool calls have `type: \"func\"`.",
-       on_response=_each_tool_call(lambda c, tc: tc.__setitem__("type", "func")))
-defect("tool-call-id-missing", "tools", "TOOL-004", "Tool calls have no `id`.",
-       on_response=_each_tool_call(lambda c, tc: tc.pop("id", None)))
-defect("tool-call-id-empty", "tools", "TOOL-007", "Tool-call ids are the empty string.",
-       on_response=_each_tool_call(lambda c, tc: tc.__setitem__("id", "")))
+defect(
+    "tool-name-not-offered",
+    "tools",
+    "TOOL-006",
+    "Under tool_choice auto/required the call names a function that was not offered (name + '_tool').",
+    on_response=_each_tool_call(_rename_tool, when=_auto_or_required),
+)
+defect(
+    "tool-call-type-func",
+    "tools",
+    "TOOL-004",
+    'Tool calls have `type: "func"`.',
+    on_response=_each_tool_call(lambda c, tc: tc.__setitem__("type", "func")),
+)
+defect(
+    "tool-call-id-missing",
+    "tools",
+    "TOOL-004",
+    "Tool calls have no `id`.",
+    on_response=_each_tool_call(lambda c, tc: tc.pop("id", None)),
+)
+defect(
+    "tool-call-id-empty",
+    "tools",
+    "TOOL-007",
+    "Tool-call ids are the empty string.",
+    on_response=_each_tool_call(lambda c, tc: tc.__setitem__("id", "")),
+)
 
 
 def _duplicate_ids(call: Call, ch: dict) -> None:
@@ -106,8 +153,13 @@ def _duplicate_ids(call: Call, ch: dict) -> None:
         tc["id"] = calls[0]["id"]
 
 
-defect("tool-call-ids-duplicate", "tools", "TOOL-007", "Parallel tool calls in one answer share the same id.",
-       on_response=_on_choices(_duplicate_ids))
+defect(
+    "tool-call-ids-duplicate",
+    "tools",
+    "TOOL-007",
+    "Parallel tool calls in one answer share the same id.",
+    on_response=_on_choices(_duplicate_ids),
+)
 
 
 def _finish_stop_for_tools(call: Call, choice: dict) -> None:
@@ -116,9 +168,13 @@ def _finish_stop_for_tools(call: Call, choice: dict) -> None:
         choice["finish_reason"] = "stop"
 
 
-defect("tool-finish-reason-stop", "tools", "TOOL-008",
-       "Non-streaming tool calls under tool_choice auto/required finish with 'stop' instead of 'tool_calls'.",
-       on_response=_on_choices(_finish_stop_for_tools))
+defect(
+    "tool-finish-reason-stop",
+    "tools",
+    "TOOL-008",
+    "Non-streaming tool calls under tool_choice auto/required finish with 'stop' instead of 'tool_calls'.",
+    on_response=_on_choices(_finish_stop_for_tools),
+)
 
 
 def _choice_to(value: Any, only: tuple[Any, ...] | None = None, named: bool = False):
@@ -130,13 +186,27 @@ def _choice_to(value: Any, only: tuple[Any, ...] | None = None, named: bool = Fa
     return hook
 
 
-defect("tool-choice-none-ignored", "tools", "TOOL-011", "`tool_choice: \"none\"` is ignored: the model still calls a tool.",
-       on_request=_choice_to("required", only=("none",)))
-defect("tool-choice-required-ignored", "tools", "TOOL-012", "`tool_choice: \"required\"` is treated as 'none': a text answer.",
-       on_request=_choice_to("none", only=("required",)))
-defect("tool-choice-named-ignored", "tools", "TOOL-013",
-       "A named tool_choice is not understood and treated as 'none': a text answer instead of that call.",
-       on_request=_choice_to("none", named=True))
+defect(
+    "tool-choice-none-ignored",
+    "tools",
+    "TOOL-011",
+    '`tool_choice: "none"` is ignored: the model still calls a tool.',
+    on_request=_choice_to("required", only=("none",)),
+)
+defect(
+    "tool-choice-required-ignored",
+    "tools",
+    "TOOL-012",
+    "`tool_choice: \"required\"` is treated as 'none': a text answer.",
+    on_request=_choice_to("none", only=("required",)),
+)
+defect(
+    "tool-choice-named-ignored",
+    "tools",
+    "TOOL-013",
+    "A named tool_choice is not understood and treated as 'none': a text answer instead of that call.",
+    on_request=_choice_to("none", named=True),
+)
 
 
 def _parallel_ignored(call: Call, completion: Any) -> None:
@@ -150,46 +220,103 @@ def _parallel_ignored(call: Call, completion: Any) -> None:
 
 
 # Breaks TOOL-025 (at most one call with false), split from TOOL-015 (the field accepted).
-defect("tool-parallel-false-ignored", "tools", "TOOL-025", "`parallel_tool_calls: false` is ignored: two tool calls come back.",
-       on_completion=_parallel_ignored)
+defect(
+    "tool-parallel-false-ignored",
+    "tools",
+    "TOOL-025",
+    "`parallel_tool_calls: false` is ignored: two tool calls come back.",
+    on_completion=_parallel_ignored,
+)
 
 
-defect("rejects-tool-array-content", "tools", "TOOL-017", "A tool message with an array of text parts is rejected with 400.",
-       on_request=_reject_message(lambda m: m.get("role") == "tool" and isinstance(m.get("content"), list), "content",
-                                  "Invalid type for 'messages.[{i}].content': expected a string, but got an array instead.", "invalid_type"))
+defect(
+    "rejects-tool-array-content",
+    "tools",
+    "TOOL-017",
+    "A tool message with an array of text parts is rejected with 400.",
+    on_request=_reject_message(
+        lambda m: m.get("role") == "tool" and isinstance(m.get("content"), list),
+        "content",
+        "Invalid type for 'messages.[{i}].content': expected a string, but got an array instead.",
+        "invalid_type",
+    ),
+)
 
 
 def _rejects_no_parameters(call: Call) -> ApiError | None:
     for i, t in enumerate((call.body or {}).get("tools") or []):
         if isinstance(t, dict) and "parameters" not in (t.get("function") or {}):
-            return _bad(f"tools.[{i}].function.parameters", f"Missing required parameter: 'tools.[{i}].function.parameters'.", "missing_required_parameter")
+            return _bad(
+                f"tools.[{i}].function.parameters",
+                f"Missing required parameter: 'tools.[{i}].function.parameters'.",
+                "missing_required_parameter",
+            )
     return None
 
 
-defect("rejects-tool-without-parameters", "tools", "TOOL-002", "A function tool without `parameters` is rejected with 400.",
-       on_request=_rejects_no_parameters)
+defect(
+    "rejects-tool-without-parameters",
+    "tools",
+    "TOOL-002",
+    "A function tool without `parameters` is rejected with 400.",
+    on_request=_rejects_no_parameters,
+)
 
 
 def _rejects_strict_null(call: Call) -> ApiError | None:
     for i, t in enumerate((call.body or {}).get("tools") or []):
         fn = t.get("function") if isinstance(t, dict) else None
         if isinstance(fn, dict) and "strict" in fn and fn["strict"] is None:
-            return _bad(f"tools.[{i}].function.strict", f"Invalid type for 'tools.[{i}].function.strict': expected a boolean, but got null instead.", "invalid_type")
+            return _bad(
+                f"tools.[{i}].function.strict",
+                f"Invalid type for 'tools.[{i}].function.strict': expected a boolean, but got null instead.",
+                "invalid_type",
+            )
     return None
 
 
-defect("rejects-tool-strict-null", "tools", "TOOL-002", "`strict: null` on a function tool is rejected with 400.",
-       on_request=_rejects_strict_null)
-defect("accepts-invalid-tool-name", "tools", "TOOL-003", "Function names outside [a-zA-Z0-9_-]{1,64} are accepted.",
-       skip_checks={"tools.name"})
-defect("accepts-unknown-named-tool", "tools", "TOOL-014",
-       "A named tool_choice for a function not in `tools` is accepted (and called).", skip_checks={"tool_choice.unknown-function"})
-defect("accepts-tool-choice-without-tools", "tools", "TOOL-014", "tool_choice 'required' without any tools is accepted.",
-       skip_checks={"tool_choice.without-tools"})
-defect("accepts-orphan-tool-message", "tools", "TOOL-018",
-       "A tool message that answers no preceding assistant tool call is accepted.", skip_checks={"tool.orphan"})
-defect("accepts-unanswered-tool-calls", "tools", "TOOL-018",
-       "An assistant tool_calls message not followed by a tool message for each id is accepted.", skip_checks={"tool.unanswered"})
+defect(
+    "rejects-tool-strict-null",
+    "tools",
+    "TOOL-002",
+    "`strict: null` on a function tool is rejected with 400.",
+    on_request=_rejects_strict_null,
+)
+defect(
+    "accepts-invalid-tool-name",
+    "tools",
+    "TOOL-003",
+    "Function names outside [a-zA-Z0-9_-]{1,64} are accepted.",
+    skip_checks={"tools.name"},
+)
+defect(
+    "accepts-unknown-named-tool",
+    "tools",
+    "TOOL-014",
+    "A named tool_choice for a function not in `tools` is accepted (and called).",
+    skip_checks={"tool_choice.unknown-function"},
+)
+defect(
+    "accepts-tool-choice-without-tools",
+    "tools",
+    "TOOL-014",
+    "tool_choice 'required' without any tools is accepted.",
+    skip_checks={"tool_choice.without-tools"},
+)
+defect(
+    "accepts-orphan-tool-message",
+    "tools",
+    "TOOL-018",
+    "A tool message that answers no preceding assistant tool call is accepted.",
+    skip_checks={"tool.orphan"},
+)
+defect(
+    "accepts-unanswered-tool-calls",
+    "tools",
+    "TOOL-018",
+    "An assistant tool_calls message not followed by a tool message for each id is accepted.",
+    skip_checks={"tool.unanswered"},
+)
 
 
 def _tool_content_array(call: Call, ch: dict) -> None:
@@ -197,13 +324,26 @@ def _tool_content_array(call: Call, ch: dict) -> None:
         ch["message"]["content"] = []
 
 
-defect("tool-call-content-array", "tools", "TOOL-009",
-       "Answers that call tools have `content: []` instead of null or a string.", on_response=_on_choices(_tool_content_array))
+defect(
+    "tool-call-content-array",
+    "tools",
+    "TOOL-009",
+    "Answers that call tools have `content: []` instead of null or a string.",
+    on_response=_on_choices(_tool_content_array),
+)
 # Breaks TOOL-010 only: the test of `none` (TOOL-011) names TOOL-010 as its premise, so
 # the refusal leaves TOOL-011 "not judged" rather than failed.
-defect("rejects-tool-choice-none", "tools", "TOOL-010", "`tool_choice: \"none\"` with tools is rejected with 400.",
-       on_request=lambda call: _bad("tool_choice", "Invalid value: 'none'. Supported values are: 'auto' and 'required'.")
-       if _tool_choice(call) == "none" else None)
+defect(
+    "rejects-tool-choice-none",
+    "tools",
+    "TOOL-010",
+    '`tool_choice: "none"` with tools is rejected with 400.',
+    on_request=lambda call: (
+        _bad("tool_choice", "Invalid value: 'none'. Supported values are: 'auto' and 'required'.")
+        if _tool_choice(call) == "none"
+        else None
+    ),
+)
 
 
 def _stream_tool_fragments(fn: Callable[[Call, list[dict]], None]):
@@ -251,11 +391,22 @@ def _drop_second_argument_fragment(call: Call, chunks: list[dict]) -> list[dict]
     return out
 
 
-defect("stream-tool-index-missing", "tools", "TOOL-019", "Streamed tool-call fragments carry no `index`.",
-       on_chunks=_stream_tool_fragments(_frag_no_index))
-defect("stream-tool-id-repeated", "tools", "TOOL-020",
-       "Every streamed tool-call fragment repeats id, type and function.name (the SDK concatenates them).",
-       on_chunks=_stream_tool_fragments(_frag_repeat_id))
+defect(
+    "stream-tool-index-missing",
+    "tools",
+    "TOOL-019",
+    "Streamed tool-call fragments carry no `index`.",
+    on_chunks=_stream_tool_fragments(_frag_no_index),
+)
+defect(
+    "stream-tool-id-repeated",
+    "tools",
+    "TOOL-020",
+    "Every streamed tool-call fragment repeats id, type and function.name (the SDK concatenates them).",
+    on_chunks=_stream_tool_fragments(_frag_repeat_id),
+)
+
+
 def _frag_no_type(call: Call, frags: list[dict]) -> None:
     for f in frags:
         f.pop("type", None)
@@ -263,18 +414,36 @@ def _frag_no_type(call: Call, frags: list[dict]) -> None:
 
 # The chunk schema does not require `type` in a fragment (later ones omit it): only the
 # TOOL-020 check, which asks for type "function" in the first fragment, sees this.
-defect("stream-tool-type-missing", "tools", "TOOL-020",
-       "The first streamed fragment of each tool call has id and function.name but no `type`.",
-       on_chunks=_stream_tool_fragments(_frag_no_type))
-defect("stream-tool-arguments-broken", "tools", "TOOL-021",
-       "One streamed arguments fragment is lost, so the joined arguments are not valid JSON.", on_chunks=_drop_second_argument_fragment)
-defect("stream-tool-index-from-one", "tools", "TOOL-022", "Streamed tool-call indexes start at 1 instead of 0.",
-       on_chunks=_stream_tool_fragments(_frag_index_plus_one))
+defect(
+    "stream-tool-type-missing",
+    "tools",
+    "TOOL-020",
+    "The first streamed fragment of each tool call has id and function.name but no `type`.",
+    on_chunks=_stream_tool_fragments(_frag_no_type),
+)
+defect(
+    "stream-tool-arguments-broken",
+    "tools",
+    "TOOL-021",
+    "One streamed arguments fragment is lost, so the joined arguments are not valid JSON.",
+    on_chunks=_drop_second_argument_fragment,
+)
+defect(
+    "stream-tool-index-from-one",
+    "tools",
+    "TOOL-022",
+    "Streamed tool-call indexes start at 1 instead of 0.",
+    on_chunks=_stream_tool_fragments(_frag_index_plus_one),
+)
 
 
-defect("stream-tool-finish-reason-stop", "tools", "TOOL-023",
-       "A streamed tool-call turn under auto/required ends with 'stop' instead of 'tool_calls'.",
-       on_chunks=_on_items(_finish_stop_for_tools))
+defect(
+    "stream-tool-finish-reason-stop",
+    "tools",
+    "TOOL-023",
+    "A streamed tool-call turn under auto/required ends with 'stop' instead of 'tool_calls'.",
+    on_chunks=_on_items(_finish_stop_for_tools),
+)
 
 
 # -- defects that hide from easy prompts -------------------------------------------------------
@@ -282,15 +451,27 @@ defect("stream-tool-finish-reason-stop", "tools", "TOOL-023",
 # produces the behaviour anyway (the fake model, like a real one, calls a tool under auto only
 # when the prompt asks for one, and makes two calls only when it asks for two); only a test
 # whose prompt does not already ask for the behaviour kills these.
-defect("tool-choice-required-as-auto", "tools", "TOOL-012",
-       "`tool_choice: \"required\"` is treated as 'auto': a text answer unless the prompt asks for a tool.",
-       on_request=_choice_to("auto", only=("required",)))
-defect("tool-choice-named-as-auto", "tools", "TOOL-013",
-       "A named tool_choice is treated as 'auto': the model calls whatever tool the prompt asks for, or none.",
-       on_request=_choice_to("auto", named=True))
-defect("tool-choice-none-as-auto", "tools", "TOOL-011",
-       "`tool_choice: \"none\"` is treated as 'auto': the model calls a tool when the prompt asks for one.",
-       on_request=_choice_to("auto", only=("none",)))
+defect(
+    "tool-choice-required-as-auto",
+    "tools",
+    "TOOL-012",
+    "`tool_choice: \"required\"` is treated as 'auto': a text answer unless the prompt asks for a tool.",
+    on_request=_choice_to("auto", only=("required",)),
+)
+defect(
+    "tool-choice-named-as-auto",
+    "tools",
+    "TOOL-013",
+    "A named tool_choice is treated as 'auto': the model calls whatever tool the prompt asks for, or none.",
+    on_request=_choice_to("auto", named=True),
+)
+defect(
+    "tool-choice-none-as-auto",
+    "tools",
+    "TOOL-011",
+    "`tool_choice: \"none\"` is treated as 'auto': the model calls a tool when the prompt asks for one.",
+    on_request=_choice_to("auto", only=("none",)),
+)
 
 
 def _parallel_false_dropped(call: Call) -> None:
@@ -298,9 +479,13 @@ def _parallel_false_dropped(call: Call) -> None:
         call.body = {k: v for k, v in call.body.items() if k != "parallel_tool_calls"}
 
 
-defect("tool-parallel-false-as-true", "tools", "TOOL-025",
-       "`parallel_tool_calls: false` is dropped (the default, true, applies): two calls when the prompt asks for two.",
-       on_request=_parallel_false_dropped)
+defect(
+    "tool-parallel-false-as-true",
+    "tools",
+    "TOOL-025",
+    "`parallel_tool_calls: false` is dropped (the default, true, applies): two calls when the prompt asks for two.",
+    on_request=_parallel_false_dropped,
+)
 
 
 def _stream_ids_shared(call: Call, frags: list[dict]) -> None:
@@ -311,46 +496,84 @@ def _stream_ids_shared(call: Call, frags: list[dict]) -> None:
             f["id"] = first_id
 
 
-defect("stream-tool-ids-duplicate", "tools", "TOOL-022",
-       "Parallel streamed tool calls all carry the first call's id.", on_chunks=_stream_tool_fragments(_stream_ids_shared))
+defect(
+    "stream-tool-ids-duplicate",
+    "tools",
+    "TOOL-022",
+    "Parallel streamed tool calls all carry the first call's id.",
+    on_chunks=_stream_tool_fragments(_stream_ids_shared),
+)
 
 
 # -- a refused premise, a forced call as raw text, the field everything rests on ------------------
-defect("rejects-tool-choice-required", "tools", "TOOL-010",
-       "`tool_choice: \"required\"` is refused with 422 (a server without forced calls); the tests that need it as "
-       "their premise leave their own rules not judged.",
-       on_request=lambda call: ApiError(422, "tool_choice 'required' is not supported", param="tool_choice", check="defect")
-       if _tool_choice(call) == "required" else None)
+defect(
+    "rejects-tool-choice-required",
+    "tools",
+    "TOOL-010",
+    '`tool_choice: "required"` is refused with 422 (a server without forced calls); the tests that need it as '
+    "their premise leave their own rules not judged.",
+    on_request=lambda call: (
+        ApiError(422, "tool_choice 'required' is not supported", param="tool_choice", check="defect")
+        if _tool_choice(call) == "required"
+        else None
+    ),
+)
 
 
-def _raw_tool_call_text(call: Call, completion: Any, forced: Callable[[Any], bool] = lambda tc: tc == "required") -> None:
+def _raw_tool_call_text(
+    call: Call, completion: Any, forced: Callable[[Any], bool] = lambda tc: tc == "required"
+) -> None:
     """Under a forced choice the server hands back the model's raw `<tool_call>` text as
     content, and the model rambles on into the token limit (llama-cpp-python without a
     tool parser)."""
     if not forced(_tool_choice(call)):
         return
     body = call.body or {}
-    limits = [v for v in (body.get("max_tokens"), body.get("max_completion_tokens")) if isinstance(v, int) and not isinstance(v, bool)]
+    limits = [
+        v
+        for v in (body.get("max_tokens"), body.get("max_completion_tokens"))
+        if isinstance(v, int) and not isinstance(v, bool)
+    ]
     limit = min(limits) if limits else 512
     for ch in completion.choices:
         if not ch.tool_calls:
             continue
         tc = ch.tool_calls[0]
-        text = f'<tool_call>\n{{"name": "{tc.name}", "arguments": {tc.arguments}}}\n</tool_call>' + " lorem ipsum" * limit
+        text = (
+            f'<tool_call>\n{{"name": "{tc.name}", "arguments": {tc.arguments}}}\n</tool_call>' + " lorem ipsum" * limit
+        )
         ch.tool_calls = []
-        _retokenize(ch, "".join(fake_model.tokenize(text)[:max(limit, 0)]), call)
+        _retokenize(ch, "".join(fake_model.tokenize(text)[: max(limit, 0)]), call)
         ch.finish_reason = "length"
 
 
-defect("tool-choice-required-as-text", "tools", "TOOL-012",
-       "`tool_choice: \"required\"` is answered with the model's raw <tool_call> text in content, cut by the token limit.",
-       on_completion=_raw_tool_call_text)
-defect("tool-choice-named-as-text", "tools", "TOOL-013",
-       "A named tool_choice is answered with the model's raw <tool_call> text in content, cut by the token limit.",
-       on_completion=lambda call, completion: _raw_tool_call_text(call, completion, forced=lambda tc: isinstance(tc, dict)))
-defect("rejects-tools", "tools", "TOOL-001", "Any request with `tools` is refused with 400 (tool calling not enabled).",
-       on_request=lambda call: _bad("tools", "tools param requires --jinja flag", "unsupported_parameter")
-       if (call.body or {}).get("tools") else None)
+defect(
+    "tool-choice-required-as-text",
+    "tools",
+    "TOOL-012",
+    '`tool_choice: "required"` is answered with the model\'s raw <tool_call> text in content, cut by the token limit.',
+    on_completion=_raw_tool_call_text,
+)
+defect(
+    "tool-choice-named-as-text",
+    "tools",
+    "TOOL-013",
+    "A named tool_choice is answered with the model's raw <tool_call> text in content, cut by the token limit.",
+    on_completion=lambda call, completion: _raw_tool_call_text(
+        call, completion, forced=lambda tc: isinstance(tc, dict)
+    ),
+)
+defect(
+    "rejects-tools",
+    "tools",
+    "TOOL-001",
+    "Any request with `tools` is refused with 400 (tool calling not enabled).",
+    on_request=lambda call: (
+        _bad("tools", "tools param requires --jinja flag", "unsupported_parameter")
+        if (call.body or {}).get("tools")
+        else None
+    ),
+)
 
 
 def _function_call_null(call: Call, chunks: list[dict]) -> list[dict]:
@@ -361,10 +584,22 @@ def _function_call_null(call: Call, chunks: list[dict]) -> list[dict]:
     return chunks
 
 
-defect("stream-delta-function-call-null", "tools", "TOOL-024",
-       "Streamed answers to requests with tools carry `delta.function_call: null` (the legacy field is an object "
-       "when present), as llama-cpp-python sends.", on_chunks=_function_call_null)
-defect("rejects-parallel-tool-calls-false", "tools", "TOOL-015",
-       "`parallel_tool_calls: false` is refused with 400 (a server that cannot switch parallel calls off).",
-       on_request=lambda call: _bad("parallel_tool_calls", "parallel_tool_calls=false is not supported", "unsupported_parameter")
-       if (call.body or {}).get("parallel_tool_calls") is False and (call.body or {}).get("tools") else None)
+defect(
+    "stream-delta-function-call-null",
+    "tools",
+    "TOOL-024",
+    "Streamed answers to requests with tools carry `delta.function_call: null` (the legacy field is an object "
+    "when present), as llama-cpp-python sends.",
+    on_chunks=_function_call_null,
+)
+defect(
+    "rejects-parallel-tool-calls-false",
+    "tools",
+    "TOOL-015",
+    "`parallel_tool_calls: false` is refused with 400 (a server that cannot switch parallel calls off).",
+    on_request=lambda call: (
+        _bad("parallel_tool_calls", "parallel_tool_calls=false is not supported", "unsupported_parameter")
+        if (call.body or {}).get("parallel_tool_calls") is False and (call.body or {}).get("tools")
+        else None
+    ),
+)
