@@ -78,3 +78,40 @@ def test_a_server_without_done_reads_in_one_screenful_and_the_verdict_is_last():
     assert len(blocks) == 1, "\n".join(out[-80:])
     assert out[-1].startswith("chatconform: NOT CONFORMANT") and "STREAM-016" in out[-1]
     assert "_____ test_" not in p.stdout  # no per-test failure blocks
+
+
+def test_progress_is_printed_once_a_run_is_slow_then_every_so_often(monkeypatch):
+    from chatconform.plugin import progress
+
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+
+    class Terminal:
+        lines = []
+
+        def write_line(self, line):
+            self.lines.append(line)
+
+    class Report:
+        when, skipped = "call", False
+        chatconform = {"requests": 2}
+
+    pr = progress.Progress(run=None)
+    pr.terminal = Terminal()
+    for t in (1, 5, 9, 11, 20, 27, 40):  # seconds since the start
+        clock[0] = 100.0 + t
+        pr.pytest_runtest_logreport(Report())
+    # quiet for the first 10 s, then a line at most every 15 s
+    assert [line.split(" in ")[1].split(" ")[0] for line in Terminal.lines] == ["11", "27"]
+
+
+def test_progress_line_says_tests_requests_rate_and_time_left():
+    from chatconform.plugin.progress import Progress
+
+    class S:
+        testscollected = 40
+
+    pr = Progress(run=None)
+    pr.session, pr.tests, pr.requests = S(), 10, 30
+    line = pr.line(pr.start + 20.0)
+    assert line == "chatconform progress: 10/40 tests, 30 requests in 20 s (1.5 requests/s), about 60 s left"

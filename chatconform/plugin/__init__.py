@@ -12,6 +12,7 @@ test's outcome, the run's results and its verdict.  One module per concern:
   collection.py  cited rules exist, the smoke budget's selection, --plan
   judging.py     capability and budget gates before a test, its outcome after it
   xdist.py       pytest-xdist wiring (work stealing, the shared spend ledger)
+  progress.py    a progress line while a run is slow (tests, requests, rate, time left)
   summary.py     results.json, the verdict in the terminal, the exit status
 """
 

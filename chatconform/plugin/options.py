@@ -270,7 +270,7 @@ def resolve_target(config: pytest.Config) -> Target:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    from . import collection, guard, judging, summary
+    from . import collection, guard, judging, progress, summary
 
     if not asks_for_suites(config):
         return
@@ -290,6 +290,7 @@ def pytest_configure(config: pytest.Config) -> None:
     pm.register(guard.Guard(run), "chatconform-guard")
     if not is_worker(config):
         pm.register(summary.Summary(run), "chatconform-summary")
+        pm.register(progress.Progress(run), "chatconform-progress")
 
 
 def check_writable(path: str | None, flag: str) -> None:
