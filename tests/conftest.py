@@ -12,10 +12,19 @@ from chatconform.paths import cache_dir
 # each, chatconform/strategies/__init__.py): they stay in the user's cache instead,
 # for this process and every run it starts.
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache_dir() / "hypothesis"))
-# The suite runs these tests start judge the reference on loopback, which answers in
-# milliseconds: xdist workers (8 for an ad hoc target) would cost seconds of start-up
-# each and gain nothing.  Tests about concurrency ask for it with -n or --concurrency.
-os.environ.setdefault("CHATCONFORM_CONCURRENCY", "1")
+
+
+def pytest_configure(config):
+    # The suite runs these tests start judge the reference on loopback, which answers in
+    # milliseconds: xdist workers (8 for an ad hoc target) would cost seconds of start-up
+    # each and gain nothing.  Tests about concurrency ask for it with -n or --concurrency.
+    # Only for the self-tests: pytest may load this file for a suite run from the
+    # checkout too (`chatconform run` there), which must keep its concurrency.
+    from chatconform.plugin.options import asks_for_suites
+
+    if not asks_for_suites(config):
+        os.environ.setdefault("CHATCONFORM_CONCURRENCY", "1")
+
 
 MATRIX_DIR = pathlib.Path(__file__).resolve().parents[1] / "artifacts" / "kill-matrix"
 
