@@ -31,7 +31,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CAPTURES = ROOT.parent / "shared" / "reference" / "sdk-stream-captures"
+CAPTURES = ROOT / "fixtures" / "sdk-stream-captures"  # vendored (fixtures/sdk-stream-captures/SOURCE)
 CACHE = pathlib.Path(tempfile.mkdtemp(prefix="chatconform-bench-cache-"))  # empty: the first round is cold
 
 

@@ -37,8 +37,15 @@ SERVERS = {
 
 
 def realtargets_dir() -> pathlib.Path:
+    # The start scripts of the real servers are not part of the project: the developer
+    # names their directory (nothing outside the repository is read by default).
     env = os.environ.get("CHATCONFORM_REALTARGETS")
-    return pathlib.Path(env) if env else ROOT.parent / "shared" / "realtargets"
+    if not env:
+        raise SystemExit(
+            "scripts/integration.py: set CHATCONFORM_REALTARGETS to the directory of the real "
+            "servers' start scripts (start-<name>.sh)"
+        )
+    return pathlib.Path(env)
 
 
 def installed(name: str) -> bool:
