@@ -111,7 +111,8 @@ def _invalid_param(name: str):
 
 def _relation_param(name: str):
     rules, caps = RELATIONS[name]
-    return pytest.param(name, marks=[pytest.mark.rules(*rules)] + [pytest.mark.needs(c) for c in caps], id=name)
+    marks = [pytest.mark.rules(*rules), pytest.mark.property(per_example=2)]  # a pair of requests per example
+    return pytest.param(name, marks=marks + [pytest.mark.needs(c) for c in caps], id=name)
 
 
 # -- the harness, per test ------------------------------------------------------------------------

@@ -112,3 +112,29 @@ def test_xdist_balances_by_work_stealing():
         ]
         assert "WorkStealingScheduling" in pytest_run(*args).stdout
         assert "LoadScheduling" in pytest_run(*args, "--dist", "load").stdout
+
+
+def test_long_tests_spread_over_the_slices_work_stealing_hands_out():
+    """xdist gives worker k the next len(rest) // (workers - k) tests: the long ones go one
+    to a slice, first in it, and the one-request tests fill the slices' backs."""
+    from chatconform.plugin.xdist import balanced
+
+    costs = [1] * 10 + [50, 40, 30] + [1] * 7  # long tests in the middle of the collection
+    order = balanced(list(range(20)), costs, 3)
+    assert sorted(order) == list(range(20))
+    slices = [order[0:6], order[6:13], order[13:20]]  # 20 // 3, then 14 // 2, then 7
+    assert [s[0] for s in slices] == [10, 11, 12]
+    assert all(costs[i] == 1 for s in slices for i in s[1:])
+    assert all(s[1:] == sorted(s[1:]) for s in slices)  # equal costs keep their collection order
+
+
+def test_workers_take_the_long_tests_first():
+    """On a real run with workers, every worker's first test is a property test."""
+    with start() as srv:
+        args = ["suites/test_auth.py", "suites/test_properties.py", "-v", "-v", "-n", "2", "--budget", "standard"]
+        out = pytest_run(*args, "--base-url", srv.base_url, "--model", "chatconform-reference").stdout
+    first = {}
+    for line in out.splitlines():
+        if line.startswith("[gw") and "::" in line:
+            first.setdefault(line[:5], line)
+    assert len(first) == 2 and all("test_properties.py" in line for line in first.values()), first

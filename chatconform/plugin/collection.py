@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .. import rules as rules_mod
-from .items import cited_rules, is_suite_item, needed_capabilities
+from .items import cited_rules, expected_requests, is_suite_item, needed_capabilities
 from .options import opt
 from .run import Run
 
@@ -46,7 +46,7 @@ class Collection:
         """--plan: what a run would send, estimated without sending anything.
 
         A test sends about one request (tests with several probes are counted by their
-        parametrized cases); a property test sends one per example.  Each request may
+        parametrized cases); a property test sends one per example (two for a pair).  Each request may
         produce at most its token limit (16 by default) completion tokens, so the token
         figure is an upper bound."""
         target, budget = self.run.target, self.run.budget
@@ -54,7 +54,7 @@ class Collection:
         rows, runnable, requests = [], 0, 0
         for item in items:
             missing = [c for c in needed_capabilities(item) if not target.claims(c)]
-            n = budget.examples if item.get_closest_marker("property") else 1
+            n = expected_requests(item, budget.examples)
             if not missing:
                 runnable += 1
                 requests += n

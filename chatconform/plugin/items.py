@@ -1,4 +1,5 @@
-"""What a collected suite test says about itself: the rules it cites, the capabilities it needs."""
+"""What a collected suite test says about itself: the rules it cites, the capabilities it
+needs, the requests it is expected to send."""
 
 from __future__ import annotations
 
@@ -28,3 +29,13 @@ def needed_capabilities(item: pytest.Item) -> list[str]:
     for m in item.iter_markers("needs"):
         caps.extend(c for c in m.args if c not in caps)
     return caps
+
+
+def expected_requests(item: pytest.Item, examples: int) -> int:
+    """About how many requests the test sends: one, or one per example for a property test
+    (two per example when it relates a pair of requests).  An estimate for --plan and for
+    the order in which xdist's workers take the tests (xdist.py)."""
+    mark = item.get_closest_marker("property")
+    if mark is None:
+        return 1
+    return examples * mark.kwargs.get("per_example", 1)

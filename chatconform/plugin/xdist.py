@@ -9,6 +9,13 @@ the same target (each starts its own embedded reference when that is the target)
 controller collects their reports and prints the verdict (summary.py).  Rate limits,
 budgets and the breaker hold across workers through shared files (ratelimit.py,
 budget.py).  `-n N` on the command line, or `-p no:xdist`, overrides the choice.
+
+Against a slow server a run lasts as long as its busiest worker.  xdist's work stealing
+hands each worker a contiguous slice of the collection and lets an idle worker take the
+back half of a busy one's queue, but a test already running cannot move.  So the
+workers collect the tests in an order made for that: the long property tests spread over
+the slices, each slice starting with its longest tests and ending with the one-request
+tests that stealing moves about (`balanced`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import pytest
 
 from ..budget import BUDGETS, Ledger
 from ..violations import UsageError
+from .items import expected_requests
 from .run import is_controller, is_worker, run_of
 
 
@@ -73,6 +81,43 @@ def pytest_configure(config: pytest.Config) -> None:
         # Name the run for xdist (it would draw the same kind of id itself) so that this
         # controller knows which spend ledger its workers share, and can remove it.
         config.option.testrunuid = uuid.uuid4().hex
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On each worker, after every selection: the same order on all of them (xdist checks)."""
+    run = run_of(config)
+    if run is None or not is_worker(config) or config.workerinput.get("chatconform_dist") != "worksteal":
+        return
+    workers = config.workerinput["workercount"]
+    items[:] = balanced(items, [expected_requests(i, run.budget.examples) for i in items], workers)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Tell each worker how the controller distributes (a worker's own --dist reads "no")."""
+    node.workerinput["chatconform_dist"] = getattr(node.config.option, "dist", None)
+
+
+def balanced(items: list, costs: list[int], workers: int) -> list:
+    """`items` reordered for work stealing over `workers` workers.
+
+    xdist's first hand-out gives worker k the next len(rest) // (workers - k) items.
+    Longest first, each test goes to the slice with the least cost so far that still has
+    room; each slice runs its longest tests first, and tests of equal cost in a slice keep
+    their collection order (the sort is stable).
+    """
+    sizes, left = [], len(items)
+    for k in range(workers):
+        sizes.append(left // (workers - k))
+        left -= sizes[-1]
+    slices: list[list[int]] = [[] for _ in sizes]
+    load = [0] * workers
+    for i in sorted(range(len(items)), key=lambda i: -costs[i]):
+        k = min((k for k in range(workers) if len(slices[k]) < sizes[k]), key=lambda k: load[k])
+        slices[k].append(i)
+        load[k] += costs[i]
+    return [items[i] for s in slices for i in s]
 
 
 def _dist_given(config: pytest.Config) -> bool:
