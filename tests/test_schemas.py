@@ -1126,7 +1126,7 @@ INVALID_REQUESTS = [
     (dict(P_MIN, stop=["1", "2", "3", "4", "5"]), {"PARAM-006"}),
     (dict(P_MIN, stop=[]), {"PARAM-006"}),
     (dict(P_MIN, logit_bias={"1": 101}), {"PARAM-013"}),
-    (dict(P_MIN, logit_bias={"hello": 1}), {"PARAM-012"}),
+    (dict(P_MIN, logit_bias={"hello": 1}), {"PARAM-013"}),
     (dict(P_MIN, top_logprobs=2), {"PARAM-015"}),
     (dict(P_MIN, logprobs=True, top_logprobs=21), {"PARAM-015"}),
     (dict(P_MIN, stream_options={"include_usage": True}), {"STREAM-019"}),

@@ -585,7 +585,7 @@ P = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_complet
         ({"stop": 7}, "REQ-004"),  # coerced: not PARAM-004's
         ({"stop": ["a", 7]}, "REQ-004"),
         ({"logit_bias": {"50256": "x"}}, "REQ-004"),  # ignored: not PARAM-012's
-        ({"logit_bias": {"hello": 1}}, "REQ-004"),
+        ({"logit_bias": {"hello": 1}}, "PARAM-013"),
         ({"logit_bias": {"1": 101}}, "PARAM-013"),
         ({"logit_bias": "x"}, "REQ-004"),
         ({"messages": [{"role": "user", "content": 5}]}, "REQ-004"),  # not REQ-007's
