@@ -1,10 +1,14 @@
-"""Builders shared by the self-tests: recorded exchanges without a server."""
+"""Builders shared by the self-tests: recorded exchanges without a server, and the suite
+run in a subprocess as a user runs it."""
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import pathlib
+import subprocess
+import sys
 
 from chatconform.client import Exchange
 from chatconform.sse import parse
@@ -135,3 +139,24 @@ def suite_tests():
             raise RuntimeError(f"collecting suites/ failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
         rows = json.loads(out.read_text())
     return tuple((r["module"], r["name"], tuple(r["rules"])) for r in rows)
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_suite(
+    args: list[str], out: pathlib.Path, paths=("suites",), env: dict | None = None, timeout: int = 600
+) -> tuple[int, dict, str]:
+    """Run the suite (`paths`) in a subprocess with `args`; its exit status, results.json
+    (empty when none was written) and the end of what it printed.
+
+    --assert=plain as `chatconform run` does (chatconform/pytest.ini): the self-tests run
+    the suite hundreds of times, and rewriting chatconform's and hypothesis's modules in
+    each process would cost 0.7 s a run wherever bytecode is not written."""
+    cmd = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    cmd += ["--assert=plain", *args, "--results", str(out)]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout
+    )
+    data = json.loads(out.read_text()) if out.exists() else {}
+    return proc.returncode, data, proc.stdout[-4000:] + proc.stderr[-2000:]

@@ -15,8 +15,6 @@ The reference's dialect switch itself (base path, tiers, key handling, typed
 extensions) and the targets-file keys are unit-tested at the end.
 """
 
-import json
-import os
 import pathlib
 import re
 import secrets
@@ -32,7 +30,7 @@ from chatconform.checks import extensions
 from chatconform.reference import start
 from chatconform.reference.dialects import BREAKAGES, DIALECTS, FREE_KEY_PREFIX, KAWAI_PARAMS
 from chatconform.violations import UsageError
-from tests.helpers import json_exchange, sse_of, stream_exchange
+from tests.helpers import json_exchange, run_suite, sse_of, stream_exchange
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "dialects.yaml"
@@ -52,26 +50,6 @@ DESELECT = (
 
 def entries() -> dict:
     return targets.load_file(PROFILES)
-
-
-def run_suite(args: list[str], out: pathlib.Path, paths=("suites",), env=None) -> tuple[int, dict, str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *paths,
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:randomly",
-        *args,
-        "--results",
-        str(out),
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=600)
-    data = json.loads(out.read_text()) if out.exists() else {}
-    return proc.returncode, data, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
 def outcomes(data: dict, outcome: str) -> set[str]:

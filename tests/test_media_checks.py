@@ -5,8 +5,6 @@ with the defects the ad hoc kill matrix cannot reach (a model without vision, a 
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
 import secrets
 import subprocess
@@ -24,6 +22,7 @@ from chatconform.reference.auth import restricted_key_for
 from chatconform.reference.defects import auth as auth_defects, vision as vision_defects
 from chatconform.verdict import set_aside_unclaimed
 from chatconform.violations import Intent, UsageError
+from tests import helpers
 from tests.helpers import good_response, json_exchange
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -69,22 +68,7 @@ def with_key(ex, key: str):
 
 
 def run_suite(args: list[str], out: pathlib.Path, env=None) -> tuple[int, dict, str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:randomly",
-        *args,
-        "--results",
-        str(out),
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=300)
-    data = json.loads(out.read_text()) if out.exists() else {}
-    return proc.returncode, data, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return helpers.run_suite(args, out, paths=(), env=env, timeout=300)  # args name the tests
 
 
 def outcome(data: dict, rule: str) -> str:

@@ -12,12 +12,11 @@ import json
 import os
 import pathlib
 import secrets
-import subprocess
-import sys
 
 import pytest
 
 from chatconform.reference import DEFECTS, start
+from tests import helpers
 from tests.helpers import suite_tests
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -46,35 +45,13 @@ def suites_for(defect) -> list[str]:
 
 
 def run_suite(base_url: str, key: str, out: pathlib.Path, defect=None) -> tuple[int, dict, str]:
-    env = {**os.environ, "CC_MUTANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}  # no example database per port
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *suites_for(defect),
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:randomly",
-        "--base-url",
-        base_url,
-        "--model",
-        "chatconform-reference",
-        "--api-key-env",
-        "CC_MUTANT_KEY",
-        "--capabilities",
-        "all",
-        "--allow-remote-images",
-        "--results",
-        str(out),
-        # The kill matrix judges rules: a defect that makes the target unusable to the
-        # preflight (a 404 chat route) must still show which rule it breaks.
-        "--no-preflight",
-    ]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    data = json.loads(out.read_text()) if out.exists() else {}
-    return proc.returncode, data, proc.stdout[-3000:] + proc.stderr[-2000:]
+    args = ["--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_MUTANT_KEY"]
+    args += ["--capabilities", "all", "--allow-remote-images"]
+    # The kill matrix judges rules: a defect that makes the target unusable to the
+    # preflight (a 404 chat route) must still show which rule it breaks.
+    args += ["--no-preflight"]
+    env = {"CC_MUTANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}  # no example database per port
+    return helpers.run_suite(args, out, paths=suites_for(defect), env=env)
 
 
 def failed_rules(data: dict) -> set[str]:

@@ -13,8 +13,6 @@ fail (anything else fails the test), and the fix of the check turns it into an
 XPASS, which fails the run until the marker is removed.
 """
 
-import json
-import os
 import pathlib
 import re
 import secrets
@@ -32,6 +30,7 @@ from chatconform.reference.variants import (
     resolve_variants,
     transport_of,
 )
+from tests import helpers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MIN_VARIANTS = 25
@@ -80,32 +79,10 @@ def _params():
 
 
 def run_suite(base_url: str, key: str, caps: str, out: pathlib.Path, paths=("suites",)) -> tuple[int, dict, str]:
-    env = {**os.environ, "CC_VARIANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}  # no example database per port
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        *paths,
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:randomly",
-        "--base-url",
-        base_url,
-        "--model",
-        "chatconform-reference",
-        "--api-key-env",
-        "CC_VARIANT_KEY",
-        "--capabilities",
-        caps,
-        "--allow-remote-images",
-        "--results",
-        str(out),
-    ]
-    proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    data = json.loads(out.read_text()) if out.exists() else {}
-    return proc.returncode, data, proc.stdout[-3000:] + proc.stderr[-2000:]
+    args = ["--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_VARIANT_KEY"]
+    args += ["--capabilities", caps, "--allow-remote-images"]
+    env = {"CC_VARIANT_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}  # no example database per port
+    return helpers.run_suite(args, out, paths=paths, env=env)
 
 
 def _failures(data: dict) -> tuple[set[str], list[str]]:
