@@ -10,8 +10,11 @@ Measures (docs/BENCHMARKS.md records the figures):
     captures and a generated 10k-chunk stream) vs the official openai SDK decoding the
     same bytes (its Stream class, no network);
  3. schema validation per second for a response and a chunk (fast path and jsonschema);
- 4. wall time of the smoke and standard runs, and -n 2 vs serial and vs the default run;
- 5. peak RSS of a full run, and of a run against a server sending 200 MB bodies;
+ 4. wall time of the smoke and standard runs: the default (one pytest-xdist worker per
+    request in flight, 8 for a --base-url target), 4 workers, 2 workers, and one process
+    sending one request at a time (-p no:xdist);
+ 5. peak RSS of a full run (the pytest process, and all its workers summed, for each of
+    those worker counts), and of a run against a server sending 200 MB bodies;
  6. requests and completion tokens spent per budget.
 Noisy 2-core machines: compare the ratios, not the seconds.
 """
@@ -64,7 +67,7 @@ def start_reference(key: str, record: pathlib.Path | None = None):
 
 def _wait(proc: subprocess.Popen) -> tuple[int, float, float]:
     """Reap `proc` with wait4: exit code, CPU seconds and peak RSS (MB) of that child
-    and of the helper processes it waited for (drawing, fetching), not of other runs."""
+    and of the processes it waited for (its xdist workers), not of other runs."""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     return proc.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
@@ -111,8 +114,8 @@ def _rss_kb(pid: int) -> int:
 
 
 class TreeRSS(threading.Thread):
-    """Samples the summed RSS of a process and its descendants (pytest and its drawing
-    or fetching processes) every 0.1 s: wait4 gives the largest of them only."""
+    """Samples the summed RSS of a process and its descendants (pytest and its xdist
+    workers) every 0.1 s: wait4 gives the largest of them only."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
@@ -327,13 +330,11 @@ def main() -> int:
     )
     proc, base = start_reference(key)
     try:
-        # Rounds, each a suite run, its replay and the serial variant back to back, so
-        # that a noisy neighbour slows all three alike; the median round is reported.
         # Rounds, each a suite run and its replay back to back, so that a noisy neighbour
         # slows both alike.  The first round starts with an empty cache (this benchmark's
-        # own CHATCONFORM_CACHE_DIR): the property examples are drawn and the validators
-        # compiled, as on a fresh machine or after any edit of the suite; the next rounds
-        # find them cached, as every later run does (the median of those is reported).
+        # own CHATCONFORM_CACHE_DIR): the validators are compiled, as on a fresh machine;
+        # the next rounds find them cached, as every later run does (the median of those
+        # is reported).
         rounds = []
         for r in range(2 if ns.smoke else 4):
             record = tmp / f"standard-requests-{r}.jsonl"
@@ -348,10 +349,9 @@ def main() -> int:
             rounds.append((std["wall"] / rep["wall"], std, rep))
         cold, warm = rounds[0], sorted(rounds[1:], key=lambda x: x[0])
         _, std, rep = warm[len(warm) // 2]
-        # The same run drawing the property examples in the pytest process and sending
-        # them one at a time (CHATCONFORM_PREGEN=off): the cost of the work itself, which
-        # the default overlaps with the server's time and the other tests, or reads cached.
-        serial = run_suite(base, key, "standard", tmp / "serial.json", env_extra={"CHATCONFORM_PREGEN": "off"})
+        # The same run in one process, one request at a time: the cost of the work itself,
+        # which the workers spread over the cores and overlap with the server's time.
+        serial = run_suite(base, key, "standard", tmp / "serial.json", ("-p", "no:xdist"))
         report["overhead"] = {
             "suite_wall_s": std["wall"],
             "suite_requests": std["data"]["spend"]["requests"],
@@ -389,17 +389,24 @@ def main() -> int:
             1000 * (serial["wall"] - rep["wall"]) / max(1, rep["requests"])
         )
         report["wall"] = {"smoke_s": smoke["wall"], "standard_s": std["wall"]}
-        if not ns.smoke:
-            par = run_suite(base, key, "standard", tmp / "par.json", ("-n", "2"))
-            report["wall"]["standard_n2_s"] = par["wall"]
-            report["wall"]["n2_speedup"] = std["wall"] / par["wall"]
-            report["wall"]["n2_vs_serial_speedup"] = serial["wall"] / par["wall"]
+        # Fewer workers: what they save in memory and cost in time against a server that
+        # answers at once (benchmarks/slow.py measures them against slow ones).
+        fewer = (
+            {}
+            if ns.smoke
+            else {n: run_suite(base, key, "standard", tmp / f"n{n}.json", ("-n", str(n))) for n in (4, 2)}
+        )
+        for n, r in fewer.items():
+            report["wall"][f"standard_n{n}_s"] = r["wall"]
         report["memory"] = {
             "peak_rss_full_run_mb": std["peak_rss_mb"],
             "peak_rss_cold_run_mb": cold[1]["peak_rss_mb"],
             "peak_tree_rss_full_run_mb": std["tree_rss_mb"],
             "peak_tree_rss_cold_run_mb": cold[1]["tree_rss_mb"],
+            "peak_tree_rss_serial_mb": serial["tree_rss_mb"],
+            **{f"peak_tree_rss_n{n}_mb": r["tree_rss_mb"] for n, r in fewer.items()},
         }
+        report["wall"]["serial_s"] = serial["wall"]
         report["spend"] = {
             b: {
                 "requests": r["data"]["spend"]["requests"],
@@ -427,11 +434,11 @@ def main() -> int:
         f"the suite adds {o['added_ms_per_request']:.1f} ms a request"
     )
     print(
-        f"  cold (empty cache: examples drawn, validators compiled): suite {o['cold_suite_wall_s']:.1f} s, "
+        f"  cold (empty cache: validators compiled): suite {o['cold_suite_wall_s']:.1f} s, "
         f"replay {o['cold_replay_wall_s']:.1f} s, ratio {o['cold_ratio']:.2f}x"
     )
     print(
-        f"  CPU: suite {o['suite_cpu_s']:.1f} s warm, {o['cold_suite_cpu_s']:.1f} s cold (pytest and its helper processes), "
+        f"  CPU: suite {o['suite_cpu_s']:.1f} s warm, {o['cold_suite_cpu_s']:.1f} s cold (pytest and its workers), "
         f"replay {o['replay_cpu_s']:.1f} s"
     )
     if "warm_floor_s" in o:
@@ -442,7 +449,7 @@ def main() -> int:
             f"cold {o['cold_floor_s']:.1f} s ({o['cold_floor_s'] / o['cold_replay_wall_s']:.2f}x)"
         )
     print(
-        f"  serial (CHATCONFORM_PREGEN=off: drawing in the test, one request at a time): {o['serial_wall_s']:.1f} s wall, "
+        f"  one process, one request at a time (-p no:xdist): {o['serial_wall_s']:.1f} s wall, "
         f"{o['serial_cpu_s']:.1f} s CPU, ratio {o['serial_ratio']:.2f}x, {o['serial_added_ms_per_request']:.1f} ms a request"
     )
     print(
@@ -452,15 +459,16 @@ def main() -> int:
     v = report["validation"]
     print("validation/s: " + ", ".join(f"{k[:-6]} {v[k]:.0f}" for k in v))
     print(f"wall: smoke {w['smoke_s']:.1f} s (goal <= 5), standard {w['standard_s']:.1f} s (goal <= 30)")
-    if "standard_n2_s" in w:
-        print(
-            f"  -n 2: {w['standard_n2_s']:.1f} s; {w['n2_vs_serial_speedup']:.2f}x faster than serial, "
-            f"{w['n2_speedup']:.2f}x the speed of the default run (which already overlaps drawing and fetching)"
-        )
     m = report["memory"]
+    for n in (4, 2):
+        if f"standard_n{n}_s" in w:
+            print(
+                f"  {n} workers: {w[f'standard_n{n}_s']:.1f} s, all processes {m[f'peak_tree_rss_n{n}_mb']:.0f} MB "
+                f"(one process: {w['serial_s']:.1f} s, {m['peak_tree_rss_serial_mb']:.0f} MB)"
+            )
     hb = m["huge_body"]
     tree = (
-        f" (with its helper processes, summed: {m['peak_tree_rss_full_run_mb']:.0f} MB warm, {m['peak_tree_rss_cold_run_mb']:.0f} MB cold)"
+        f" (with its workers, summed: {m['peak_tree_rss_full_run_mb']:.0f} MB warm, {m['peak_tree_rss_cold_run_mb']:.0f} MB cold)"
         if m.get("peak_tree_rss_full_run_mb") and m.get("peak_tree_rss_cold_run_mb")
         else ""
     )
