@@ -16,7 +16,7 @@ import re
 from .. import rules as rules_mod, schemas
 from ..violations import Note, NotJudged, Violation, short
 from . import check, is_chat, is_error, req
-from .intent import RETRIED, answered, error_object, first_segment, names
+from .intent import NAMES_PARAM, RETRIED, answered, error_object, first_segment, names
 
 
 def _text(ex, limit: int = 120) -> str:
@@ -143,9 +143,10 @@ def error_fields(ex):
                     "/error/message",
                 )
     param = err.get("param")
-    # A 429/503 turns the request away before reading it: it owes no field name.
+    # A 429/503 turns the request away before reading it: it owes no field name.  Where the
+    # refusal's own rule names the field (NAMES_PARAM), that rule owns the fact (intent.py).
     refused = ex.intent is not None and ex.intent.kind == "refuse" and ex.status not in (429, 503)
-    want = ex.intent.param if refused else None
+    want = ex.intent.param if refused and ex.intent.rule not in NAMES_PARAM else None
     if isinstance(param, str):
         seg = first_segment(param)
         if param.strip() in NOT_A_FIELD or seg in NOT_A_FIELD:

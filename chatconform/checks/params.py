@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 
 from .. import fixtures, rules as rules_mod
 from ..violations import Note, NotJudged, Violation, short
-from . import answer_of, answered, check, choices_of, is_chat, is_int, ok_json, ok_stream, relation, req, valid_request
+from . import answer_of, answered, check, choices_of, is_int, ok_json, ok_stream, relation, req, valid_request
 from .intent import summary
 from .stream import _assembled
 
@@ -403,29 +403,9 @@ def text_format(ex):
         raise NotJudged("no text choice in the answer")
 
 
-# -- refusals ----------------------------------------------------------------------------------
 def _error(ex) -> dict:
     err = ex.json.get("error") if isinstance(ex.json, dict) else None
     return err if isinstance(err, dict) else {}
-
-
-@check(
-    "PARAM-011",
-    applies=lambda ex: (
-        is_chat(ex)
-        and ex.intent is not None
-        and ex.intent.kind == "refuse"
-        and ex.intent.rule == "PARAM-011"
-        and bool(ex.intent.param)
-        and ex.status is not None
-        and 400 <= ex.status < 500
-    ),
-)
-def range_error_names_the_field(ex):
-    """A sampling value out of range is refused with error.param naming the field."""
-    got = _error(ex).get("param")
-    if not (isinstance(got, str) and ex.intent.param in got):
-        raise Violation("PARAM-011", f"error.param naming {ex.intent.param!r}", short(got), "/error/param")
 
 
 # -- relations: answered, or refused in the one way a rule allows ----------------------------

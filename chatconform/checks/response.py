@@ -165,11 +165,6 @@ def distinct_ids(*exchanges):
         raise Violation("RESP-005", f"{len(ids)} completions with different ids", f"ids {short(ids, 120)}", "/id")
 
 
-def _limit(r: dict) -> int | None:
-    limits = [r[k] for k in ("max_tokens", "max_completion_tokens") if is_int(r.get(k)) and r[k] >= 1]
-    return min(limits) if limits else None
-
-
 def plain_answer(ex) -> bool:
     """A complete non-streaming answer object to a valid request."""
     return ok_json(ex) and not ex.truncated and valid_request(ex) and isinstance(ex.json, dict)
@@ -177,17 +172,14 @@ def plain_answer(ex) -> bool:
 
 @check("RESP-014", applies=plain_answer)
 def natural_finish(ex):
-    """A text answer (no tool call) that ended by itself or at a stop sequence says
-    "stop": not "tool_calls" without a call, not "length" short of the token limit."""
-    r = req(ex)
+    """A text answer (no tool call) that ended by itself or at a stop sequence does not say
+    "tool_calls".  Whether a "length" was really the limit is PARAM-002's to judge (one
+    owner for what "length" means; above a limit of 1024 it may be the context window)."""
     texts = [
         ch for ch in _choices(ex.json) if not ch["message"].get("tool_calls") and not ch["message"].get("function_call")
     ]
     if not texts:
         raise NotJudged("no text answer (a tool call, or no choice)")
-    usage = ex.json.get("usage") if isinstance(ex.json.get("usage"), dict) else {}
-    used, limit = usage.get("completion_tokens"), _limit(r)
-    n = r.get("n") if is_int(r.get("n")) else 1
     judged = False
     for ch in texts:
         fr, where = ch.get("finish_reason"), f"/choices/{ch.get('index')}/finish_reason"
@@ -198,17 +190,8 @@ def natural_finish(ex):
             yield Violation(
                 "RESP-014", '"stop" for a text answer that ended by itself', f"{fr!r} without any tool call", where
             )
-        elif fr == "length" and limit is not None and is_int(used) and n == 1:
-            judged = True
-            if used < limit:
-                yield Violation(
-                    "RESP-014",
-                    '"stop" for an answer that ended before the token limit',
-                    f'"length" after {used} of {limit} tokens',
-                    where,
-                )
     if not judged:
-        raise NotJudged("no choice shows how it ended (cut by a limit, filtered, or no usage)")
+        raise NotJudged("no choice shows how it ended by itself (cut by a limit, filtered)")
 
 
 @check("RESP-015", applies=plain_answer)
