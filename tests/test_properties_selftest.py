@@ -254,11 +254,6 @@ def test_refusal_naming_no_field_is_attributed_by_experiment(tmp_path):
     assert any("parameters" not in t["function"] for t in body["tools"]), body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the property harness keeps the notes of failing examples only, "
-    "so the STREAM-019 check's note on a passing run is not in results.json",
-)
 def test_tolerated_acceptance_is_a_note(tmp_path):
     """STREAM-019 calls ignoring stream_options without stream a tolerable dialect: a
     server that does so passes the invalid-request property, with a note saying so

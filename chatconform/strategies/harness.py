@@ -225,7 +225,8 @@ class PropertyRun:
     sent: int = 0
     capped: bool = False
     cannot: CannotJudge | None = None
-    notes: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)  # (rule, message) -> Note
+    notes_left_out: int = 0
 
     def __post_init__(self):
         if self.max_requests is None:
@@ -280,14 +281,30 @@ class PropertyRun:
             self.note("ERR-004", f"{ex.label}: HTTP {ex.status} (400 expected for an invalid request)")
 
     def note(self, rule: str, message: str, always: bool = False) -> None:
-        """A note on the test (at most MAX_NOTES, failure reports aside)."""
+        """A note on the test, once per rule and message however many examples make it.
+
+        At most MAX_NOTES, besides the first note of each rule (a rule whose notes vary per
+        example, as ERR-003's name the request, must not crowd out another rule's only
+        one) and `always` ones (failure reports, the harness' own): what results.json
+        keeps is bounded by the rules, not by the number of examples.  Notes left out
+        are counted, and said so when the run ends."""
         key = (rule, message)
-        if key not in self.notes and (always or len(self.notes) < MAX_NOTES):
+        if key in self.notes:
+            return
+        if always or len(self.notes) < MAX_NOTES or all(r != rule for r, _ in self.notes):
             self.notes[key] = Note(rule, message)
+        else:
+            self.notes_left_out += 1
 
     def _merge(self, rec: Recorder) -> None:
         """Take one example's record into the test's: a rule an exchange broke counts through
-        its violation (reported with its minimal example), never as judged and met."""
+        its violation (reported with its minimal example), never as judged and met.  The
+        notes the checks made on its exchanges are the test's notes whether the example
+        passed or not (a tolerated dialect shows on passing examples only); each example is
+        merged once, when sent (replays come from the cache), and note() keeps a note made
+        again by another example, a shrink of it included, only once."""
+        for n in rec.notes:
+            self.note(n.rule, n.message)
         if self.recorder is None:
             return
         broken = {v.rule for v in rec.violations}
@@ -412,6 +429,7 @@ class PropertyRun:
                 "PROPERTY",
                 f"hypothesis stopped with {type(exc).__name__}: {exc}; the failing request "
                 "shown is the smallest one seen, not a fully shrunk one",
+                always=True,
             )
             return found
         return []
@@ -477,6 +495,7 @@ class PropertyRun:
                 "PROPERTY",
                 f"{len(best)} more rule(s) broken after {MAX_ROUNDS} searches: each shown with the "
                 "smallest request that broke it, not shrunk",
+                always=True,
             )
         return [self._same_answer(best[r]) for r in sorted(best)]
 
@@ -493,6 +512,13 @@ class PropertyRun:
                 "PROPERTY",
                 f"a search stopped after {self.max_requests} requests (max_requests): "
                 "a failing example shown may not be minimal",
+                always=True,
+            )
+        if self.notes_left_out:
+            self.note(
+                "PROPERTY",
+                f"{self.notes_left_out} more note(s) left out (at most {MAX_NOTES} besides one per rule)",
+                always=True,
             )
         firsts = [g[0] for g in reported if g]
         for v in firsts:
