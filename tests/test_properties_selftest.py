@@ -235,11 +235,6 @@ TOOL_400_NO_PARAM = Defect(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: after TOOL-002 is found, the search for other rules "
-    "attributes the same refusal to the image parts that came along (VISION-002/003)",
-)
 def test_refusal_naming_no_field_is_attributed_by_experiment(tmp_path):
     """The error does not say what was refused: the suite finds the feature by sending the
     minimal failing request without each feature in turn, and reports TOOL-002, not the
@@ -254,11 +249,41 @@ def test_refusal_naming_no_field_is_attributed_by_experiment(tmp_path):
     assert any("parameters" not in t["function"] for t in body["tools"]), body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the property harness keeps the notes of failing examples only, "
-    "so the STREAM-019 check's note on a passing run is not in results.json",
+def _tool_or_image_400(call):
+    refused = _tool_without_parameters_400(call)
+    messages = call.body.get("messages") if isinstance(call.body, dict) else None
+    for m in messages if isinstance(messages, list) else []:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list) and any(isinstance(p, dict) and p.get("type") == "image_url" for p in content):
+            refused = ApiError(400, "Invalid request.", param=None, check="defect")
+    return refused
+
+
+# Two refusals that name no field: requests carrying both are refused without the tool too.
+TOOL_OR_IMAGE_400_NO_PARAM = Defect(
+    "tool-without-parameters-or-image-400-no-param",
+    "tools",
+    ("TOOL-002", "VISION-002"),
+    "A tool without parameters, and any image part, get 400 with param null.",
+    on_request=_tool_or_image_400,
 )
+
+
+def test_refusal_persisting_without_the_reported_feature_is_blamed_too(tmp_path):
+    """Once TOOL-002 is reported, a refusal is set down to the tool only when the request
+    without it is accepted: a server that also refuses images breaks the image rules too,
+    and nothing that merely came along (a system message in parts, a tool round trip) is
+    blamed."""
+    with start(defects=[TOOL_OR_IMAGE_400_NO_PARAM]) as srv:
+        rc, data, out = run_properties(
+            srv.base_url, tmp_path / "r.json", node="test_valid_requests_are_answered[logprobs]"
+        )
+    assert rc == 1, out[-3000:]
+    failed = failed_rules(data)
+    assert "TOOL-002" in failed and failed - {"TOOL-002"}, (failed, out[-3000:])
+    assert all(r.startswith("VISION-") for r in failed - {"TOOL-002"}), (failed, out[-3000:])
+
+
 def test_tolerated_acceptance_is_a_note(tmp_path):
     """STREAM-019 calls ignoring stream_options without stream a tolerable dialect: a
     server that does so passes the invalid-request property, with a note saying so

@@ -554,6 +554,42 @@ def test_harness_raises_the_rule_found_and_reports_the_minimal_request(capsys):
     assert "reproduce: curl " in out
 
 
+@pytest.mark.parametrize("failing", [False, True])
+def test_harness_keeps_the_checks_notes_once_each(failing):
+    """The notes checks make on every example (passing ones, and the shrinks of a failure)
+    are the test's, one per rule and message, bounded whatever the number of examples;
+    a note never fails the run."""
+    from chatconform.client import Exchange
+    from chatconform.observer import Recorder
+    from chatconform.targets import Target
+    from chatconform.violations import Violation
+
+    t = Target(name="adhoc", base_url="http://127.0.0.1:1/v1", model="m", capabilities=frozenset())
+    rec = Recorder()
+    run = harness.PropertyRun(target=t, examples=60, recorder=rec)
+
+    def provoke(value, body, probe):  # a fake observer: notes on every answer, one per request too
+        probe.recorder.note("STREAM-019", "stream_options without stream was ignored (a tolerated dialect)")
+        probe.recorder.note("HTTP-008", f"unknown field(s) {sorted(body)} tolerated")
+        if failing and isinstance(body.get("temperature"), (int, float)) and body["temperature"] > 1:
+            ex = Exchange("POST", t.chat_url, {}, json.dumps(body).encode(), body, status=400)
+            probe.recorder.add(Violation("PARAM-010", "HTTP 200", "HTTP 400", "status", ex))
+
+    if failing:
+        with pytest.raises(Violation) as info:
+            run.run(S.valid_requests(NONE, "core"), provoke)
+        assert info.value.rule == "PARAM-010"
+    else:
+        run.run(S.valid_requests(NONE, "core"), provoke)
+    keys = [(n.rule, n.message) for n in rec.notes]
+    assert len(keys) == len(set(keys)), keys
+    assert keys.count(("STREAM-019", "stream_options without stream was ignored (a tolerated dialect)")) == 1
+    checks = [k for k in keys if k[0] != "PARAM-010" and k[0] != "PROPERTY"]
+    assert len(checks) <= harness.MAX_NOTES, checks
+    assert any(r == "PROPERTY" and "left out" in m for r, m in keys), keys  # many distinct HTTP-008 ones
+    assert rec.violations == []  # the failure is raised (judging adds it), no note became one
+
+
 def test_ablations_only_when_the_error_names_no_field():
     body = {
         "model": "m",

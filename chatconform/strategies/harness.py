@@ -18,7 +18,11 @@ Every rule broken is reported, each with its own minimal example: a search stops
 first rule (`report_multiple_bugs=False`: hypothesis would look for more only until 10 s
 after the first, a wall-clock limit that would make the set of rules reported depend on
 the target's speed), and the next search sets the rules found aside, up to MAX_ROUNDS
-searches; the cache makes every request of the earlier searches free.
+searches; the cache makes every request of the earlier searches free.  A valid request
+refused with an error that names no field is attributed by experiment (the minimal
+request sent without each feature in turn); once a refusal of a feature is reported, a
+later search counts a refusal as that feature's, not as a new rule's, when the request
+without the feature is accepted (`_explained`).
 
 Determinism (two runs with the same seed give the same verdicts):
 
@@ -224,8 +228,10 @@ class PropertyRun:
     cache: dict = field(default_factory=dict)
     sent: int = 0
     capped: bool = False
+    unexplained: bool = False  # a refusal kept its guessed rule: its experiment was past the cap
     cannot: CannotJudge | None = None
-    notes: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)  # (rule, message) -> Note
+    notes_left_out: int = 0
 
     def __post_init__(self):
         if self.max_requests is None:
@@ -236,6 +242,10 @@ class PropertyRun:
         self._explicit: set[str] = set()
         self._round_start = 0
         self.rounds = 0
+        # rules reported for a valid request's refusal, and what the experiments showed
+        self._refused_rules: set[str] = set()
+        self._ablations: dict[int, list] = {}  # id(exchange) -> ablations of its request
+        self._without: dict[str, int | None] = {}  # request key -> status of an ablated request
 
     # -- seeds and settings ------------------------------------------------------------------
     @property
@@ -280,14 +290,30 @@ class PropertyRun:
             self.note("ERR-004", f"{ex.label}: HTTP {ex.status} (400 expected for an invalid request)")
 
     def note(self, rule: str, message: str, always: bool = False) -> None:
-        """A note on the test (at most MAX_NOTES, failure reports aside)."""
+        """A note on the test, once per rule and message however many examples make it.
+
+        At most MAX_NOTES, besides the first note of each rule (a rule whose notes vary per
+        example, as ERR-003's name the request, must not crowd out another rule's only
+        one) and `always` ones (failure reports, the harness' own): what results.json
+        keeps is bounded by the rules, not by the number of examples.  Notes left out
+        are counted, and said so when the run ends."""
         key = (rule, message)
-        if key not in self.notes and (always or len(self.notes) < MAX_NOTES):
+        if key in self.notes:
+            return
+        if always or len(self.notes) < MAX_NOTES or all(r != rule for r, _ in self.notes):
             self.notes[key] = Note(rule, message)
+        else:
+            self.notes_left_out += 1
 
     def _merge(self, rec: Recorder) -> None:
         """Take one example's record into the test's: a rule an exchange broke counts through
-        its violation (reported with its minimal example), never as judged and met."""
+        its violation (reported with its minimal example), never as judged and met.  The
+        notes the checks made on its exchanges are the test's notes whether the example
+        passed or not (a tolerated dialect shows on passing examples only); each example is
+        merged once, when sent (replays come from the cache), and note() keeps a note made
+        again by another example, a shrink of it included, only once."""
+        for n in rec.notes:
+            self.note(n.rule, n.message)
         if self.recorder is None:
             return
         broken = {v.rule for v in rec.violations}
@@ -339,6 +365,7 @@ class PropertyRun:
                 aside.add(v.rule)
                 group = self._attributed(v, baseline)
                 aside.update(x.rule for x in group)
+                self._refused_rules.update(x.rule for x in group if _refused_valid(x))
                 if all(any(x.rule == y.rule for g in reported for y in g) for x in group):
                     continue  # the same rule again (attribution): nothing new
                 reported.append([x for x in group if all(x.rule != y.rule for g in reported for y in g)])
@@ -357,8 +384,11 @@ class PropertyRun:
             assume(body is not None)  # prepare rejected it: it says nothing
             outcome = self._judged(key(body), value, body, provoke)
             for v in outcome.violations if outcome is not None else ():
-                if v.rule not in aside:
-                    raise type(v)(v.rule, v.expected, v.actual, v.where, v.exchange, v.origin)
+                if v.rule in aside or self._explained(v):
+                    continue
+                if self.cannot is not None:
+                    return  # the experiment met a target that stopped answering
+                raise type(v)(v.rule, v.expected, v.actual, v.where, v.exchange, v.origin)
 
         return example
 
@@ -412,6 +442,7 @@ class PropertyRun:
                 "PROPERTY",
                 f"hypothesis stopped with {type(exc).__name__}: {exc}; the failing request "
                 "shown is the smallest one seen, not a fully shrunk one",
+                always=True,
             )
             return found
         return []
@@ -429,14 +460,7 @@ class PropertyRun:
         guess the first): find which by experiment, once, on the minimal request, and
         send it again with that feature's rule as its intent, for the checks to judge."""
         ex = v.exchange
-        if (
-            ex is None
-            or ex.intent is None
-            or ex.intent.kind != "accept"
-            or ex.status in (None, 200)
-            or v.rule != ex.intent.rule
-            or not isinstance(ex.request_json, dict)
-        ):
+        if not _refused_valid(v):
             return self._same_answer(v)
         try:
             if baseline is not None and ex.request_json != baseline:
@@ -445,11 +469,8 @@ class PropertyRun:
                 self._merge(rec)
                 if base.status != 200:
                     return [typed(x) for x in rec.violations if x.rule == "REQ-001"] or self._same_answer(v)
-            for rule, what, smaller in ablations(ex.request_json, error_param(ex)):
-                rec = Recorder()
-                probe = self.send(rec, smaller, label=f"property attribution: without {what}")
-                self._merge(rec)
-                if probe.status == 200:
+            for rule, what, smaller in self._ablated(ex):
+                if self._status_without(smaller, what) == 200:
                     if rule == v.rule:
                         break
                     rec = Recorder()
@@ -463,20 +484,70 @@ class PropertyRun:
             pass  # the experiment could not run: keep the guess
         return self._same_answer(v)
 
+    def _ablated(self, ex: Exchange) -> list:
+        if id(ex) not in self._ablations:
+            self._ablations[id(ex)] = ablations(ex.request_json, error_param(ex))
+        return self._ablations[id(ex)]
+
+    def _status_without(self, smaller: dict, what: str) -> int | None:
+        """The status of a refused request sent without one feature (`smaller`): sent once,
+        whichever search or attribution asks again.  Raises CannotJudge."""
+        k = request_key(smaller)
+        if k not in self._without:
+            rec = Recorder()
+            try:
+                self._without[k] = self.send(rec, smaller, label=f"property attribution: without {what}").status
+            finally:
+                self._merge(rec)
+        return self._without[k]
+
+    def _explained(self, v: Violation) -> bool:
+        """Whether `v`, a valid request's refusal blamed on a guess (its error names no
+        field), is the refusal of a feature a search already reported: the request without
+        that feature is accepted.  The search for other rules meets the same refusal in
+        every request that carries the feature, each time guessed on whatever came along
+        (an image part, logprobs); blaming that would report one fault under many rules.
+        A refusal that persists without the feature is still blamed (another rule may be
+        broken too).  No experiment, no explanation: past the request cap, or when the
+        target stops answering, the guess stands, as before any rule was found."""
+        if not self._refused_rules or self.cannot is not None or not _refused_valid(v):
+            return False
+        for rule, what, smaller in self._ablated(v.exchange):
+            if rule not in self._refused_rules:
+                continue
+            if request_key(smaller) not in self._without and self.sent - self._round_start >= self.max_requests:
+                self.unexplained = True
+                return False
+            try:
+                if self._status_without(smaller, what) == 200:
+                    return True
+            except CannotJudge as exc:
+                self.cannot = self.cannot or exc
+                return False
+        return False
+
     def _unreported(self, reported: list[list[Violation]], aside: set[str]) -> list[list[Violation]]:
         """Rules examples broke that no search reported (MAX_ROUNDS reached): each with the
         smallest request that broke it, not shrunk."""
         done = {v.rule for g in reported for v in g} | aside
-        best: dict[str, Violation] = {}
+        candidates: dict[str, list[Violation]] = {}
         for outcome in self.cache.values():
             for v in outcome.violations:
-                if v.rule not in done and (v.rule not in best or _size(v) < _size(best[v.rule])):
-                    best[v.rule] = v
+                if v.rule not in done:
+                    candidates.setdefault(v.rule, []).append(v)
+        self._round_start = self.sent  # the experiments below get a search's request cap
+        best: dict[str, Violation] = {}
+        for rule, found in candidates.items():
+            # the smallest that is not a reported refusal guessed on a feature that came along
+            v = next((x for x in sorted(found, key=_size) if not self._explained(x)), None)
+            if v is not None:
+                best[rule] = v
         if best:
             self.note(
                 "PROPERTY",
                 f"{len(best)} more rule(s) broken after {MAX_ROUNDS} searches: each shown with the "
                 "smallest request that broke it, not shrunk",
+                always=True,
             )
         return [self._same_answer(best[r]) for r in sorted(best)]
 
@@ -493,6 +564,20 @@ class PropertyRun:
                 "PROPERTY",
                 f"a search stopped after {self.max_requests} requests (max_requests): "
                 "a failing example shown may not be minimal",
+                always=True,
+            )
+        if self.unexplained:
+            self.note(
+                "PROPERTY",
+                f"past {self.max_requests} requests (max_requests), a refusal whose error names no "
+                "field was not tried without the features already reported: its rule is a guess",
+                always=True,
+            )
+        if self.notes_left_out:
+            self.note(
+                "PROPERTY",
+                f"{self.notes_left_out} more note(s) left out (at most {MAX_NOTES} besides one per rule)",
+                always=True,
             )
         firsts = [g[0] for g in reported if g]
         for v in firsts:
@@ -524,6 +609,20 @@ class PropertyRun:
         print(text)
         self.note(v.rule, text, always=True)
         return text
+
+
+def _refused_valid(v: Violation) -> bool:
+    """`v` is a refusal (any status but 200) of a valid request, under the rule it was sent
+    with: a guess when the error names no field (attribution.acceptance_rule)."""
+    ex = v.exchange
+    return not (
+        ex is None
+        or ex.intent is None
+        or ex.intent.kind != "accept"
+        or ex.status in (None, 200)
+        or v.rule != ex.intent.rule
+        or not isinstance(ex.request_json, dict)
+    )
 
 
 def _size(v: Violation) -> int:
