@@ -24,6 +24,12 @@ def pytest_configure(config):
 
     if not asks_for_suites(config):
         os.environ.setdefault("CHATCONFORM_CONCURRENCY", "1")
+        # Self-tests import suite modules (their parameters) outside a suite run, where
+        # the plugin is inert and has not registered the suite's markers.
+        from chatconform.plugin.options import MARKERS
+
+        for line in MARKERS:
+            config.addinivalue_line("markers", line)
 
 
 MATRIX_DIR = pathlib.Path(__file__).resolve().parents[1] / "artifacts" / "kill-matrix"
