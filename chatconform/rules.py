@@ -26,9 +26,11 @@ class Rule:
     retired: bool = False
     statuses: tuple[int, ...] = ()  # for a rule that says "refused with ...": the statuses it names
     no_defect: str = ""  # why no defect of a server can break this rule (lint: every rule has a defect or this)
+    properties: tuple[str, ...] = ()  # the valid-request property tests (by focus) that exercise it
 
     def __post_init__(self):
         object.__setattr__(self, "statuses", tuple(self.statuses or ()))
+        object.__setattr__(self, "properties", tuple(self.properties or ()))
 
     @property
     def spec_pointer(self) -> str | None:

@@ -418,6 +418,9 @@ def test_focus_rules_need_only_their_capability():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     cat = rules.catalogue()
+    for rule in cat.values():  # the catalogue names only focuses that exist
+        assert set(rule.properties) <= set(S.FOCUSES), (rule.id, rule.properties)
+    assert all(mod.FOCUS_RULES[f] for f in S.FOCUSES), "a focus whose property test cites no rule"
     for focus, cited in mod.FOCUS_RULES.items():
         for r in cited:
             assert cat[r].capability in (None, None if focus == "core" else focus), (focus, r, cat[r].capability)
