@@ -99,12 +99,18 @@ def verdict_line(data: dict) -> str:
     failed = sorted(rid for rid, r in data["rules"].items() if r["outcome"] == "fail")
     errors = sorted(rid for rid, r in data["rules"].items() if r["outcome"] == "error")
     unmet = [name for name, p in data.get("profiles", {}).items() if p.get("verdict") == "not met"]
+    # Tests in error that cite no rule: parts of the suite that could not even be collected.
+    broken = [t["nodeid"] for t in data.get("tests", []) if t["outcome"] == "error" and not t["rules"]]
     if failed:
         shown = ", ".join(failed[:8]) + (f" and {len(failed) - 8} more" if len(failed) > 8 else "")
         head = f"chatconform: NOT CONFORMANT: {len(failed)} rule(s) failed ({shown})"
     elif errors:
         head = f"chatconform: NOT JUDGED COMPLETELY: {len(errors)} rule(s) could not be judged (error)"
+    elif broken:
+        head = f"chatconform: NOT JUDGED COMPLETELY: the suite could not collect {', '.join(broken)}"
     else:
         head = "chatconform: CONFORMANT: no rule failed"
+    if broken and (failed or errors):
+        head += f"; the suite could not collect {', '.join(broken)}"
     tail = f"; profiles not met: {', '.join(unmet)}" if unmet else ""
     return f"{head}{tail} [{sum(counts.values())} tests]"

@@ -115,3 +115,37 @@ def test_progress_line_says_tests_requests_rate_and_time_left():
     pr.session, pr.tests, pr.requests = S(), 10, 30
     line = pr.line(pr.start + 20.0)
     assert line == "chatconform progress: 10/40 tests, 30 requests in 20 s (1.5 requests/s), about 60 s left"
+
+
+def test_a_suite_module_that_cannot_be_collected_is_no_conformant_verdict(tmp_path):
+    """A module of the suite that fails to import leaves its rules unjudged: the run is
+    not "conformant" (under xdist pytest still runs the rest and exits 1, and the verdict
+    read CONFORMANT)."""
+    from tests.helpers import run_suite
+
+    broken = tmp_path / "test_broken_module.py"
+    broken.write_text('raise RuntimeError("cannot import")\n')
+    for workers in ("0", "2"):
+        out = tmp_path / f"r{workers}.json"
+        rc, data, tail = run_suite(["-n", workers], out, paths=("suites/test_auth.py", str(broken)))
+        assert rc != 0, tail
+        (err,) = [t for t in data["tests"] if t["outcome"] == "error"]
+        # (pytest gives a module outside its rootdir an empty node id: "(collection)")
+        assert "cannot import" in err["reason"], err
+        verdict = tail.strip().splitlines()[-1]
+        assert verdict.startswith("chatconform: NOT JUDGED COMPLETELY: the suite could not collect"), verdict
+
+
+def test_verdict_names_what_could_not_be_collected_beside_failed_rules():
+    from chatconform.failures import verdict_line
+
+    data = {
+        "counts": {"fail": 1, "error": 1},
+        "rules": {"RESP-001": {"outcome": "fail"}},
+        "tests": [
+            {"nodeid": "a.py::t", "rules": ["RESP-001"], "outcome": "fail"},
+            {"nodeid": "b.py", "rules": [], "outcome": "error"},
+        ],
+    }
+    line = verdict_line(data)
+    assert line.startswith("chatconform: NOT CONFORMANT: 1 rule(s) failed (RESP-001)") and "collect b.py" in line

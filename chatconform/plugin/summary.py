@@ -26,6 +26,28 @@ class Summary:
             self.run.data = self.run.book.finish()
         return self.run.data
 
+    def pytest_collectreport(self, report):
+        """A suite module that cannot be collected (an import error, a broken parameter)
+        leaves its rules unjudged: it enters the results as a test in error, so that the
+        verdict cannot read "conformant".  Under xdist each worker reports it; once is kept."""
+        if not report.failed:
+            return
+        lines = str(report.longrepr).strip().splitlines()
+        self.run.book.add(
+            {
+                "nodeid": report.nodeid or str(getattr(report, "fspath", "") or "(collection)"),
+                "rules": [],
+                "outcome": "error",
+                "reason": "the suite could not collect this: " + (lines[-1] if lines else "an error"),
+                "violations": [],
+                "notes": [],
+                "exchanges": [],
+                "duration": 0.0,
+                "completion_tokens": 0,
+                "requests": 0,
+            }
+        )
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):
         data = self.data()
