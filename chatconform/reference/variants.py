@@ -1026,6 +1026,28 @@ variant(
 )
 
 
+def _model_param_null(call: Call, reply: Reply) -> Reply:
+    if reply.check not in ("model.required", "model.exists") or call.path != "/v1/chat/completions":
+        return reply
+    env = json.loads(reply.body)
+    env["error"]["param"] = None
+    if reply.check == "model.required":
+        env["error"].update(message="you must provide a model parameter", code=None)
+    return Reply(reply.status, dict(reply.headers), dumps(env).encode("utf-8"), error=reply.error, check=reply.check)
+
+
+variant(
+    "model-param-null",
+    "errors",
+    "A missing or unknown model is refused with error.param null ('you must provide a model parameter'; "
+    "'The model `x` does not exist ...', code model_not_found), as before otherwise.",
+    "api.openai.com answers both so (issue threads quote {'message': 'you must provide a model parameter', "
+    "'type': 'invalid_request_error', 'param': None, 'code': None}); ERR-003 lets param be null, ERR-005 "
+    "quotes the unknown-model message without a param; LiteLLM's proxy refuses a missing model with param null.",
+    on_error=_model_param_null,
+)
+
+
 def _error_code_null(call: Call, reply: Reply) -> Reply:
     env = json.loads(reply.body)
     if isinstance(env.get("error"), dict):

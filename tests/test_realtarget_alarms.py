@@ -1,0 +1,69 @@
+"""False alarms the real servers revealed (docs/REALTARGETS.md), replayed on the reference.
+
+Each case starts the embedded reference with the conformant variant that does what the
+real server did, runs the few suite tests that raised the false alarm (as a user runs
+them: --base-url, standard budget), and asks that they pass.  The whole suite against
+every variant is test_variants.py's business; these cases are small, so each fix has a
+test that fails without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from chatconform.reference import start
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_selected(base_url: str, key: str, caps: str, select: list[str], out: pathlib.Path) -> tuple[int, dict, str]:
+    env = {**os.environ, "CC_ALARM_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}
+    cmd = [sys.executable, "-m", "pytest", *select, "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    cmd += ["--base-url", base_url, "--model", "chatconform-reference", "--api-key-env", "CC_ALARM_KEY"]
+    cmd += ["--capabilities", caps, "--concurrency", "2", "--results", str(out)]
+    proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    data = json.loads(out.read_text()) if out.exists() else {}
+    return proc.returncode, data, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def failed_rules(data: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for t in data.get("tests", []):
+        for v in t.get("violations", []):
+            if v.get("disposition") == "fail":
+                out.setdefault(v["rule"], []).append(f"{t['nodeid']}: expected {v['expected']}; got {v['actual']}")
+    return out
+
+
+CASES = [
+    # LiteLLM's proxy (and api.openai.com) refuse a missing or unknown model with error.param
+    # null; ERR-003 had demanded "model".
+    pytest.param(
+        "model-param-null",
+        "all",
+        [
+            "suites/test_errors.py::test_unknown_model",
+            "suites/test_errors.py::test_missing_required",
+            "suites/test_properties.py::test_invalid_requests_are_refused",
+        ],
+        id="model-param-null",
+    ),
+]
+
+
+@pytest.mark.parametrize("variant,caps,select", CASES)
+def test_real_server_behaviour_passes(variant, caps, select, tmp_path):
+    key = "sk-alarm-" + secrets.token_hex(8)
+    with start(api_key=key, variants=[variant]) as srv:
+        rc, data, tail = run_selected(srv.base_url, key, caps, select, tmp_path / "r.json")
+    assert data, f"no results\n{tail}"
+    fails = failed_rules(data)
+    errors = data.get("counts", {}).get("error", 0)
+    assert not fails and not errors and rc == 0, f"{variant}: {json.dumps(fails, indent=1)[:3000]}\n{tail}"
