@@ -16,10 +16,11 @@ judge the 429 itself).
 
 from __future__ import annotations
 
+import json
 import re
 
 from .. import rules as rules_mod
-from ..violations import Violation, short
+from ..violations import NotJudged, Violation, short
 from . import INTENT, check
 
 RETRIED = (429, 503)  # statuses the client retries (client.Client._send)
@@ -72,8 +73,34 @@ def names(got, field: str) -> bool:
     return got == field or got.startswith(field + ".") or got.startswith(field + "[")
 
 
+# What a refusal says when the prompt is longer than the model's context window: api.openai.com's
+# and vLLM's "This model's maximum context length is N tokens", code context_length_exceeded,
+# llama.cpp's exceed_context_size_error, llama-cpp-python's "exceed context window".
+CONTEXT_OVERFLOW = re.compile(
+    r"context[ _](?:length|window|size)|maximum context|context_length_exceeded|exceed_context_size", re.I
+)
+# No chat model has a context window under 512 tokens, and a token stands for at least one
+# byte of text: messages shorter than this cannot overflow a context, so their refusal is judged.
+MIN_OVERFLOW_BYTES = 512
+
+
+def context_refusal(ex) -> bool:
+    """A 400/413 saying the prompt does not fit the model's context window, to a request
+    whose messages are long enough for that to be true (ERR-008's answer, not a refusal of
+    any feature of the request)."""
+    if ex.status not in (400, 413):
+        return False
+    err = error_object(ex) or {}
+    said = " ".join(str(err.get(k) or "") for k in ("code", "type", "message"))
+    body = ex.request_json if isinstance(ex.request_json, dict) else {}
+    size = len(json.dumps(body.get("messages"), ensure_ascii=False).encode("utf-8"))
+    return bool(CONTEXT_OVERFLOW.search(said)) and size >= MIN_OVERFLOW_BYTES
+
+
 @check(INTENT, applies=lambda ex: answered(ex) and ex.intent is not None and ex.intent.kind == "accept")
 def accepted(ex):
+    if context_refusal(ex):
+        raise NotJudged("the prompt is longer than the model's context window: refused as ERR-008 asks")
     if ex.status != 200:
         raise Violation(ex.intent.rule, f"HTTP 200 for {_what(ex)} (a valid request)", summary(ex), "status")
 
