@@ -235,11 +235,6 @@ TOOL_400_NO_PARAM = Defect(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: after TOOL-002 is found, the search for other rules "
-    "attributes the same refusal to the image parts that came along (VISION-002/003)",
-)
 def test_refusal_naming_no_field_is_attributed_by_experiment(tmp_path):
     """The error does not say what was refused: the suite finds the feature by sending the
     minimal failing request without each feature in turn, and reports TOOL-002, not the

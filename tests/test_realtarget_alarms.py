@@ -18,7 +18,12 @@ import sys
 
 import pytest
 
-from chatconform.reference import start
+from chatconform.client import Client
+from chatconform.observer import Recorder
+from chatconform.reference import Defect, start
+from chatconform.reference.errors import ApiError
+from chatconform.strategies.harness import Outcome, PropertyRun, typed
+from chatconform.targets import adhoc
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -89,3 +94,47 @@ def test_real_server_behaviour_passes(variant, caps, select, tmp_path):
     fails = failed_rules(data)
     errors = data.get("counts", {}).get("error", 0)
     assert not fails and not errors and rc == 0, f"{variant}: {json.dumps(fails, indent=1)[:3000]}\n{tail}"
+
+
+# -- attribution of a refusal reported after the last search -------------------------------------
+def _refuse_n_greedy(call):
+    body = call.body or {}
+    if isinstance(body.get("n"), int) and body["n"] > 1 and body.get("temperature") == 0:
+        return ApiError(400, f"n must be 1 when using greedy sampling, got {body['n']}.", param=None)
+    return None
+
+
+N_GREEDY = Defect(
+    "refuses-n-at-temperature-0",
+    "params",
+    ("PARAM-007",),
+    "n > 1 with temperature 0 is refused with 400 and a param of null (vLLM 0.32).",
+    on_request=_refuse_n_greedy,
+)
+
+
+def test_refusal_left_after_the_searches_is_attributed():
+    """A rule broken by an example that no search reported (the searches were spent on
+    other rules) is attributed by experiment like a search's failure: vLLM's refusal of
+    n > 1 at temperature 0 names no field, and the guess (the request's first feature, here
+    its text parts) was reported as CONTENT-001."""
+    body = {
+        "model": "chatconform-reference",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+        "max_completion_tokens": 4,
+        "temperature": 0,
+        "n": 2,
+    }
+    with start(defects=[N_GREEDY]) as srv:
+        target = adhoc(srv.base_url, "chatconform-reference", None, "all")
+        run = PropertyRun(target, examples=1)
+        run._client = Client(target, observe=run._observe)
+        try:
+            rec = Recorder()
+            run.send(rec, body, label="a valid request (text parts)", accept="CONTENT-001")
+            assert [v.rule for v in rec.violations] == ["CONTENT-001"], rec.violations  # the guess
+            run.cache["example"] = Outcome([typed(v) for v in rec.violations])
+            groups = run._unreported([], set())
+        finally:
+            run._client.close()
+    assert [[v.rule for v in g] for g in groups] == [["PARAM-007"]], groups
