@@ -138,3 +138,42 @@ def test_refusal_left_after_the_searches_is_attributed():
         finally:
             run._client.close()
     assert [[v.rule for v in g] for g in groups] == [["PARAM-007"]], groups
+
+
+# -- a stream that an error ends ------------------------------------------------------------------
+def _fail_after_first_content(call, chunks):
+    # llama-server: 'The model produced output that does not match the expected peg-native
+    # format' after a few deltas of a grammar-constrained answer; the stream ends there.
+    if len(chunks) < 3:
+        return chunks
+    error = {"message": "The model produced output that does not match the expected format", "type": "server_error"}
+    return chunks[:2] + [{"error": {**error, "param": None, "code": None}}]
+
+
+MIDWAY = Defect(
+    "stream-fails-midway",
+    "stream",
+    (),
+    "Every stream of three chunks or more ends after its second chunk with a well-formed error event, no [DONE].",
+    on_chunks=_fail_after_first_content,
+    on_events=lambda call, events: [e for e in events if "[DONE]" not in e],
+)
+
+
+def test_stream_ended_by_an_error_owes_nothing_after_it(tmp_path):
+    """STREAM-024: an error after the stream began is one event with the error object, and
+    the stream then ends.  The finish_reason of each choice, the choices still due and
+    [DONE] are not owed after it (STREAM-011, STREAM-016, STREAM-020, RESP-009 had failed
+    llama-server and vLLM streams that an error ended)."""
+    key = "sk-alarm-" + secrets.token_hex(8)
+    select = [
+        "suites/test_stream.py::test_sse_framing",
+        "suites/test_stream.py::test_choice_lifecycle",
+        "suites/test_stream.py::test_n_streams_by_index",
+    ]
+    with start(api_key=key, defects=[MIDWAY]) as srv:
+        rc, data, tail = run_selected(srv.base_url, key, "streaming,n", select, tmp_path / "r.json")
+    assert data, f"no results\n{tail}"
+    fails = failed_rules(data)
+    owed = {"STREAM-011", "STREAM-016", "STREAM-020", "RESP-009", "STREAM-024"} & set(fails)
+    assert not owed, f"{json.dumps({r: fails[r] for r in owed}, indent=1)[:3000]}\n{tail}"
