@@ -177,3 +177,31 @@ def test_stream_ended_by_an_error_owes_nothing_after_it(tmp_path):
     fails = failed_rules(data)
     owed = {"STREAM-011", "STREAM-016", "STREAM-020", "RESP-009", "STREAM-024"} & set(fails)
     assert not owed, f"{json.dumps({r: fails[r] for r in owed}, indent=1)[:3000]}\n{tail}"
+
+
+# -- stream_options: null ---------------------------------------------------------------------------
+def _null_stream_options_500(call):
+    if "stream_options" in (call.body or {}) and call.body["stream_options"] is None:
+        return ApiError(500, "The server had an error while processing your request.", type="server_error")
+    return None
+
+
+NULL_OPTIONS_500 = Defect(
+    "null-stream-options-500",
+    "http",
+    ("HTTP-007",),
+    "stream_options: null crashes the handler (500), as llms.py 4.0.26 does.",
+    on_parsed=_null_stream_options_500,
+)
+
+
+def test_null_stream_options_is_http_007s_alone(tmp_path):
+    """stream_options: null means not set (HTTP-007): a server that fails on it breaks
+    HTTP-007, not also STREAM-019 (stream_options without stream), which the null had
+    made apply (a note on llms.py, which does not claim streaming; a failure otherwise)."""
+    key = "sk-alarm-" + secrets.token_hex(8)
+    select = ["suites/test_http.py::test_null_means_not_set"]
+    with start(api_key=key, defects=[NULL_OPTIONS_500]) as srv:
+        rc, data, tail = run_selected(srv.base_url, key, "streaming", select, tmp_path / "r.json")
+    assert data, f"no results\n{tail}"
+    assert set(failed_rules(data)) == {"HTTP-007"}, f"{json.dumps(failed_rules(data), indent=1)[:3000]}\n{tail}"

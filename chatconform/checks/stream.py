@@ -235,7 +235,7 @@ def error_event(ex):
     applies=lambda ex: (
         is_chat(ex)
         and ex.status not in (None, 429, 503)
-        and "stream_options" in req(ex)
+        and req(ex).get("stream_options") is not None  # null means not set (HTTP-007's business)
         and req(ex).get("stream") is not True
         and schemas.is_valid("request", {**req(ex), "stream": True})
     ),
