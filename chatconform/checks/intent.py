@@ -106,7 +106,7 @@ def accepted(ex):
 
 
 def refusal_statuses(rule) -> str:
-    return "/".join(map(str, rule.statuses)) if rule.statuses else "a 4xx"
+    return "HTTP " + "/".join(map(str, rule.statuses)) if rule.statuses else "a 4xx"
 
 
 @check(INTENT, applies=lambda ex: answered(ex) and ex.intent is not None and ex.intent.kind == "refuse")
@@ -114,10 +114,10 @@ def refused(ex):
     rule = rules_mod.get(ex.intent.rule)
     wanted = refusal_statuses(rule)
     if not 400 <= ex.status < 500:
-        raise Violation(rule.id, f"HTTP {wanted} refusing {_what(ex)}", summary(ex), "status")
+        raise Violation(rule.id, f"{wanted} refusing {_what(ex)}", summary(ex), "status")
     if rule.statuses and ex.status not in rule.statuses:
         raise Violation(
-            rule.id, f"HTTP {wanted} refusing {_what(ex)} (the status the rule names)", summary(ex), "status"
+            rule.id, f"{wanted} refusing {_what(ex)} (the status the rule names)", summary(ex), "status"
         )
     err = error_object(ex)
     if rule.id in NAMES_PARAM and ex.intent.param and err is not None and not names(err.get("param"), ex.intent.param):
