@@ -16,7 +16,6 @@ judge the 429 itself).
 
 from __future__ import annotations
 
-import json
 import re
 
 from .. import rules as rules_mod
@@ -80,21 +79,20 @@ CONTEXT_OVERFLOW = re.compile(
     r"context[ _](?:length|window|size)|maximum context|context_length_exceeded|exceed_context_size", re.I
 )
 # No chat model has a context window under 512 tokens, and a token stands for at least one
-# byte of text: messages shorter than this cannot overflow a context, so their refusal is judged.
+# byte of the request (messages, and tools rendered into the prompt): a shorter request cannot
+# overflow a context, so its refusal is judged.
 MIN_OVERFLOW_BYTES = 512
 
 
 def context_refusal(ex) -> bool:
     """A 400/413 saying the prompt does not fit the model's context window, to a request
-    whose messages are long enough for that to be true (ERR-008's answer, not a refusal of
-    any feature of the request)."""
+    long enough for that to be true (ERR-008's answer, not a refusal of any feature of the
+    request)."""
     if ex.status not in (400, 413):
         return False
     err = error_object(ex) or {}
     said = " ".join(str(err.get(k) or "") for k in ("code", "type", "message"))
-    body = ex.request_json if isinstance(ex.request_json, dict) else {}
-    size = len(json.dumps(body.get("messages"), ensure_ascii=False).encode("utf-8"))
-    return bool(CONTEXT_OVERFLOW.search(said)) and size >= MIN_OVERFLOW_BYTES
+    return bool(CONTEXT_OVERFLOW.search(said)) and len(ex.request_body or b"") >= MIN_OVERFLOW_BYTES
 
 
 @check(INTENT, applies=lambda ex: answered(ex) and ex.intent is not None and ex.intent.kind == "accept")
@@ -116,9 +114,7 @@ def refused(ex):
     if not 400 <= ex.status < 500:
         raise Violation(rule.id, f"{wanted} refusing {_what(ex)}", summary(ex), "status")
     if rule.statuses and ex.status not in rule.statuses:
-        raise Violation(
-            rule.id, f"{wanted} refusing {_what(ex)} (the status the rule names)", summary(ex), "status"
-        )
+        raise Violation(rule.id, f"{wanted} refusing {_what(ex)} (the status the rule names)", summary(ex), "status")
     err = error_object(ex)
     if rule.id in NAMES_PARAM and ex.intent.param and err is not None and not names(err.get("param"), ex.intent.param):
         raise Violation(rule.id, f"error.param naming {ex.intent.param!r}", short(err.get("param")), "/error/param")

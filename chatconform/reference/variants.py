@@ -1026,7 +1026,10 @@ def _prompt_bytes(messages: Any) -> int:
 
 
 def _small_context(call: Call) -> ApiError | None:
-    used = _prompt_bytes((call.body or {}).get("messages"))
+    body = call.body or {}
+    used = _prompt_bytes(body.get("messages"))
+    if isinstance(body.get("tools"), list):  # the tools are rendered into the prompt
+        used += len(json.dumps(body["tools"]).encode("utf-8"))
     if used <= SMALL_CONTEXT:
         return None
     return ApiError(
@@ -1043,7 +1046,7 @@ variant(
     "small-context",
     "params",
     f"A model with a {SMALL_CONTEXT}-token context window and a byte-level tokenizer: a prompt of more "
-    "message-text bytes is refused with 400 context_length_exceeded.",
+    "bytes (message text and tool definitions) is refused with 400 context_length_exceeded.",
     "ERR-008: a prompt longer than the context window gets 400 + envelope (api.openai.com's message and "
     "code); small models served on CPU have contexts of 2048 tokens (vLLM --max-model-len 2048).",
     on_request=_small_context,
