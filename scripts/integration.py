@@ -53,9 +53,15 @@ class Config:
 CONFIGS = {
     "llama-server": Config("llama-server", 28081),
     "llama-server-key": Config("llama-server", 28083, env={"LLAMA_SERVER_API_KEY": "sk-test-llama"}),
-    "llama-cpp-python": Config("llama-cpp-python", 28082),
+    # A 4096-token context (llama-cpp-python's own default is 2048): the server ignores
+    # max_completion_tokens and serves one request at a time, and the tiny model repeats
+    # <tool_call> while tools are listed, so such an answer runs to the end of the context
+    # (minutes at 32768, 11 s at 4096) while every other request waits.
+    "llama-cpp-python": Config("llama-cpp-python", 28082, env={"LLAMA_CPP_PYTHON_EXTRA_ARGS": "--n_ctx 4096"}),
     "llama-cpp-python-fc": Config(
-        "llama-cpp-python", 28084, env={"LLAMA_CPP_PYTHON_CHAT_FORMAT": "chatml-function-calling"}
+        "llama-cpp-python",
+        28084,
+        env={"LLAMA_CPP_PYTHON_CHAT_FORMAT": "chatml-function-calling", "LLAMA_CPP_PYTHON_EXTRA_ARGS": "--n_ctx 4096"},
     ),
     "vllm": Config("vllm", 18090),
     "litellm": Config("litellm", 18091),
