@@ -263,6 +263,16 @@ PROBES = {  # label -> (path, body, headers): together they show every variant
         {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]},
         {"Authorization": "Bearer sk-wrong-0000"},
     ),
+    "logit-bias-high-id": (
+        "/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "logit_bias": {"400": 1}},
+        {},
+    ),
+    "long-prompt": (
+        "/chat/completions",
+        {"model": MODEL, "messages": [{"role": "user", "content": "lorem " * 400}], "max_tokens": 4},
+        {},
+    ),
 }
 TIMED = ("stream", "story-stream")
 # What may differ between two identical requests to the same server: random ids and times.

@@ -118,6 +118,11 @@ def _known_fields(ex) -> set[str]:
 
 # What a framework prefixes its validation locations with (FastAPI's loc: body.messages.0).
 NOT_A_FIELD = ("None", "null", "undefined", "nil", "")
+# Fields whose refusal api.openai.com itself sends with param null: a missing model ("you
+# must provide a model parameter") and an unknown one ("The model `x` does not exist or you
+# do not have access to it.", code model_not_found).  Null is the API's answer there; a
+# param naming another field is still wrong.
+NULL_PARAM_OK = frozenset({"model"})
 
 
 @check("ERR-003", applies=chat_error)
@@ -160,7 +165,7 @@ def error_fields(ex):
             )
         elif want and not names(param, want):
             yield Violation("ERR-003", f"error.param naming the offending field {want!r}", repr(param), "/error/param")
-    elif want and param is None:
+    elif want and param is None and want not in NULL_PARAM_OK:
         yield Violation("ERR-003", f"error.param naming the offending field {want!r}", "null", "/error/param")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from .. import rules as rules_mod
-from ..violations import Violation, short
+from ..violations import NotJudged, Violation, short
 from . import INTENT, check
 
 RETRIED = (429, 503)  # statuses the client retries (client.Client._send)
@@ -72,14 +72,39 @@ def names(got, field: str) -> bool:
     return got == field or got.startswith(field + ".") or got.startswith(field + "[")
 
 
+# What a refusal says when the prompt is longer than the model's context window: api.openai.com's
+# and vLLM's "This model's maximum context length is N tokens", code context_length_exceeded,
+# llama.cpp's exceed_context_size_error, llama-cpp-python's "exceed context window".
+CONTEXT_OVERFLOW = re.compile(
+    r"context[ _](?:length|window|size)|maximum context|context_length_exceeded|exceed_context_size", re.I
+)
+# No chat model has a context window under 512 tokens, and a token stands for at least one
+# byte of the request (messages, and tools rendered into the prompt): a shorter request cannot
+# overflow a context, so its refusal is judged.
+MIN_OVERFLOW_BYTES = 512
+
+
+def context_refusal(ex) -> bool:
+    """A 400/413 saying the prompt does not fit the model's context window, to a request
+    long enough for that to be true (ERR-008's answer, not a refusal of any feature of the
+    request)."""
+    if ex.status not in (400, 413):
+        return False
+    err = error_object(ex) or {}
+    said = " ".join(str(err.get(k) or "") for k in ("code", "type", "message"))
+    return bool(CONTEXT_OVERFLOW.search(said)) and len(ex.request_body or b"") >= MIN_OVERFLOW_BYTES
+
+
 @check(INTENT, applies=lambda ex: answered(ex) and ex.intent is not None and ex.intent.kind == "accept")
 def accepted(ex):
+    if context_refusal(ex):
+        raise NotJudged("the prompt is longer than the model's context window: refused as ERR-008 asks")
     if ex.status != 200:
         raise Violation(ex.intent.rule, f"HTTP 200 for {_what(ex)} (a valid request)", summary(ex), "status")
 
 
 def refusal_statuses(rule) -> str:
-    return "/".join(map(str, rule.statuses)) if rule.statuses else "a 4xx"
+    return "HTTP " + "/".join(map(str, rule.statuses)) if rule.statuses else "a 4xx"
 
 
 @check(INTENT, applies=lambda ex: answered(ex) and ex.intent is not None and ex.intent.kind == "refuse")
@@ -87,11 +112,9 @@ def refused(ex):
     rule = rules_mod.get(ex.intent.rule)
     wanted = refusal_statuses(rule)
     if not 400 <= ex.status < 500:
-        raise Violation(rule.id, f"HTTP {wanted} refusing {_what(ex)}", summary(ex), "status")
+        raise Violation(rule.id, f"{wanted} refusing {_what(ex)}", summary(ex), "status")
     if rule.statuses and ex.status not in rule.statuses:
-        raise Violation(
-            rule.id, f"HTTP {wanted} refusing {_what(ex)} (the status the rule names)", summary(ex), "status"
-        )
+        raise Violation(rule.id, f"{wanted} refusing {_what(ex)} (the status the rule names)", summary(ex), "status")
     err = error_object(ex)
     if rule.id in NAMES_PARAM and ex.intent.param and err is not None and not names(err.get("param"), ex.intent.param):
         raise Violation(rule.id, f"error.param naming {ex.intent.param!r}", short(err.get("param")), "/error/param")

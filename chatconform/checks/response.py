@@ -306,6 +306,11 @@ def choice_count(ex):
         raise NotJudged("no answer object (RESP-001's business)")
     if isinstance(ex.json, dict) and not isinstance(ex.json.get("choices"), list) and not ex.is_stream:
         raise NotJudged("no choices array (the schema's business)")
+    if ex.is_stream:
+        from .stream import ended_by_error
+
+        if ended_by_error(ex):
+            raise NotJudged("the stream ended with an error event (STREAM-024): its choices stop there")
     rule = ("STREAM-020" if ex.is_stream else "PARAM-008") if many else "RESP-009"
     yield from choice_indexes(_order(ex), req(ex), "stream" if ex.is_stream else "", rule)
 

@@ -9,6 +9,13 @@ from ..violations import Note, NotJudged, Violation, short
 from . import check, generic_pointer, is_chat, ok_stream, relation, req
 
 
+def ended_by_error(ex) -> bool:
+    """The stream's last chunk is an error event: STREAM-024 says the stream then ends, so
+    [DONE], a finish_reason per choice and the choices still due are not owed after it
+    (the SDK raises APIError on the event and reads no further)."""
+    return bool(ex.chunks) and "error" in ex.chunks[-1]
+
+
 def _assembled(ex):
     # Cached on the exchange: several checks and the tests read the same assembly.
     a = getattr(ex, "_assembled", None)
@@ -23,6 +30,8 @@ def _assembled(ex):
 @check("STREAM-001", "STREAM-002", "STREAM-003", "STREAM-016", "HTTP-004", applies=ok_stream)
 def framing(ex):
     for fault in ex.sse.faults:
+        if fault.kind == "no-done" and ended_by_error(ex):
+            continue  # STREAM-024: the stream ends with its error event
         yield Violation(fault.rule, _FRAMING_EXPECTED[fault.kind], fault.detail, f"sse/line {fault.line}")
     if ex.truncated:
         yield Violation(
@@ -98,8 +107,9 @@ def same_envelope(ex):
 def per_choice_order(ex):
     a = _assembled(ex)
     chunks = [c for c in ex.chunks if "error" not in c]  # as assembled (STREAM-024 events aside)
+    cut = ended_by_error(ex)  # an error ended the stream: the choices stop where it came
     if not a.order:
-        if chunks:
+        if chunks and not cut:
             yield Violation("STREAM-011", "at least one choice in the stream", "no chunk carried a choice", "chunks")
         return
     for idx in a.order:
@@ -120,7 +130,9 @@ def per_choice_order(ex):
                 f"choice {idx}: role in {c.roles_seen} deltas",
                 f"choices/{idx}/delta/role",
             )
-        if not c.finish_reasons:
+        if not c.finish_reasons and cut:
+            yield NotJudged("the stream ended with an error event before this choice finished", ("STREAM-011",))
+        elif not c.finish_reasons:
             yield Violation(
                 "STREAM-011",
                 "exactly one non-null finish_reason per choice",
@@ -223,7 +235,7 @@ def error_event(ex):
     applies=lambda ex: (
         is_chat(ex)
         and ex.status not in (None, 429, 503)
-        and "stream_options" in req(ex)
+        and req(ex).get("stream_options") is not None  # null means not set (HTTP-007's business)
         and req(ex).get("stream") is not True
         and schemas.is_valid("request", {**req(ex), "stream": True})
     ),

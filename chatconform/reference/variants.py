@@ -982,6 +982,77 @@ variant(
     skip_checks={"stream_options.requires-stream"},
 )
 
+SMALL_VOCABULARY = 300  # tokens of a small model's tokenizer (bytes, specials, a few merges)
+
+
+def _out_of_vocabulary(call: Call) -> ApiError | None:
+    bias = (call.body or {}).get("logit_bias")
+    if not isinstance(bias, dict):
+        return None
+    out = sorted(int(k) for k in bias if isinstance(k, str) and k.isdigit() and int(k) >= SMALL_VOCABULARY)
+    if not out:
+        return None
+    return ApiError(
+        400,
+        f"token_id(s) {out} in logit_bias contain out-of-vocab token ids. Vocabulary size: {SMALL_VOCABULARY}",
+        param="logit_bias",
+        check="variant.logit-bias-vocabulary",
+    )
+
+
+variant(
+    "small-vocabulary",
+    "params",
+    f"A model with {SMALL_VOCABULARY} tokens: a logit_bias key at or above that is refused with 400 naming "
+    "logit_bias ('out-of-vocab token ids').",
+    "PARAM-013: logit_bias keys are token ids ('specified by their token ID in the tokenizer'), and a key that "
+    "is none gets a 400; vLLM refuses out-of-vocabulary ids so (docs/REALTARGETS.md).",
+    on_request=_out_of_vocabulary,
+)
+
+
+SMALL_CONTEXT = 2048  # tokens, counted as UTF-8 bytes of the message text (a byte-level tokenizer)
+
+
+def _prompt_bytes(messages: Any) -> int:
+    total = 0
+    for m in messages if isinstance(messages, list) else []:
+        content = m.get("content") if isinstance(m, dict) else None
+        parts = [content] if isinstance(content, str) else content if isinstance(content, list) else []
+        for p in parts:
+            text = p if isinstance(p, str) else (p.get("text") or p.get("refusal")) if isinstance(p, dict) else None
+            total += len(text.encode("utf-8")) if isinstance(text, str) else 0
+    return total
+
+
+def _small_context(call: Call) -> ApiError | None:
+    body = call.body or {}
+    used = _prompt_bytes(body.get("messages"))
+    if isinstance(body.get("tools"), list):  # the tools are rendered into the prompt
+        used += len(json.dumps(body["tools"]).encode("utf-8"))
+    if used <= SMALL_CONTEXT:
+        return None
+    return ApiError(
+        400,
+        f"This model's maximum context length is {SMALL_CONTEXT} tokens. However, your messages resulted in "
+        f"{used} tokens. Please reduce the length of the messages.",
+        param="messages",
+        code="context_length_exceeded",
+        check="variant.small-context",
+    )
+
+
+variant(
+    "small-context",
+    "params",
+    f"A model with a {SMALL_CONTEXT}-token context window and a byte-level tokenizer: a prompt of more "
+    "bytes (message text and tool definitions) is refused with 400 context_length_exceeded.",
+    "ERR-008: a prompt longer than the context window gets 400 + envelope (api.openai.com's message and "
+    "code); small models served on CPU have contexts of 2048 tokens (vLLM --max-model-len 2048).",
+    on_request=_small_context,
+)
+
+
 # =====================================================================================
 # errors and request strictness
 # =====================================================================================
@@ -1023,6 +1094,28 @@ variant(
     "ERR-005: '400 with the envelope is an acceptable dialect'; LiteLLM's proxy answers 400 'Invalid model "
     "name passed in model=...'.",
     on_error=_model_400,
+)
+
+
+def _model_param_null(call: Call, reply: Reply) -> Reply:
+    if reply.check not in ("model.required", "model.exists") or call.path != "/v1/chat/completions":
+        return reply
+    env = json.loads(reply.body)
+    env["error"]["param"] = None
+    if reply.check == "model.required":
+        env["error"].update(message="you must provide a model parameter", code=None)
+    return Reply(reply.status, dict(reply.headers), dumps(env).encode("utf-8"), error=reply.error, check=reply.check)
+
+
+variant(
+    "model-param-null",
+    "errors",
+    "A missing or unknown model is refused with error.param null ('you must provide a model parameter'; "
+    "'The model `x` does not exist ...', code model_not_found), as before otherwise.",
+    "api.openai.com answers both so (issue threads quote {'message': 'you must provide a model parameter', "
+    "'type': 'invalid_request_error', 'param': None, 'code': None}); ERR-003 lets param be null, ERR-005 "
+    "quotes the unknown-model message without a param; LiteLLM's proxy refuses a missing model with param null.",
+    on_error=_model_param_null,
 )
 
 
