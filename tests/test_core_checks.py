@@ -19,6 +19,7 @@ from chatconform.observer import Recorder
 from chatconform.outcomes import Outcome
 from chatconform.verdict import judge
 from chatconform.violations import Intent
+from tests import helpers
 from tests.helpers import good_response, json_exchange
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -417,32 +418,12 @@ def test_a_refused_premise_leaves_the_response_rules_not_judged(tmp_path):
 
     out = tmp_path / "results.json"
     with start(api_key="sk-core-premise-0000", defects=["chat-route-404"]) as srv:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "suites/test_response.py",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "-p",
-                "no:randomly",
-                "--base-url",
-                srv.base_url,
-                "--model",
-                "chatconform-reference",
-                "--api-key-env",
-                "CC_CORE_KEY",
-                "--results",
-                str(out),
-                "--no-preflight",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**__import__("os").environ, "CC_CORE_KEY": "sk-core-premise-0000"},
+        args = ["--base-url", srv.base_url, "--model", "chatconform-reference", "--api-key-env", "CC_CORE_KEY"]
+        helpers.run_suite(
+            [*args, "--no-preflight"],
+            out,
+            paths=("suites/test_response.py",),
+            env={"CC_CORE_KEY": "sk-core-premise-0000"},
         )
     data = json.loads(out.read_text())
     assert data["rules"]["REQ-001"]["outcome"] == "fail"

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import pathlib
 import secrets
-import subprocess
-import sys
 import time
 
 import pytest
@@ -20,6 +17,7 @@ from chatconform.reference import start
 from chatconform.reference.defects import Defect
 from chatconform.reference.errors import ApiError
 from chatconform.violations import Intent, Note
+from tests import helpers
 from tests.helpers import chunk, good_response, json_exchange, sse_of, stream_exchange
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -131,36 +129,9 @@ def run_suites(defects, *extra, modules=("suites/test_params.py",)) -> dict:
     out = ROOT / "artifacts" / f"params-{secrets.token_hex(4)}.json"
     out.parent.mkdir(exist_ok=True)
     with start(api_key=key, defects=defects) as srv:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            *modules,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:randomly",
-            "--base-url",
-            srv.base_url,
-            "--model",
-            "chatconform-reference",
-            "--api-key-env",
-            "CC_PARAMS_KEY",
-            "--capabilities",
-            "all",
-            "--results",
-            str(out),
-            *extra,
-        ]
-        subprocess.run(
-            cmd,
-            cwd=ROOT,
-            env={**os.environ, "CC_PARAMS_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        args = ["--base-url", srv.base_url, "--model", "chatconform-reference", "--api-key-env", "CC_PARAMS_KEY"]
+        env = {"CC_PARAMS_KEY": key, "CHATCONFORM_HYPOTHESIS_DIR": "off"}
+        helpers.run_suite([*args, "--capabilities", "all", *extra], out, paths=modules, env=env)
     try:
         return json.loads(out.read_text())
     finally:

@@ -17,11 +17,8 @@ Each test here failed before the fix it comes with:
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import secrets
-import subprocess
-import sys
 import time
 
 import pytest
@@ -31,6 +28,7 @@ from chatconform.checks.tools import ROOM
 from chatconform.observer import Recorder
 from chatconform.reference import model as fake_model
 from chatconform.violations import Intent
+from tests import helpers
 from tests.helpers import chunk, good_response, json_exchange, sse_of, stream_exchange
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -368,29 +366,13 @@ def test_tools_suite_against_a_server_refusing_required(tmp_path):
     key = "sk-tools-" + secrets.token_hex(8)
     out = tmp_path / "results.json"
     with start(api_key=key, defects=["rejects-tool-choice-required"]) as srv:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "suites/test_tools.py",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:randomly",
-            "--base-url",
-            srv.base_url,
-            "--model",
-            "chatconform-reference",
-            "--api-key-env",
-            "CC_TOOLS_KEY",
-            "--capabilities",
-            "all",
-            "--results",
-            str(out),
-        ]
-        subprocess.run(
-            cmd, cwd=ROOT, env={**os.environ, "CC_TOOLS_KEY": key}, capture_output=True, text=True, timeout=300
+        args = ["--base-url", srv.base_url, "--model", "chatconform-reference", "--api-key-env", "CC_TOOLS_KEY"]
+        helpers.run_suite(
+            [*args, "--capabilities", "all"],
+            out,
+            paths=("suites/test_tools.py",),
+            env={"CC_TOOLS_KEY": key},
+            timeout=300,
         )
     data = json.loads(out.read_text())
     failed = {rid for rid, r in data["rules"].items() if r["outcome"] == "fail"}
