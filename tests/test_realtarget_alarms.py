@@ -205,3 +205,109 @@ def test_null_stream_options_is_http_007s_alone(tmp_path):
         rc, data, tail = run_selected(srv.base_url, key, "streaming", select, tmp_path / "r.json")
     assert data, f"no results\n{tail}"
     assert set(failed_rules(data)) == {"HTTP-007"}, f"{json.dumps(failed_rules(data), indent=1)[:3000]}\n{tail}"
+
+
+# -- a refusal of two features at once ------------------------------------------------------------
+def _refuse_null_penalty_and_refusal_parts(call):
+    # llama-cpp-python: its pydantic model refuses `presence_penalty: null` and an assistant
+    # message's `refusal` content part, each with a 400 whose error names no field.
+    body = call.body or {}
+    msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
+    parts = [p for m in msgs if isinstance(m, dict) and isinstance(m.get("content"), list) for p in m["content"]]
+    if ("presence_penalty" in body and body["presence_penalty"] is None) or any(
+        isinstance(p, dict) and p.get("type") == "refusal" for p in parts
+    ):
+        return ApiError(400, "1 validation error for CreateChatCompletionRequest", param=None)
+    return None
+
+
+TWO_REFUSED = Defect(
+    "refuses-null-penalty-and-refusal-parts",
+    "params",
+    ("HTTP-007", "REQ-008"),
+    "A null presence_penalty and an assistant refusal part are each refused, naming no field.",
+    on_request=_refuse_null_penalty_and_refusal_parts,
+)
+
+
+def test_two_refused_features_are_found_alone():
+    """llama-cpp-python's REQ-009 false alarm: a minimal request held two features the
+    server refuses (a null presence_penalty, an assistant refusal part) besides a system
+    message with a name, which it accepts.  No single removal is accepted, so the guess (the
+    first feature, the named system message: REQ-009) stood.  Each feature is now tried
+    alone, and the two refused alone are reported; REQ-009 is not."""
+    body = {
+        "model": "chatconform-reference",
+        "messages": [
+            {"role": "system", "content": "Be brief.", "name": "rules"},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
+            {"role": "user", "content": "Why?"},
+        ],
+        "max_completion_tokens": 4,
+        "presence_penalty": None,
+    }
+    with start(defects=[TWO_REFUSED]) as srv:
+        target = adhoc(srv.base_url, "chatconform-reference", None, "all")
+        run = PropertyRun(target, examples=1)
+        run._client = Client(target, observe=run._observe)
+        try:
+            rec = Recorder()
+            run.send(rec, body, label="a valid request (system name)", accept="REQ-009")
+            assert [v.rule for v in rec.violations] == ["REQ-009"], rec.violations  # the guess
+            group = run._attributed(typed(rec.violations[0]), None)
+            # the same refusal met again with the refused features known is explained
+            run._refused_rules.update(v.rule for v in group)
+            explained = run._explained(typed(rec.violations[0]))
+        finally:
+            run._client.close()
+    assert sorted(v.rule for v in group) == ["HTTP-007", "REQ-008"], group
+    assert all(v.exchange.request_json != body for v in group)  # the evidence is the feature alone
+    assert explained
+
+
+def _refuse_n_and_two_text_parts(call):
+    body = call.body or {}
+    if "n" in body:
+        return ApiError(400, "n is not supported", param=None)
+    msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
+    for i, m in enumerate(msgs):
+        if isinstance(m, dict) and isinstance(m.get("content"), list) and len(m["content"]) > 1:
+            return ApiError(400, "one content part at most", param=f"messages[{i}].content")
+    return None
+
+
+N_AND_PARTS = Defect(
+    "refuses-n-and-two-text-parts",
+    "params",
+    ("PARAM-007", "CONTENT-001"),
+    "n is refused naming no field; two text parts are refused naming the message's content.",
+    on_request=_refuse_n_and_two_text_parts,
+)
+
+
+def test_a_guess_blamed_elsewhere_is_not_set_aside():
+    """A refusal guessed on text parts (CONTENT-001) and found by experiment to be n's
+    (PARAM-007) must not set CONTENT-001 aside: the same server's real refusal of two text
+    parts is still reported."""
+    from hypothesis import strategies as st
+
+    from chatconform.strategies import acceptance_rule
+
+    def body(parts: int, n: bool) -> dict:
+        content = [{"type": "text", "text": f"part {i}"} for i in range(parts)]
+        out = {"model": "chatconform-reference", "messages": [{"role": "user", "content": content}]}
+        return {**out, "max_completion_tokens": 4, **({"n": 2} if n else {})}
+
+    guessed, real = body(1, True), body(2, False)
+
+    def provoke(value, b, probe):
+        probe.send(b, label="a valid request", accept=acceptance_rule(b)[0])
+
+    with start(defects=[N_AND_PARTS]) as srv:
+        target = adhoc(srv.base_url, "chatconform-reference", None, "all")
+        run = PropertyRun(target, examples=5, recorder=Recorder())
+        with pytest.raises(Exception) as raised:
+            run.run(st.sampled_from([guessed, real]), provoke, explicit=[guessed, real])
+    rules = {raised.value.rule} | {v.rule for v in run.recorder.violations}
+    assert rules == {"PARAM-007", "CONTENT-001"}, rules

@@ -417,28 +417,99 @@ _DEPENDENTS = {
 }
 
 
+def _removals(body: dict) -> list[tuple[str, str, tuple]]:
+    """(rule, what, removal) for each feature a refused request can be tried without:
+    top-level fields in ORDER (a removal is ("field", key)), then every message but the
+    last (("message", i))."""
+    out = []
+    for key in ORDER:
+        f = _field_feature(body, key)
+        if f is not None:
+            out.append((*f, ("field", key)))
+    msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
+    out.extend((*message_feature(m, i), ("message", i)) for i, m in enumerate(msgs[:-1]))
+    return out
+
+
+def without(body: dict, removals) -> dict:
+    """`body` without the features `removals` name (a field with the fields that mean
+    nothing without it, _DEPENDENTS)."""
+    keys = {r[1] for r in removals if r[0] == "field"}
+    keys |= {d for k in keys for d in _DEPENDENTS.get(k, ())}
+    drop = {r[1] for r in removals if r[0] == "message"}
+    out = {k: v for k, v in body.items() if k not in keys}
+    if drop:
+        out["messages"] = [m for i, m in enumerate(body["messages"]) if i not in drop]
+    return out
+
+
+def _needs_attribution(body: dict, param: Any) -> bool:
+    return _named_feature(body, param) is None and len(features(body)) >= 2
+
+
 def ablations(body: dict, param: Any = None) -> list[tuple[str, str, dict]]:
     """For a refused valid request whose error names no field (so acceptance_rule() could
     only guess): (rule, what, the request without that feature), for each feature whose
     removal leaves a valid request: top-level fields in ORDER, then earlier messages.
     The first variant that is accepted names the feature that was refused.  Empty when
     the error names the field or the request has fewer than two features."""
-    if _named_feature(body, param) is not None or len(features(body)) < 2:
+    if not _needs_attribution(body, param):
         return []
     out = []
-    for key in ORDER:
-        f = _field_feature(body, key)
-        if f is None:
-            continue
-        smaller = {k: v for k, v in body.items() if k != key and k not in _DEPENDENTS.get(key, ())}
+    for rule, what, removal in _removals(body):
+        smaller = without(body, [removal])
         if is_valid(smaller):
-            out.append((*f, smaller))
-    msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
-    for i, m in enumerate(msgs[:-1]):
-        smaller = {**body, "messages": msgs[:i] + msgs[i + 1 :]}
-        if is_valid(smaller):
-            out.append((*message_feature(m, i), smaller))
+            out.append((rule, what, smaller))
     return out
+
+
+PLAIN_MESSAGE = {"role": "user", "content": "Hello."}
+
+
+def _plain_last(body: dict, keep: bool) -> dict:
+    """`body` with its last message plain (a user's text) unless `keep`: the last message is
+    never removed, and its image or audio part must not come along with every feature."""
+    msgs = body.get("messages")
+    if keep or not msgs or message_feature(msgs[-1], len(msgs) - 1)[0] == "REQ-005":
+        return body
+    return {**body, "messages": [*msgs[:-1], PLAIN_MESSAGE]}
+
+
+def isolations(body: dict, param: Any = None) -> tuple[dict | None, list[tuple[str, str, dict, tuple, tuple]]]:
+    """Where no single removal is accepted (the request holds two features the server
+    refuses): the control (the request without any feature, its last message plain) and
+    (rule, what, the request with that feature alone, its removal, the removals it needs)
+    for each feature that can stand alone in a valid request.  A feature refused alone,
+    where the control is accepted, is at fault, unless what it needs (a tool_choice its
+    tools) is refused alone too.  The last message is a feature too."""
+    if not _needs_attribution(body, param):
+        return None, []
+    removals = _removals(body)
+    control = _plain_last(without(body, [r for _, _, r in removals]), keep=False)
+    if not is_valid(control):
+        return None, []
+    out = []
+    for rule, what, removal in removals:
+        needed = {k for k, deps in _DEPENDENTS.items() if removal[0] == "field" and removal[1] in deps}
+        others = [r for _, _, r in removals if r != removal and not (r[0] == "field" and r[1] in needed)]
+        alone = _plain_last(without(body, others), keep=False)
+        if is_valid(alone):
+            out.append((rule, what, alone, removal, tuple(("field", k) for k in sorted(needed))))
+    msgs = body["messages"]
+    last = message_feature(msgs[-1], len(msgs) - 1)
+    if last[0] != "REQ-005":
+        alone = without(body, [r for _, _, r in removals])
+        if is_valid(alone):
+            out.append((*last, alone, ("message", len(msgs) - 1), ()))
+    return control, out
+
+
+def without_rules(body: dict, rules) -> dict | None:
+    """`body` without every feature whose acceptance rule is in `rules`; None when that
+    removes nothing or leaves an invalid request."""
+    removals = [r for rule, _, r in _removals(body) if rule in rules]
+    smaller = without(body, removals) if removals else None
+    return smaller if smaller is not None and is_valid(smaller) else None
 
 
 # -- answers -------------------------------------------------------------------------------

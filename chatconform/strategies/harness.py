@@ -75,7 +75,7 @@ from ..paths import cache_dir
 from ..client import Client, Exchange
 from ..observer import Recorder
 from ..violations import CannotJudge, Note, Violation, short
-from .attribution import ablations, attribute_answer, error_param
+from .attribution import ablations, attribute_answer, error_param, isolations, without_rules
 
 DEFAULT_SEED = 0
 DB_ENV = "CHATCONFORM_HYPOTHESIS_DIR"
@@ -362,10 +362,14 @@ class PropertyRun:
                 if not found:
                     break
                 v = found[0]
-                aside.add(v.rule)
                 group = self._attributed(v, baseline)
-                aside.update(x.rule for x in group)
                 self._refused_rules.update(x.rule for x in group if _refused_valid(x))
+                aside.update(x.rule for x in group)
+                # A guess that the experiment blamed on another feature is not set aside: a
+                # later real fault of its rule must still be found, and the same refusal
+                # met again is _explained by the feature now reported.
+                if not (_refused_valid(v) and self._refused_rules & {x.rule for x in group}):
+                    aside.add(v.rule)
                 if all(any(x.rule == y.rule for g in reported for y in g) for x in group):
                     continue  # the same rule again (attribution): nothing new
                 reported.append([x for x in group if all(x.rule != y.rule for g in reported for y in g)])
@@ -472,7 +476,7 @@ class PropertyRun:
             for rule, what, smaller in self._ablated(ex):
                 if self._status_without(smaller, what) == 200:
                     if rule == v.rule:
-                        break
+                        return self._same_answer(v)
                     rec = Recorder()
                     self.send(
                         rec, ex.request_json, label=f"{what} (the same request without it was accepted)", accept=rule
@@ -480,9 +484,42 @@ class PropertyRun:
                     self._merge(rec)
                     again = [typed(x) for x in rec.violations if x.rule == rule]
                     return again or self._same_answer(v)
+            return self._isolated(v)
         except CannotJudge:
             pass  # the experiment could not run: keep the guess
         return self._same_answer(v)
+
+    def _isolated(self, v: Violation) -> list[Violation]:
+        """No single removal was accepted: the request holds two or more features the
+        server refuses.  Each feature is sent alone (on the plainest request, which the
+        control shows accepted), judged under its own rule; those refused alone are the
+        fault (a tool_choice only when its tools alone are accepted), the guess only if it
+        is one of them.  When every feature alone is accepted, only their combination is
+        refused and the guess stands, said in a note."""
+        control, alone_each = isolations(v.exchange.request_json, error_param(v.exchange))
+        if control is None or self._status_without(control, "every feature") != 200:
+            return self._same_answer(v)  # nothing alone can be told apart: the guess stands
+        tried = []
+        for rule, what, alone, removal, needs in alone_each:
+            rec = Recorder()
+            ex = self.send(rec, alone, label=f"property attribution: {what} alone", accept=rule)
+            self._merge(rec)
+            tried.append((rule, removal, needs, ex.status != 200, [typed(x) for x in rec.violations if x.rule == rule]))
+        refused = {removal for _, removal, _, no, _ in tried if no}
+        found: list[Violation] = []
+        for rule, _removal, needs, _, violations in tried:
+            if not violations or refused & set(needs) or any(x.rule == rule for x in found):
+                continue
+            found.extend(self._same_answer(v) if rule == v.rule else violations)
+        if not found:
+            self.note(
+                "PROPERTY",
+                f"a valid request was refused with an error naming no field, though each of its "
+                f"features alone was accepted: reported under {v.rule}, its first feature, a guess",
+                always=True,
+            )
+            return self._same_answer(v)
+        return found
 
     def _ablated(self, ex: Exchange) -> list:
         if id(ex) not in self._ablations:
@@ -512,19 +549,19 @@ class PropertyRun:
         target stops answering, the guess stands, as before any rule was found."""
         if not self._refused_rules or self.cannot is not None or not _refused_valid(v):
             return False
-        for rule, what, smaller in self._ablated(v.exchange):
-            if rule not in self._refused_rules:
-                continue
-            if request_key(smaller) not in self._without and self.sent - self._round_start >= self.max_requests:
-                self.unexplained = True
-                return False
-            try:
-                if self._status_without(smaller, what) == 200:
-                    return True
-            except CannotJudge as exc:
-                self.cannot = self.cannot or exc
-                return False
-        return False
+        if not self._ablated(v.exchange):
+            return False  # the error names the field, or there is one feature: no guess
+        smaller = without_rules(v.exchange.request_json, self._refused_rules)
+        if smaller is None:
+            return False
+        if request_key(smaller) not in self._without and self.sent - self._round_start >= self.max_requests:
+            self.unexplained = True
+            return False
+        try:
+            return self._status_without(smaller, "the features already reported as refused") == 200
+        except CannotJudge as exc:
+            self.cannot = self.cannot or exc
+            return False
 
     def _unreported(
         self, reported: list[list[Violation]], aside: set[str], baseline: Any = None
