@@ -311,3 +311,48 @@ def test_a_guess_blamed_elsewhere_is_not_set_aside():
             run.run(st.sampled_from([guessed, real]), provoke, explicit=[guessed, real])
     rules = {raised.value.rule} | {v.rule for v in run.recorder.violations}
     assert rules == {"PARAM-007", "CONTENT-001"}, rules
+
+
+def _refuse_developer(call):
+    # llama-cpp-python: its request model knows no developer role (a 500 listing the
+    # validation errors, naming no field).
+    msgs = (call.body or {}).get("messages")
+    if any(isinstance(m, dict) and m.get("role") == "developer" for m in msgs or []):
+        return ApiError(500, "7 validation errors: literal_error ('body', 'messages', 0)", param=None)
+    return None
+
+
+DEVELOPER_REFUSED = Defect(
+    "refuses-developer-role",
+    "request",
+    ("REQ-006",),
+    "A developer message is refused with a 500 naming no field.",
+    on_request=_refuse_developer,
+)
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_a_named_developer_message_is_the_developer_roles(where):
+    """llama-cpp-python refuses the developer role; a developer message carrying a name
+    was blamed on REQ-009 (names), which it accepts.  The name is tried apart: the request
+    without it is still refused, the request without the message (or with the message
+    alone, nameless) shows the role at fault."""
+    dev = {"role": "developer", "content": "Be brief.", "name": "rules"}
+    user = {"role": "user", "content": "Hi"}
+    body = {
+        "model": "chatconform-reference",
+        "messages": [dev, user] if where == "first" else [user, {"role": "assistant", "content": "Yes?"}, dev],
+        "max_completion_tokens": 4,
+        "temperature": None,
+    }
+    with start(defects=[DEVELOPER_REFUSED]) as srv:
+        target = adhoc(srv.base_url, "chatconform-reference", None, "all")
+        run = PropertyRun(target, examples=1)
+        run._client = Client(target, observe=run._observe)
+        try:
+            rec = Recorder()
+            run.send(rec, body, label="a valid request", accept="REQ-009")
+            group = run._attributed(typed(rec.violations[0]), None)
+        finally:
+            run._client.close()
+    assert [v.rule for v in group] == ["REQ-006"], group

@@ -307,8 +307,14 @@ def message_feature(m: Any, i: int, sub: str = "") -> tuple[str, str]:
     parts = [p for p in content if isinstance(p, dict)] if isinstance(content, list) else []
     kinds = {p.get("type") for p in parts}
     where = f"messages[{i}] ({role})"
-    if "name" in sub or (sub == "" and "name" in m and len(m) == 3 and isinstance(content, str)):
+    if "name" in sub:
         return "REQ-009", f"{where} with name"
+    if sub == "" and "name" in m:
+        # The name is the message's feature only when nothing else about it is (a developer
+        # message with a name is first a developer message; the name is a feature of its
+        # own, _removals tries it apart).
+        rest = message_feature(_nameless(m), i)
+        return ("REQ-009", f"{where} with name") if rest[0] == "REQ-005" else rest
     if role == "user":
         if "image_url" in sub or ("image_url" in kinds and "input_audio" not in sub):
             detail = "detail" in sub or any(
@@ -351,6 +357,17 @@ def message_feature(m: Any, i: int, sub: str = "") -> tuple[str, str]:
     return "REQ-005", where
 
 
+def _nameless(m: dict) -> dict:
+    return {k: v for k, v in m.items() if k != "name"}
+
+
+def _secondary_name(m: Any, i: int) -> tuple[str, str] | None:
+    """REQ-009 for a message's name when the message has another feature besides it."""
+    if isinstance(m, dict) and "name" in m and message_feature(m, i)[0] != "REQ-009":
+        return "REQ-009", f"messages[{i}] ({m.get('role')}) with name"
+    return None
+
+
 _MSG_PARAM = re.compile(r"^messages\.?\[?(\d+)\]?(.*)$")
 
 
@@ -367,6 +384,7 @@ def features(body: dict) -> list[tuple[str, str]]:
     request has one); a null one is (HTTP-007)."""
     msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
     found = [message_feature(m, i) for i, m in enumerate(msgs)]
+    found += [f for f in (_secondary_name(m, i) for i, m in enumerate(msgs)) if f is not None]
     out = sorted((f for f in found if f[0] != "REQ-005"), key=lambda f: MESSAGE_RANK.index(f[0].split("-")[0]))
     plain = [f for f in found if f[0] == "REQ-005"] if len(msgs) > 1 else []
     for key in GUESS_ORDER:
@@ -419,27 +437,40 @@ _DEPENDENTS = {
 
 def _removals(body: dict) -> list[tuple[str, str, tuple]]:
     """(rule, what, removal) for each feature a refused request can be tried without:
-    top-level fields in ORDER (a removal is ("field", key)), then every message but the
-    last (("message", i))."""
+    top-level fields in ORDER (a removal is ("field", key)), then a message's name where
+    the message has another feature or is the last (("name", i)), then every message but
+    the last (("message", i)).  The name comes before its message: the smaller removal
+    is tried first."""
     out = []
     for key in ORDER:
         f = _field_feature(body, key)
         if f is not None:
             out.append((*f, ("field", key)))
     msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
+    for i, m in enumerate(msgs):
+        f = _secondary_name(m, i)
+        if f is None and i == len(msgs) - 1 and isinstance(m, dict) and "name" in m:
+            f = message_feature(m, i)
+        if f is not None:
+            out.append((*f, ("name", i)))
     out.extend((*message_feature(m, i), ("message", i)) for i, m in enumerate(msgs[:-1]))
     return out
 
 
 def without(body: dict, removals) -> dict:
     """`body` without the features `removals` name (a field with the fields that mean
-    nothing without it, _DEPENDENTS)."""
+    nothing without it, _DEPENDENTS; a message's name; a message)."""
     keys = {r[1] for r in removals if r[0] == "field"}
     keys |= {d for k in keys for d in _DEPENDENTS.get(k, ())}
     drop = {r[1] for r in removals if r[0] == "message"}
+    names = {r[1] for r in removals if r[0] == "name"}
     out = {k: v for k, v in body.items() if k not in keys}
-    if drop:
-        out["messages"] = [m for i, m in enumerate(body["messages"]) if i not in drop]
+    if drop or names:
+        out["messages"] = [
+            _nameless(m) if i in names and isinstance(m, dict) else m
+            for i, m in enumerate(body["messages"])
+            if i not in drop
+        ]
     return out
 
 
@@ -480,27 +511,34 @@ def isolations(body: dict, param: Any = None) -> tuple[dict | None, list[tuple[s
     refuses): the control (the request without any feature, its last message plain) and
     (rule, what, the request with that feature alone, its removal, the removals it needs)
     for each feature that can stand alone in a valid request.  A feature refused alone,
-    where the control is accepted, is at fault, unless what it needs (a tool_choice its
-    tools) is refused alone too.  The last message is a feature too."""
+    where the control is accepted, is at fault, unless what it needs is refused alone too
+    (a tool_choice needs its tools, a name its message).  The last message's own feature
+    (its role or parts) is one too, as ("message", last)."""
     if not _needs_attribution(body, param):
         return None, []
     removals = _removals(body)
-    control = _plain_last(without(body, [r for _, _, r in removals]), keep=False)
+    ids = [r for _, _, r in removals]
+    control = _plain_last(without(body, ids), keep=False)
     if not is_valid(control):
         return None, []
+    msgs = body["messages"]
+    last = len(msgs) - 1
     out = []
     for rule, what, removal in removals:
-        needed = {k for k, deps in _DEPENDENTS.items() if removal[0] == "field" and removal[1] in deps}
-        others = [r for _, _, r in removals if r != removal and not (r[0] == "field" and r[1] in needed)]
-        alone = _plain_last(without(body, others), keep=False)
+        kind, key = removal
+        if kind == "field":
+            needed = tuple(("field", k) for k, deps in _DEPENDENTS.items() if key in deps)
+        else:
+            needed = (("message", key),) if kind == "name" else ()
+        others = [r for r in ids if r != removal and r not in needed]
+        alone = _plain_last(without(body, others), keep=removal == ("name", last))
         if is_valid(alone):
-            out.append((rule, what, alone, removal, tuple(("field", k) for k in sorted(needed))))
-    msgs = body["messages"]
-    last = message_feature(msgs[-1], len(msgs) - 1)
-    if last[0] != "REQ-005":
-        alone = without(body, [r for _, _, r in removals])
+            out.append((rule, what, alone, removal, needed))
+    own = message_feature(_nameless(msgs[-1]) if isinstance(msgs[-1], dict) else msgs[-1], last)
+    if own[0] != "REQ-005":
+        alone = without(body, ids)
         if is_valid(alone):
-            out.append((*last, alone, ("message", len(msgs) - 1), ()))
+            out.append((*own, alone, ("message", last), ()))
     return control, out
 
 
