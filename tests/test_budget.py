@@ -47,6 +47,41 @@ def test_plan_sends_nothing():
     assert "suites/test_response.py::test_usage" in r.stdout
 
 
+def test_examples_sets_the_property_tests_size(tmp_path):
+    """--examples N: each property test draws N examples whatever the budget (the plan's
+    estimate follows), results.json records it, and N < 1 is a usage error."""
+    import re
+
+    def planned(*extra):
+        r = pytest_run("suites/test_properties.py", "--plan", *extra)
+        assert r.returncode == 0, r.stdout[-1500:]
+        return int(re.search(r"~(\d+) requests", r.stdout).group(1)), r.stdout
+
+    default, _ = planned()
+    few, out = planned("--examples", "2")
+    assert few < default and "2 examples a property" in out, (few, default)
+    bad = pytest_run("suites", "--examples", "0")
+    assert bad.returncode == 4 and "--examples 0" in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    out = tmp_path / "r.json"
+    with start() as srv:
+        r = pytest_run(
+            "suites/test_properties.py",
+            "-k",
+            "core",
+            "--base-url",
+            srv.base_url,
+            "--model",
+            "chatconform-reference",
+            "--examples",
+            "3",
+            "--results",
+            str(out),
+            env={**os.environ, "CHATCONFORM_CONCURRENCY": "1"},
+        )
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert json.loads(out.read_text())["run"]["budget"] == {"name": "standard", "examples": 3}
+
+
 def test_budget_stops_the_run(tmp_path):
     with start() as srv:
         out = tmp_path / "r.json"

@@ -65,7 +65,8 @@ class Collection:
         tokens = requests * max(budget.max_tokens, 16)
         tw.line("")
         tw.line(
-            f"plan for target {target.name} (budget {budget.name}): {runnable} of {len(rows)} tests would run, "
+            f"plan for target {target.name} (budget {budget.name}, {budget.examples} examples a property): "
+            f"{runnable} of {len(rows)} tests would run, "
             f"~{requests} requests, at most ~{tokens} completion tokens; nothing was sent"
         )
 

@@ -117,7 +117,7 @@ def check(s) -> None:
 
 def record(s) -> dict:
     """What results.json (`run`) and the summary say about the run's bounds."""
-    out: dict = {}
+    out: dict = {"budget": {"name": s.budget.name, "examples": s.budget.examples}}
     if getattr(s, "preflight", None) is not None:
         out["preflight"] = s.preflight.record()
     if s.target.max_time is not None:

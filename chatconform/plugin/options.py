@@ -149,6 +149,16 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
             help="smoke: a few requests in every area; standard (default): every test; thorough: more property examples",
         ),
     ),
+    (
+        "examples",
+        dict(
+            type=int,
+            default=None,
+            metavar="N",
+            help="generated examples per property test (default: the budget's, standard 25, thorough 200); "
+            "boundary examples are sent whatever N is",
+        ),
+    ),
 )
 # The options that choose or describe the target: giving one makes a run active, and the
 # property tests' replay hint repeats them.
@@ -161,6 +171,7 @@ TARGET_OPTIONS = (
     "capabilities",
     "lacks",
     "budget",
+    "examples",
     "level",
     "timeout",
     "connect-timeout",
@@ -279,6 +290,8 @@ def pytest_configure(config: pytest.Config) -> None:
         target = resolve_target(config)
         if not is_worker(config):
             check_writable(opt(config, "results"), "--results")
+        if opt(config, "examples") is not None and opt(config, "examples") < 1:
+            raise UsageError(f"--examples {opt(config, 'examples')}: give at least 1 (--budget smoke sends no example)")
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     if opt(config, "name"):

@@ -8,6 +8,7 @@ by pytest-xdist workers.  Per-test state lives in the item's stash under the key
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import time
@@ -28,6 +29,9 @@ class Run:
         self.target = target
         self.level: str = config.getoption("chatconform_level")
         self.budget: Budget = BUDGETS[config.getoption("chatconform_budget")]
+        examples = config.getoption("chatconform_examples")
+        if examples is not None and not self.budget.smoke_only:
+            self.budget = dataclasses.replace(self.budget, examples=examples)
         self.book = ResultsBook(target, self.level)
         self.breaker = Breaker()
         self.reference = None
