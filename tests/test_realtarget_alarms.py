@@ -356,3 +356,19 @@ def test_a_named_developer_message_is_the_developer_roles(where):
         finally:
             run._client.close()
     assert [v.rule for v in group] == ["REQ-006"], group
+
+
+def test_smallest_failure_skips_what_the_search_set_aside():
+    """When hypothesis itself gives up, the failure reported is the smallest example's of a
+    rule the search was looking for, not one of a rule already found (set aside)."""
+    from chatconform.violations import Violation
+    from tests.helpers import json_exchange
+
+    small = json_exchange({}, request={"model": "m", "messages": []}, status=500)
+    large = json_exchange({}, request={"model": "m", "messages": [{"role": "user", "content": "x" * 50}]}, status=500)
+    run = PropertyRun(adhoc("http://127.0.0.1:9/v1", "m", None, "all"), examples=1)
+    run.cache["a"] = Outcome([typed(Violation("RESP-001", "e", "a", "", small, "check"))])
+    run.cache["b"] = Outcome([typed(Violation("ERR-009", "e", "a", "", large, "check"))])
+    assert [v.rule for v in run._smallest_failure()] == ["RESP-001"]
+    run._aside.add("RESP-001")
+    assert [v.rule for v in run._smallest_failure()] == ["ERR-009"]

@@ -244,6 +244,7 @@ class PropertyRun:
         self.rounds = 0
         # rules reported for a valid request's refusal, and what the experiments showed
         self._refused_rules: set[str] = set()
+        self._aside: set[str] = set()  # rules a search found: the next searches look past them
         self._ablations: dict[int, list] = {}  # id(exchange) -> ablations of its request
         self._without: dict[str, int | None] = {}  # request key -> status of an ablated request
 
@@ -352,7 +353,7 @@ class PropertyRun:
             if isinstance(body, list):
                 self._explicit.update(key(b) for b in body)
         reported: list[list[Violation]] = []  # per rule: its violations on its minimal example
-        aside: set[str] = set()
+        aside = self._aside = set()
         self._client = Client(self.target, observe=self._observe, breaker=self.breaker)
         try:
             for search in range(MAX_ROUNDS):
@@ -600,11 +601,11 @@ class PropertyRun:
         return out
 
     def _smallest_failure(self) -> list[Violation]:
-        failing = [o for o in self.cache.values() if o.violations]
-        if not failing:
-            return []
-        v = min(failing, key=lambda o: _size(o.violations[0])).violations[0]
-        return [type(v)(v.rule, v.expected, v.actual, v.where, v.exchange, v.origin)]
+        """The smallest failing example's violation that the search was looking for: not
+        of a rule set aside, nor a refusal explained by a feature already reported."""
+        found = [v for o in self.cache.values() for v in o.violations if v.rule not in self._aside]
+        v = next((x for x in sorted(found, key=_size) if not self._explained(x)), None)
+        return [] if v is None else [type(v)(v.rule, v.expected, v.actual, v.where, v.exchange, v.origin)]
 
     def _finish(self, reported: list[list[Violation]]) -> None:
         if self.capped:
