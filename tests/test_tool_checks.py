@@ -394,3 +394,19 @@ def test_tools_suite_against_a_server_refusing_required(tmp_path):
     # stand-in call back, so TOOL-016/017 are judged on step 2.
     assert per_test["test_round_trip[one]"]["TOOL-016"]["outcome"] == "pass"
     assert per_test["test_inconsistent_tool_choice_rejected[required without tools]"]["TOOL-014"]["outcome"] == "pass"
+
+
+def test_repeats_in_every_fragment_are_one_violation_per_call():
+    """A server that repeats id and name in every fragment breaks TOOL-020 once per call,
+    saying how often, not once per fragment (280 lines for one llama-cpp-python run)."""
+    first = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+    frags = [chunk(delta={"role": "assistant", "content": None}), chunk(delta={"tool_calls": [first]})]
+    for piece in ('{"city"', ': "Par', 'is"}'):
+        again = {"index": 0, "id": "call_1", "function": {"name": "get_weather", "arguments": piece}}
+        frags.append(chunk(delta={"tool_calls": [again]}))
+    frags.append(chunk(delta={}, finish="tool_calls"))
+    found = [v for v in checks.run(stream_exchange(sse_of(frags), {**request(), "stream": True})).violations]
+    tool_020 = [v for v in found if v.rule == "TOOL-020"]
+    assert len(tool_020) == 1, tool_020
+    assert "id and function.name repeated in 3 later fragment(s)" in tool_020[0].actual
+    assert tool_020[0].where.startswith("chunk[2]/")

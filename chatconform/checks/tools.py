@@ -416,6 +416,7 @@ def tool_fragments(ex):
     TOOL-022: per choice, indexes 0, 1, 2... in order of first appearance, and a distinct
     id per call."""
     firsts: dict = {}
+    repeats: dict = {}  # (choice, call) -> [where first repeated, how many fragments, what]
     for pos, i, frag in _fragments(ex):
         fn = frag.get("function") if isinstance(frag.get("function"), dict) else {}
         key = (repr(i), frag["index"])
@@ -439,13 +440,18 @@ def tool_fragments(ex):
                     where,
                 )
         elif frag.get("id") or fn.get("name"):
-            repeated = [k for k, v in (("id", frag.get("id")), ("function.name", fn.get("name"))) if v]
-            yield Violation(
-                "TOOL-020",
-                "id and function.name only in the first fragment of a call (clients concatenate repeats)",
-                f"choice {i} call {frag['index']}: {' and '.join(repeated)} repeated",
-                where,
-            )
+            # One violation per call, not per fragment: a server that repeats them does so in
+            # every fragment (280 times in one llama-cpp-python run).
+            seen = repeats.setdefault(key, [where, 0, set()])
+            seen[1] += 1
+            seen[2].update(k for k, v in (("id", frag.get("id")), ("function.name", fn.get("name"))) if v)
+    for (i, index), (where, count, what) in repeats.items():
+        yield Violation(
+            "TOOL-020",
+            "id and function.name only in the first fragment of a call (clients concatenate repeats)",
+            f"choice {i} call {index}: {' and '.join(k for k in ('id', 'function.name') if k in what)} repeated in {count} later fragment(s)",
+            where,
+        )
     if not firsts:
         raise NotJudged("no tool-call fragment in the stream")
     a = _assembled(ex)
