@@ -327,6 +327,19 @@ def test_the_whole_limit_is_per_choice_and_only_when_every_choice_was_cut():
     assert not found.violations and "PARAM-002" not in found.judged
 
 
+def test_an_answer_that_filled_the_context_window_is_not_held_to_the_limit():
+    """vLLM at a 2048-token window answered a 2044-token prompt (limit 16) with 4 tokens and
+    "length": the window ended it, not the limit.  The equality is judged only where prompt
+    and limit together fit in 512 tokens (variant context-fills)."""
+    filled = answer("Hell", finish="length", completion_tokens=4)
+    filled["usage"] = {"prompt_tokens": 2044, "completion_tokens": 4, "total_tokens": 2048}
+    found = checks.run(json_exchange(filled, req(max_completion_tokens=16)))
+    assert not found.violations and "PARAM-002" in found.unjudged
+    small = answer("Hell", finish="length", completion_tokens=4)
+    small["usage"] = {"prompt_tokens": 400, "completion_tokens": 4, "total_tokens": 404}
+    assert broken(json_exchange(small, req(max_completion_tokens=16))) == {"PARAM-002"}
+
+
 def test_an_answer_that_ended_by_itself_is_not_held_to_the_limit():
     found = checks.run(json_exchange(answer("Hi", finish="stop", completion_tokens=2), req(max_tokens=5)))
     assert not found.violations and "PARAM-001" in found.judged and "PARAM-002" in found.unjudged

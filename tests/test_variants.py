@@ -288,6 +288,15 @@ PROBES = {  # label -> (path, body, headers): together they show every variant
         {"model": MODEL, "messages": [{"role": "user", "content": "lorem " * 400}], "max_tokens": 4},
         {},
     ),
+    "filling-prompt": (
+        "/chat/completions",
+        {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Write a story. " + "lorem " * 500}],
+            "max_tokens": 200,
+        },
+        {},
+    ),
 }
 TIMED = ("stream", "story-stream")
 # What may differ between two identical requests to the same server: random ids and times.

@@ -203,6 +203,15 @@ def choices_of(body) -> list[dict]:
     ]
 
 
+def stop_strings(r: dict) -> list[str]:
+    """The request's non-empty stop sequences (a string or a list of them)."""
+    stop = r.get("stop")
+    stops = (
+        [stop] if isinstance(stop, str) else [s for s in stop if isinstance(s, str)] if isinstance(stop, list) else []
+    )
+    return [s for s in stops if s]
+
+
 def is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

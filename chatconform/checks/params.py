@@ -16,13 +16,27 @@ from jsonschema import Draft202012Validator
 
 from .. import fixtures, rules as rules_mod
 from ..violations import Note, NotJudged, Violation, short
-from . import answer_of, answered, check, choices_of, is_int, ok_json, ok_stream, relation, req, valid_request
+from . import (
+    answer_of,
+    answered,
+    check,
+    choices_of,
+    is_int,
+    ok_json,
+    ok_stream,
+    relation,
+    req,
+    stop_strings,
+    valid_request,
+)
 from .intent import summary
 from .stream import _assembled
 
-# Above this limit a "length" finish may come from the context window rather than from the
-# limit, so usage is compared with the limit only up to it (PARAM-002).
-EXACT_LIMIT_MAX = 1024
+# A "length" finish may come from the context window rather than from the limit: a server
+# that caps an answer at its window (vLLM, llama.cpp) says "length" with fewer tokens.  So
+# usage is compared with the limit only where prompt and limit together fit in this many
+# tokens, less than any context a chat server runs with (PARAM-002; variant context-fills).
+CONTEXT_FLOOR = 512
 
 
 def _limit(r: dict) -> tuple[str, int] | None:
@@ -30,14 +44,6 @@ def _limit(r: dict) -> tuple[str, int] | None:
     invalid one, 0 or -1, is the business of PARAM-003)."""
     limits = [(k, r[k]) for k in ("max_tokens", "max_completion_tokens") if is_int(r.get(k)) and r[k] >= 1]
     return min(limits, key=lambda kv: kv[1]) if limits else None
-
-
-def _stops(r: dict) -> list[str]:
-    stop = r.get("stop")
-    stops = (
-        [stop] if isinstance(stop, str) else [s for s in stop if isinstance(s, str)] if isinstance(stop, list) else []
-    )
-    return [s for s in stops if s]
 
 
 def _n(r: dict) -> int:
@@ -74,7 +80,7 @@ def token_limit(ex):
         yield Violation("PARAM-001", f"completion_tokens <= {name} ({limit}{times})", str(ct), where)
     choices = choices_of(body)
     judged = False
-    if limit == 1 and not _stops(r):  # a stop sequence inside that one token ends it with "stop" legitimately
+    if limit == 1 and not stop_strings(r):  # a stop sequence inside that one token ends it with "stop" legitimately
         # One token allowed: a visible token means the limit ended the answer (an
         # end-of-sequence token shows no text), so the reason must be "length".
         for ch in choices:
@@ -88,7 +94,8 @@ def token_limit(ex):
                         f"/choices/{ch.get('index')}/finish_reason",
                     )
     cut = choices and len(choices) == n and all(ch.get("finish_reason") == "length" for ch in choices)
-    if cut and ct is not None and limit <= EXACT_LIMIT_MAX:
+    pt = usage.get("prompt_tokens") if isinstance(usage, dict) and is_int(usage.get("prompt_tokens")) else None
+    if cut and ct is not None and pt is not None and pt + limit <= CONTEXT_FLOOR:
         judged = True
         if ct != limit * n:
             yield Violation(
@@ -107,7 +114,7 @@ def token_limit(ex):
 def stop_sequences(ex):
     """The returned text never holds a stop sequence, wherever it falls (inside a token, across
     two tokens, across two chunks: a stream is judged on its assembled text)."""
-    stops = _stops(req(ex))
+    stops = stop_strings(req(ex))
     if not stops:
         raise NotJudged("no stop sequence in the request")
     texts = [
@@ -552,7 +559,7 @@ def stop_where_the_text_had_it(first, second):
     """Informational: whether the stop sequence taken from a seeded answer triggered when the
     same request came again with it (model-dependent; PARAM-005 itself is judged by the
     stop check on the second answer)."""
-    stops = _stops(req(second))
+    stops = stop_strings(req(second))
     a, b = answer_of(first), answer_of(second)
     text = next(
         (ch["message"].get("content") for ch in choices_of(a or {}) if isinstance(ch["message"].get("content"), str)),

@@ -1053,6 +1053,48 @@ variant(
 )
 
 
+FILLED_CONTEXT = 512  # tokens, prompt and answer together
+
+
+def _context_too_small(call: Call) -> ApiError | None:
+    prompt, _ = fake_model.count_prompt_tokens((call.body or {}).get("messages"))
+    if prompt < FILLED_CONTEXT:
+        return None
+    return ApiError(
+        400,
+        f"This model's maximum context length is {FILLED_CONTEXT} tokens. However, your messages resulted in "
+        f"{prompt} tokens. Please reduce the length of the messages.",
+        param="messages",
+        code="context_length_exceeded",
+        check="variant.context-fills",
+    )
+
+
+def _fill_context(call: Call, completion) -> None:
+    room = FILLED_CONTEXT - completion.prompt_tokens
+    for ch in completion.choices:
+        if ch.tool_calls or ch.completion_tokens <= room:
+            continue
+        ch.tokens = ch.tokens[:room]
+        ch.content = "".join(ch.tokens)
+        ch.logprobs = ch.logprobs[:room] if ch.logprobs is not None else None
+        ch.completion_tokens, ch.finish_reason, ch.stop_hit = room, "length", None
+
+
+variant(
+    "context-fills",
+    "params",
+    f"A model with a {FILLED_CONTEXT}-token context window for prompt and answer together: an answer stops "
+    "when the window is full, with finish_reason 'length' and fewer tokens than the limit; a prompt that "
+    "fills it alone is refused with 400 context_length_exceeded.",
+    "No model generates past its context window, and the spec names no other finish_reason for it: "
+    "'length' is the truncation a client handles. vLLM 0.32 at --max-model-len 2048 ends a 2044-token "
+    "prompt's answer after 4 tokens so, and llama.cpp at a full n_ctx (docs/REALTARGETS.md).",
+    on_request=_context_too_small,
+    on_completion=_fill_context,
+)
+
+
 # =====================================================================================
 # errors and request strictness
 # =====================================================================================
