@@ -167,6 +167,22 @@ def test_forced_choice_cut_under_a_generous_limit_fails(choice, rule):
     assert rule in {v.rule for v in unlimited.violations}
 
 
+@pytest.mark.parametrize(
+    "choice,rule",
+    [("required", "TOOL-012"), ({"type": "function", "function": {"name": "get_weather"}}, "TOOL-013")],
+    ids=["required", "named"],
+)
+def test_forced_choice_ended_by_a_stop_sequence_is_not_judged(choice, rule):
+    """vLLM applies stop strings to the call's raw text: a generated request with stop "o"
+    ended a named call before it formed (finish "stop", content "").  PARAM-005 obeyed; the
+    forced choice is not judged.  Text instead of a call is still a failure."""
+    req = request(choice=choice, stop=["o"])
+    out = found(answer(content="", finish="stop"), req)
+    assert rule not in {v.rule for v in out.violations} and rule in out.unjudged
+    assert rule in broken(answer(content="Sunny.", finish="stop"), req)
+    assert rule in broken(answer(content="", finish="stop"), request(choice=choice))
+
+
 def test_named_choice_answered_with_another_function_fails():
     req = request(tools=[WEATHER, TIME], choice={"type": "function", "function": {"name": "get_time"}})
     assert "TOOL-013" in broken(answer([call()], finish="stop"), req)

@@ -17,7 +17,7 @@ import json
 from jsonschema import Draft202012Validator
 
 from ..violations import Note, NotJudged, Violation, short
-from . import answer_of, answered, check, choices_of, is_int, ok_json, ok_stream, relation, req
+from . import answer_of, answered, check, choices_of, is_int, ok_json, ok_stream, relation, req, stop_strings
 from .stream import _assembled
 
 # A token limit a forced call fits in (a name and the arguments of the probe tools, with
@@ -125,7 +125,7 @@ def forced_choice_honoured(ex):
     if unassembled(ex):
         raise NotJudged(UNASSEMBLED, (rule,))
     limit = token_limit(r)
-    cut_short = []
+    cut_short, stopped = [], []
     judged = False
     for ch in choices_of(answer_of(ex)):
         i, fr = ch.get("index"), ch.get("finish_reason")
@@ -133,6 +133,11 @@ def forced_choice_honoured(ex):
         where = f"/choices/{i}/message/tool_calls"
         if not calls and fr == "length" and limit is not None and limit < ROOM:
             cut_short.append(i)
+            continue
+        if not calls and fr == "stop" and stop_strings(r) and not ch["message"].get("content"):
+            # A stop sequence met inside the call's text ends it before any call forms (vLLM
+            # applies stop strings to the raw output): PARAM-005 obeyed, nothing left to judge.
+            stopped.append(i)
             continue
         judged = True
         wanted = (
@@ -153,13 +158,15 @@ def forced_choice_honoured(ex):
             if any(n != named for n in names):
                 yield Violation(rule, wanted, f"calls to {short(names, 100)}", where)
     if not judged:
-        yield NotJudged(
-            f"choice(s) {cut_short} cut by a token limit of {limit} before any call: too small for a forced call "
-            f"({ROOM}+ gives it room)"
-            if cut_short
-            else "no choice in the answer",
-            (rule,),
-        )
+        why = "no choice in the answer"
+        if stopped:
+            why = f"choice(s) {stopped} ended by a stop sequence before any call (stop: {short(stop_strings(r), 60)})"
+        if cut_short:
+            why = (
+                f"choice(s) {cut_short} cut by a token limit of {limit} before any call: too small for a forced "
+                f"call ({ROOM}+ gives it room)"
+            )
+        yield NotJudged(why, (rule,))
 
 
 @check("TOOL-011", applies=lambda ex: with_tools(ex) and tool_choice(req(ex))[0] == "none")
