@@ -21,6 +21,11 @@ import subprocess
 import sys
 import tempfile
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: each worker makes its own samples
+    fcntl = None
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # The key the faulty servers require; `auth-key-echoed` makes the server send it back,
 # so a renderer that leaked anything unredacted would show it.
@@ -55,14 +60,36 @@ def _cmd(out: pathlib.Path, args: list[str]) -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def sample_dir() -> pathlib.Path:
-    return pathlib.Path(tempfile.mkdtemp(prefix="chatconform-report-samples-"))
+    """Per self-test session: the pytest-xdist workers of one run share it (the report tests
+    and the browser test run on different workers and need the same samples), so the
+    samples are made once a run, not once a worker."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run or fcntl is None:
+        return pathlib.Path(tempfile.mkdtemp(prefix="chatconform-report-samples-"))
+    path = pathlib.Path(tempfile.gettempdir()) / f"chatconform-report-samples-{os.getuid()}-{run}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
 
 
 _made: dict[str, pathlib.Path] = {}
 
 
 def make(names=("reference", *DEFECTS)) -> dict[str, pathlib.Path]:
-    """Make the named samples (those not made yet), the suite runs in parallel; {name: path}."""
+    """Make the named samples (those not made yet, by this process or another worker of the
+    run), the suite runs in parallel; {name: path}."""
+    lock = os.open(sample_dir() / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        if fcntl:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker making them: wait, then reuse
+        for name in names:
+            if name not in _made and (sample_dir() / f"{name}.json").exists():
+                _made[name] = sample_dir() / f"{name}.json"
+        return _make(names)
+    finally:
+        os.close(lock)  # releases the flock
+
+
+def _make(names) -> dict[str, pathlib.Path]:
     from chatconform.reference import start
 
     todo = [n for n in names if n not in _made]
