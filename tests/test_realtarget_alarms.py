@@ -9,6 +9,7 @@ test that fails without it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -24,6 +25,7 @@ from chatconform.reference import Defect, start
 from chatconform.reference.errors import ApiError
 from chatconform.strategies.harness import Outcome, PropertyRun, typed
 from chatconform.targets import adhoc
+from chatconform.violations import Violation
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -113,6 +115,28 @@ N_GREEDY = Defect(
 )
 
 
+@contextlib.contextmanager
+def property_run(defect):
+    """A property run against the reference with `defect`, its client open, for the
+    attribution experiments to be called directly."""
+    with start(defects=[defect]) as srv:
+        target = adhoc(srv.base_url, "chatconform-reference", None, "all")
+        run = PropertyRun(target, examples=1)
+        run._client = Client(target, observe=run._observe)
+        try:
+            yield run
+        finally:
+            run._client.close()
+
+
+def guessed(run: PropertyRun, body: dict, rule: str) -> Violation:
+    """Send the valid `body` that the server refuses, blamed on `rule` (the guess)."""
+    rec = Recorder()
+    run.send(rec, body, label="a valid request", accept=rule)
+    assert [v.rule for v in rec.violations] == [rule], rec.violations  # the guess
+    return typed(rec.violations[0])
+
+
 def test_refusal_left_after_the_searches_is_attributed():
     """A rule broken by an example that no search reported (the searches were spent on
     other rules) is attributed by experiment like a search's failure: vLLM's refusal of
@@ -125,18 +149,9 @@ def test_refusal_left_after_the_searches_is_attributed():
         "temperature": 0,
         "n": 2,
     }
-    with start(defects=[N_GREEDY]) as srv:
-        target = adhoc(srv.base_url, "chatconform-reference", None, "all")
-        run = PropertyRun(target, examples=1)
-        run._client = Client(target, observe=run._observe)
-        try:
-            rec = Recorder()
-            run.send(rec, body, label="a valid request (text parts)", accept="CONTENT-001")
-            assert [v.rule for v in rec.violations] == ["CONTENT-001"], rec.violations  # the guess
-            run.cache["example"] = Outcome([typed(v) for v in rec.violations])
-            groups = run._unreported([], set())
-        finally:
-            run._client.close()
+    with property_run(N_GREEDY) as run:
+        run.cache["example"] = Outcome([guessed(run, body, "CONTENT-001")])
+        groups = run._unreported([], set())
     assert [[v.rule for v in g] for g in groups] == [["PARAM-007"]], groups
 
 
@@ -247,20 +262,12 @@ def test_two_refused_features_are_found_alone():
         "max_completion_tokens": 4,
         "presence_penalty": None,
     }
-    with start(defects=[TWO_REFUSED]) as srv:
-        target = adhoc(srv.base_url, "chatconform-reference", None, "all")
-        run = PropertyRun(target, examples=1)
-        run._client = Client(target, observe=run._observe)
-        try:
-            rec = Recorder()
-            run.send(rec, body, label="a valid request (system name)", accept="REQ-009")
-            assert [v.rule for v in rec.violations] == ["REQ-009"], rec.violations  # the guess
-            group = run._attributed(typed(rec.violations[0]), None)
-            # the same refusal met again with the refused features known is explained
-            run._refused_rules.update(v.rule for v in group)
-            explained = run._explained(typed(rec.violations[0]))
-        finally:
-            run._client.close()
+    with property_run(TWO_REFUSED) as run:
+        guess = guessed(run, body, "REQ-009")
+        group = run._attributed(guess, None)
+        # the same refusal met again with the refused features known is explained
+        run._refused_rules.update(v.rule for v in group)
+        explained = run._explained(guess)
     assert sorted(v.rule for v in group) == ["HTTP-007", "REQ-008"], group
     assert all(v.exchange.request_json != body for v in group)  # the evidence is the feature alone
     assert explained
@@ -345,23 +352,14 @@ def test_a_named_developer_message_is_the_developer_roles(where):
         "max_completion_tokens": 4,
         "temperature": None,
     }
-    with start(defects=[DEVELOPER_REFUSED]) as srv:
-        target = adhoc(srv.base_url, "chatconform-reference", None, "all")
-        run = PropertyRun(target, examples=1)
-        run._client = Client(target, observe=run._observe)
-        try:
-            rec = Recorder()
-            run.send(rec, body, label="a valid request", accept="REQ-009")
-            group = run._attributed(typed(rec.violations[0]), None)
-        finally:
-            run._client.close()
+    with property_run(DEVELOPER_REFUSED) as run:
+        group = run._attributed(guessed(run, body, "REQ-009"), None)
     assert [v.rule for v in group] == ["REQ-006"], group
 
 
 def test_smallest_failure_skips_what_the_search_set_aside():
     """When hypothesis itself gives up, the failure reported is the smallest example's of a
     rule the search was looking for, not one of a rule already found (set aside)."""
-    from chatconform.violations import Violation
     from tests.helpers import json_exchange
 
     small = json_exchange({}, request={"model": "m", "messages": []}, status=500)
