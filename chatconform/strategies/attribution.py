@@ -481,8 +481,9 @@ def _needs_attribution(body: dict, param: Any) -> bool:
 def ablations(body: dict, param: Any = None) -> list[tuple[str, str, dict]]:
     """For a refused valid request whose error names no field (so acceptance_rule() could
     only guess): (rule, what, the request without that feature), for each feature whose
-    removal leaves a valid request: top-level fields in ORDER, then earlier messages.
-    The first variant that is accepted names the feature that was refused.  Empty when
+    removal leaves a valid request (_removals: top-level fields in ORDER, then messages'
+    names, then earlier messages).  The first variant that is accepted names the feature
+    that was refused.  Empty when
     the error names the field or the request has fewer than two features."""
     if not _needs_attribution(body, param):
         return []
