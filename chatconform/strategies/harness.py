@@ -541,12 +541,12 @@ class PropertyRun:
 
     def _explained(self, v: Violation) -> bool:
         """Whether `v`, a valid request's refusal blamed on a guess (its error names no
-        field), is the refusal of a feature a search already reported: the request without
-        that feature is accepted.  The search for other rules meets the same refusal in
-        every request that carries the feature, each time guessed on whatever came along
+        field), is the refusal of features searches already reported: the request without
+        all of them is accepted.  The search for other rules meets the same refusal in
+        every request that carries such a feature, each time guessed on whatever came along
         (an image part, logprobs); blaming that would report one fault under many rules.
-        A refusal that persists without the feature is still blamed (another rule may be
-        broken too).  No experiment, no explanation: past the request cap, or when the
+        A refusal that persists without those features is still blamed (another rule may
+        be broken too).  No experiment, no explanation: past the request cap, or when the
         target stops answering, the guess stands, as before any rule was found."""
         if not self._refused_rules or self.cannot is not None or not _refused_valid(v):
             return False
