@@ -50,3 +50,15 @@ class ApiError(Exception):
 
 def bad_request(check: str, message: str, param: str | None, code: str | None = None) -> ApiError:
     return ApiError(400, message, param=param, code=code, check=check)
+
+
+def context_exceeded(window: int, used: int, check: str) -> ApiError:
+    """api.openai.com's (and vLLM's) refusal of a prompt longer than the context window (ERR-008)."""
+    return ApiError(
+        400,
+        f"This model's maximum context length is {window} tokens. However, your messages resulted in "
+        f"{used} tokens. Please reduce the length of the messages.",
+        param="messages",
+        code="context_length_exceeded",
+        check=check,
+    )

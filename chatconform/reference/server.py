@@ -24,7 +24,7 @@ from . import model as fake_model
 from . import render
 from .auth import check_auth
 from .defects import DEFECTS, Defect
-from .errors import ApiError
+from .errors import ApiError, context_exceeded
 from .exchange import Call, Reply, dumps, json_reply
 from .validate import check_model, validate_request
 from .variants import Transport, Variant, resolve_variants, transport_of
@@ -306,14 +306,7 @@ class Handler(BaseHTTPRequestHandler):
         check_model(call.body, cfg.models, cfg.skip)
         prompt_tokens, _ = fake_model.count_prompt_tokens(call.body.get("messages"))
         if prompt_tokens > fake_model.CONTEXT_WINDOW and "context.length" not in cfg.skip:
-            raise ApiError(
-                400,
-                f"This model's maximum context length is {fake_model.CONTEXT_WINDOW} tokens. However, your "
-                f"messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages.",
-                param="messages",
-                code="context_length_exceeded",
-                check="context.length",
-            )
+            raise context_exceeded(fake_model.CONTEXT_WINDOW, prompt_tokens, "context.length")
         for hook in cfg.hooks("on_request"):
             err = hook(call)
             if isinstance(err, ApiError):

@@ -33,7 +33,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from . import model as fake_model
-from .errors import ApiError
+from .errors import ApiError, context_exceeded
 from .exchange import Call, Reply, dumps
 from .validate import KNOWN_FIELDS
 
@@ -1032,14 +1032,7 @@ def _small_context(call: Call) -> ApiError | None:
         used += len(json.dumps(body["tools"]).encode("utf-8"))
     if used <= SMALL_CONTEXT:
         return None
-    return ApiError(
-        400,
-        f"This model's maximum context length is {SMALL_CONTEXT} tokens. However, your messages resulted in "
-        f"{used} tokens. Please reduce the length of the messages.",
-        param="messages",
-        code="context_length_exceeded",
-        check="variant.small-context",
-    )
+    return context_exceeded(SMALL_CONTEXT, used, "variant.small-context")
 
 
 variant(
@@ -1060,14 +1053,7 @@ def _context_too_small(call: Call) -> ApiError | None:
     prompt, _ = fake_model.count_prompt_tokens((call.body or {}).get("messages"))
     if prompt < FILLED_CONTEXT:
         return None
-    return ApiError(
-        400,
-        f"This model's maximum context length is {FILLED_CONTEXT} tokens. However, your messages resulted in "
-        f"{prompt} tokens. Please reduce the length of the messages.",
-        param="messages",
-        code="context_length_exceeded",
-        check="variant.context-fills",
-    )
+    return context_exceeded(FILLED_CONTEXT, prompt, "variant.context-fills")
 
 
 def _fill_context(call: Call, completion) -> None:
