@@ -40,7 +40,8 @@ def state_dir() -> pathlib.Path:
 
 
 @contextlib.contextmanager
-def _locked(fd: int):
+def locked(fd: int):
+    """Hold an exclusive lock on the open file `fd` (flock; a thread lock where fcntl is missing)."""
     if fcntl:
         fcntl.flock(fd, fcntl.LOCK_EX)
     else:
@@ -60,7 +61,7 @@ def update(path: pathlib.Path, change: Callable[[bytes], bytes], size: int = 409
     change leaves the content as it was (a read, e.g. the budget ledger's totals)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        with _locked(fd):
+        with locked(fd):
             raw = os.pread(fd, size, 0) if hasattr(os, "pread") else os.read(fd, size)
             data = change(raw)
             if data != raw:

@@ -21,10 +21,7 @@ import subprocess
 import sys
 import tempfile
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: each worker makes its own samples
-    fcntl = None
+from chatconform import sharedfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # The key the faulty servers require; `auth-key-echoed` makes the server send it back,
@@ -64,7 +61,7 @@ def sample_dir() -> pathlib.Path:
     and the browser test run on different workers and need the same samples), so the
     samples are made once a run, not once a worker."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run or fcntl is None:
+    if not run or sharedfile.fcntl is None:  # not POSIX: each worker makes its own samples
         return pathlib.Path(tempfile.mkdtemp(prefix="chatconform-report-samples-"))
     path = pathlib.Path(tempfile.gettempdir()) / f"chatconform-report-samples-{os.getuid()}-{run}"
     path.mkdir(mode=0o700, exist_ok=True)
@@ -79,14 +76,13 @@ def make(names=("reference", *DEFECTS)) -> dict[str, pathlib.Path]:
     run), the suite runs in parallel; {name: path}."""
     lock = os.open(sample_dir() / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        if fcntl:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another worker making them: wait, then reuse
-        for name in names:
-            if name not in _made and (sample_dir() / f"{name}.json").exists():
-                _made[name] = sample_dir() / f"{name}.json"
-        return _make(names)
+        with sharedfile.locked(lock):  # another worker making them: wait, then reuse
+            for name in names:
+                if name not in _made and (sample_dir() / f"{name}.json").exists():
+                    _made[name] = sample_dir() / f"{name}.json"
+            return _make(names)
     finally:
-        os.close(lock)  # releases the flock
+        os.close(lock)
 
 
 def _make(names) -> dict[str, pathlib.Path]:
